@@ -1,0 +1,18 @@
+#!/bin/sh
+# Install the Debian packages eunomia needs to build, run and test, if missing.
+set -eu
+PKGS="clang llvm libbpf-dev libbpf1 bpftool make docker.io busybox-static strace libseccomp2"
+missing=""
+for p in $PKGS; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" != 0 ]; then
+    echo "error: missing packages:$missing; run as root (sudo make ...)" >&2
+    exit 1
+fi
+echo "installing:$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >/dev/null

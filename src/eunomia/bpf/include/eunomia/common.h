@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause */
+/*
+ * What every tracker includes: the task context stamped on each event, the
+ * ring buffer, the per-CPU statistics and the container filter.
+ */
+#ifndef EUNOMIA_COMMON_H
+#define EUNOMIA_COMMON_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+#include "eunomia/types.h"
+
+#ifndef EUN_RINGBUF_BYTES
+#define EUN_RINGBUF_BYTES (4 << 20) /* user space may resize before load */
+#endif
+
+/* Who did it: filled from the current task for every event. */
+struct eun_task {
+	eun_ts ts;
+	eun_cgroup_id cgroup_id;
+	eun_pid pid;
+	eun_pid tid;
+	eun_pid ppid;
+	eun_uid uid;
+	eun_gid gid;
+	eun_nsid mntns;
+	eun_nsid pidns;
+	__u32 flags;            /* enum eun_event_flags */
+	eun_comm comm;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, EUN_RINGBUF_BYTES);
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, EUN_STAT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} tracker_stats SEC(".maps");
+
+static __always_inline void stat_inc(enum eun_stat which)
+{
+	__u32 key = which;
+	__u64 *count = bpf_map_lookup_elem(&tracker_stats, &key);
+
+	if (count)
+		*count += 1; /* per-CPU slot: no atomics needed */
+}
+
+/* Copy a finished record into the ring; a full ring is counted, not hidden. */
+static __always_inline void submit_record(void *data, __u64 size)
+{
+	if (bpf_ringbuf_output(&events, data, size, 0))
+		stat_inc(EUN_STAT_RINGBUF_FULL);
+	else
+		stat_inc(EUN_STAT_SUBMITTED);
+}
+
+static __always_inline void *reserve_record(__u64 size)
+{
+	void *rec = bpf_ringbuf_reserve(&events, size, 0);
+
+	if (!rec)
+		stat_inc(EUN_STAT_RINGBUF_FULL);
+	return rec;
+}
+
+static __always_inline void commit_record(void *rec)
+{
+	bpf_ringbuf_submit(rec, 0);
+	stat_inc(EUN_STAT_SUBMITTED);
+}
+
+static __always_inline void fill_task(struct eun_task *t, struct task_struct *task)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u64 uid_gid = bpf_get_current_uid_gid();
+
+	t->ts = bpf_ktime_get_ns();
+	t->cgroup_id = bpf_get_current_cgroup_id();
+	t->pid = pid_tgid >> 32;
+	t->tid = (__u32)pid_tgid;
+	t->uid = (__u32)uid_gid;
+	t->gid = uid_gid >> 32;
+	/* real_parent: the process that forked us, not a ptrace tracer */
+	t->ppid = BPF_CORE_READ(task, real_parent, tgid);
+	t->mntns = BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
+	t->pidns = BPF_CORE_READ(task, nsproxy, pid_ns_for_children, ns.inum);
+	t->flags = 0;
+	bpf_get_current_comm(t->comm, sizeof(t->comm));
+}
+
+#include "eunomia/filter.h"
+
+/*
+ * Declare every event struct a tracker emits.  clang writes BTF only for
+ * types that something global refers to; records built in a ring-buffer
+ * reservation would otherwise leave user space without their layout.
+ */
+#define EUN_EVENT(name) const struct name *const __eun_event_##name = (void *)0
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+#endif

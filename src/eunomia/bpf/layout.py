@@ -1,0 +1,195 @@
+"""Record decoders built from BTF at load time.
+
+A tracker's events are C structs; this module turns their BTF description
+into a ``struct.Struct`` per event type and decodes ring-buffer records into
+dicts keyed by member name (nested structs flattened with dots, e.g.
+``task.pid``).  Variable-length members live in a trailing ``char tail[]``
+and are referenced by ``eun_*_ref`` {off, len} fields, decoded here by the
+typedef they were declared with.  Nothing about a layout is written twice.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from .btf import Btf, Kind
+
+TAIL_MEMBER = "tail"
+REF_ABSENT = 0xFFFF  # eun_tail_ref.off when the value does not exist
+EVENT_ENUM_PREFIX = "EUN_EV_"
+
+_INT_CODES = {(1, False): "B", (1, True): "b", (2, False): "H", (2, True): "h",
+              (4, False): "I", (4, True): "i", (8, False): "Q", (8, True): "q"}
+
+
+class LayoutError(ValueError):
+    """A struct uses something the decoder does not support (e.g. bitfields)."""
+
+
+def _text(raw: bytes) -> str:
+    # Container data is hostile: keep invalid UTF-8 visible, never fail.
+    return raw.decode("utf-8", "backslashreplace")
+
+
+def decode_path(raw: bytes) -> str:
+    """Components written leaf first, each NUL-terminated → absolute path."""
+    parts = raw.split(b"\0")
+    if parts and parts[-1] == b"":
+        parts.pop()
+    return "/" + "/".join(_text(p) for p in reversed(parts))
+
+
+def decode_argv(raw: bytes) -> list[str]:
+    parts = raw.split(b"\0")
+    if parts and parts[-1] == b"":
+        parts.pop()
+    return [_text(p) for p in parts]
+
+
+def decode_str(raw: bytes) -> str:
+    return _text(raw.split(b"\0", 1)[0])
+
+
+REF_DECODERS: dict[str, Callable[[bytes], Any]] = {
+    "eun_path_ref": decode_path,
+    "eun_argv_ref": decode_argv,
+    "eun_str_ref": decode_str,
+}
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    offset: int
+    size: int
+    code: str               # struct format code, e.g. "I" or "16s"
+    semantic: str | None    # typedef the member was declared with
+    is_text: bool = False   # char array holding a NUL-terminated string
+
+
+@dataclass
+class RecordLayout:
+    """The decoder of one C struct."""
+
+    name: str
+    size: int
+    fields: list[Field]
+    refs: list[tuple[str, str]]           # (ref name, typedef) decoded from the tail
+    tail_offset: int | None
+    _struct: struct.Struct = field(init=False, repr=False)
+    _names: tuple[str, ...] = field(init=False, repr=False)
+    _text_idx: tuple[int, ...] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        fmt, pos = ["<"], 0
+        for f in self.fields:
+            if f.offset > pos:
+                fmt.append(f"{f.offset - pos}x")
+            fmt.append(f.code)
+            pos = f.offset + f.size
+        self._struct = struct.Struct("".join(fmt))
+        self._names = tuple(f.name for f in self.fields)
+        self._text_idx = tuple(i for i, f in enumerate(self.fields) if f.is_text)
+
+    @property
+    def fixed_size(self) -> int:
+        return self._struct.size
+
+    def semantic_of(self, name: str) -> str | None:
+        for f in self.fields:
+            if f.name == name:
+                return f.semantic
+        for ref, typedef in self.refs:
+            if ref == name:
+                return typedef
+        return None
+
+    def decode(self, buf: bytes | memoryview) -> dict[str, Any]:
+        values = list(self._struct.unpack_from(buf, 0))
+        for i in self._text_idx:
+            values[i] = decode_str(values[i])
+        record = dict(zip(self._names, values))
+        if self.tail_offset is not None:
+            tail = bytes(buf[self.tail_offset :])
+            for ref, typedef in self.refs:
+                off = record.pop(ref + ".off")
+                length = record.pop(ref + ".len")
+                if off == REF_ABSENT:
+                    record[ref] = None
+                else:
+                    record[ref] = REF_DECODERS[typedef](tail[off : off + length])
+        return record
+
+
+def struct_layout(btf: Btf, name: str) -> RecordLayout:
+    t = btf.find(name, Kind.STRUCT)
+    if t is None:
+        raise LayoutError(f"struct {name} is not in the object's BTF")
+    fields: list[Field] = []
+    refs: list[tuple[str, str]] = []
+    tail_offset = None
+    _flatten(btf, t.id, "", 0, fields, refs)
+    for f in fields:
+        if f.name == TAIL_MEMBER:
+            tail_offset = f.offset
+    fields = [f for f in fields if f.name != TAIL_MEMBER]
+    return RecordLayout(name, t.size, fields, refs, tail_offset)
+
+
+def _flatten(btf: Btf, type_id: int, prefix: str, base: int,
+             fields: list[Field], refs: list[tuple[str, str]]) -> None:
+    t, _ = btf.resolve(type_id)
+    for m in t.members:
+        if m.bitfield_size:
+            raise LayoutError(f"bitfield {prefix}{m.name} is not supported in events")
+        name = prefix + m.name
+        offset = base + m.bit_offset // 8
+        mt, semantic = btf.resolve(m.type_id)
+        if semantic in REF_DECODERS:
+            refs.append((name, semantic))
+        if mt.kind in (Kind.INT, Kind.ENUM, Kind.ENUM64, Kind.PTR):
+            size = 8 if mt.kind == Kind.PTR else mt.size
+            signed = mt.int_signed if mt.kind == Kind.INT else mt.enum_signed
+            fields.append(Field(name, offset, size, _INT_CODES[(size, signed)], semantic))
+        elif mt.kind == Kind.ARRAY:
+            elem, _ = btf.resolve(mt.elem_type)
+            size = btf.size_of(m.type_id)
+            is_char = elem.kind == Kind.INT and elem.size == 1
+            fields.append(Field(name, offset, size, f"{size}s", semantic, is_text=is_char and name != TAIL_MEMBER))
+        elif mt.kind in (Kind.STRUCT, Kind.UNION):
+            if mt.kind == Kind.UNION:
+                raise LayoutError(f"union {name} is not supported in events")
+            _flatten(btf, m.type_id, name + ".", offset, fields, refs)
+        else:
+            raise LayoutError(f"member {name} has unsupported kind {mt.kind.name}")
+
+
+class RecordDecoder:
+    """Decodes every event type of one object.
+
+    Enumerator EUN_EV_<X> of enum eun_event_type is decoded with
+    ``struct event_<x>``; records start with that enum.
+    """
+
+    def __init__(self, btf: Btf) -> None:
+        self.layouts: dict[int, tuple[str, RecordLayout]] = {}
+        for enumerator, value in btf.enums_with_prefix(EVENT_ENUM_PREFIX).items():
+            kind = enumerator[len(EVENT_ENUM_PREFIX):].lower()
+            if btf.find(f"event_{kind}", Kind.STRUCT) is not None:
+                self.layouts[value] = (kind, struct_layout(btf, f"event_{kind}"))
+        self._type = struct.Struct("<I")
+
+    @property
+    def kinds(self) -> list[str]:
+        return [kind for kind, _ in self.layouts.values()]
+
+    def decode(self, buf: bytes | memoryview) -> tuple[str, dict[str, Any]] | None:
+        """(kind, fields) of one record; None for a type this object lacks."""
+        (etype,) = self._type.unpack_from(buf, 0)
+        entry = self.layouts.get(etype)
+        if entry is None:
+            return None
+        kind, layout = entry
+        return kind, layout.decode(buf)

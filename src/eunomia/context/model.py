@@ -1,0 +1,42 @@
+"""What the context layer knows about containers and processes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+HOST = "host"  # container id of processes that are in no container
+
+
+@dataclass(frozen=True)
+class CgroupRef:
+    """A container named by a cgroup path: which runtime, which container."""
+
+    runtime: str               # "docker", "containerd", "cri-o", "podman"
+    container_id: str          # 64 lowercase hex digits
+    pod_uid: str | None = None  # kubepods layouts: the pod's UID
+
+
+@dataclass
+class Container:
+    """A container's identity and metadata (from its runtime)."""
+
+    id: str                    # full 64-hex id, or HOST
+    runtime: str | None = None
+    name: str | None = None
+    image: str | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+    pod: str | None = None
+    namespace: str | None = None
+    cgroup_path: str | None = None
+
+    @property
+    def short_id(self) -> str:
+        return self.id[:12]
+
+    @property
+    def display_name(self) -> str:
+        """The name when known, else the short id (metadata may be missing)."""
+        return self.name or self.short_id
+
+
+HOST_CONTAINER = Container(id=HOST, runtime=None, name=HOST)
