@@ -165,21 +165,32 @@ def _print(level: int, fmt: bytes, va_list: int) -> int:
     if sink is not None:
         sink.append(text)
     pylevel = {LIBBPF_WARN: logging.WARNING, LIBBPF_INFO: logging.INFO}.get(level, logging.DEBUG)
+    if getattr(_capture, "quiet", False):
+        pylevel = logging.DEBUG
     if log.isEnabledFor(pylevel):
         log.log(pylevel, "%s", text.rstrip("\n"))
     return 0
 
 
 class captured_messages:
-    """Context manager collecting libbpf's messages printed in this thread."""
+    """Context manager collecting libbpf's messages printed in this thread.
+
+    With quiet=True they are logged at DEBUG only: for failures the caller
+    expects (feature probes) or reports itself (a load error's message).
+    """
+
+    def __init__(self, quiet: bool = False) -> None:
+        self.quiet = quiet
 
     def __enter__(self) -> list[str]:
         self.lines: list[str] = []
         _capture.lines = self.lines
+        _capture.quiet = self.quiet
         return self.lines
 
     def __exit__(self, *exc: object) -> None:
         _capture.lines = None
+        _capture.quiet = False
 
 
 def lib() -> _Lib:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ctypes
 import errno as errno_mod
+import os
 import struct
 from pathlib import Path
 from typing import Iterator
@@ -141,7 +142,7 @@ class ObjectSpec:
     def load(self) -> "Object":
         if self._loaded:
             raise BpfError("object is already loaded", obj=self.name)
-        with captured_messages() as messages:
+        with captured_messages(quiet=True) as messages:
             err = lib().bpf_object__load(self.handle)
         if err:
             raise self._load_error(err, messages)
@@ -159,8 +160,11 @@ class ObjectSpec:
             return VerifierError("the verifier rejected a program", verifier_log.strip(),
                                  errno=err, obj=self.name, program=program)
         if abs(err) in (errno_mod.EPERM, errno_mod.EACCES):
-            return error_from_errno("not allowed to load BPF programs (needs root or CAP_BPF+CAP_PERFMON)",
-                                    err, obj=self.name)
+            if os.geteuid() != 0:
+                return error_from_errno("not allowed to load BPF programs (needs root or CAP_BPF+CAP_PERFMON)",
+                                        err, obj=self.name)
+            return BpfError("the kernel refused the program (hook disabled or locked down)",
+                            errno=err, obj=self.name, program=program)
         last = messages[-1].strip() if messages else ""
         return error_from_errno(f"cannot load ({last})" if last else "cannot load", err,
                                 obj=self.name, program=program)

@@ -39,4 +39,4 @@ class Container:
         return self.name or self.short_id
 
 
-HOST_CONTAINER = Container(id=HOST, runtime=None, name=HOST)
+HOST_CONTAINER = Container(id=HOST)  # display_name: "host"

@@ -1,0 +1,74 @@
+"""Trackers: one folder each, `<name>/<name>.bpf.c` plus a module declaring it.
+
+A tracker's ``__init__.py`` exports ``TRACKER = TrackerDef(...)``; this
+module finds them by walking the package, so adding a tracker touches no
+other file.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class TrackerDef:
+    """What the pipeline needs to know to run a tracker."""
+
+    name: str
+    summary: str                     # one line for --help and doctor
+    needs: tuple[str, ...]           # kernel features (see eunomia.bpf.features)
+    ringbuf_bytes: int = 4 << 20     # size of its `events` ring
+    internal: bool = False           # always loaded, not selectable (cgroup)
+    printed_kinds: tuple[str, ...] | None = None  # event kinds shown by `trace`; None = all
+    optional_programs: dict[str, str] = field(default_factory=dict)  # program → feature it needs
+    # record field → where it goes in the event (dotted ECS path); fields of
+    # struct eun_task are placed by the pipeline for every tracker
+    fields: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def object_path(self) -> Path:
+        return Path(__file__).parent / self.name / f"{self.name}.bpf.o"
+
+
+class UnknownTrackerError(KeyError):
+    def __init__(self, name: str, known: list[str]) -> None:
+        super().__init__(name)
+        self.name = name
+        self.known = known
+
+    def __str__(self) -> str:
+        return f"unknown tracker {self.name!r}; choose from: {', '.join(self.known)}"
+
+
+def discover() -> dict[str, TrackerDef]:
+    """Every tracker in this package, by name."""
+    found: dict[str, TrackerDef] = {}
+    for info in pkgutil.iter_modules(__path__):
+        if not info.ispkg:
+            continue
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        tracker = getattr(module, "TRACKER", None)
+        if isinstance(tracker, TrackerDef):
+            found[tracker.name] = tracker
+    return dict(sorted(found.items()))
+
+
+def selectable() -> dict[str, TrackerDef]:
+    return {name: t for name, t in discover().items() if not t.internal}
+
+
+def select(names: list[str]) -> list[TrackerDef]:
+    """The named trackers (all selectable ones when names is empty)."""
+    available = selectable()
+    if not names:
+        return list(available.values())
+    chosen = []
+    for name in names:
+        if name not in available:
+            raise UnknownTrackerError(name, list(available))
+        if available[name] not in chosen:
+            chosen.append(available[name])
+    return chosen

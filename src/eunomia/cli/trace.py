@@ -1,0 +1,129 @@
+"""`eunomia trace`: stream events of containers live."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import IO, Any, Optional
+
+import typer
+
+from .. import trackers as tracker_registry
+from ..bpf import features
+from ..pipeline.scope import Scope
+from ..pipeline.session import TraceSession
+from ..sinks import FORMATS, make_sink
+from . import app
+from .context import build_context
+from .errors import RuntimeFailure, UsageError, handle_errors, require_root
+
+EXAMPLES = """
+Examples:
+
+  eunomia trace                          # every tracker, every container, until Ctrl-C
+
+  eunomia trace exec -c web -T 30        # processes of container "web" for 30 s
+
+  eunomia trace exec --host -f json | jq .process.args    # host processes too, as JSON
+
+  eunomia trace exec -c web -c db -o events.jsonl         # two containers into a file
+"""
+
+
+@app.command(epilog=EXAMPLES)
+@handle_errors
+def trace(
+    trackers: Optional[list[str]] = typer.Argument(
+        None, help="Trackers to run (default: all). Known: " + ", ".join(tracker_registry.selectable()),
+        show_default=False),
+    container: list[str] = typer.Option([], "-c", "--container", metavar="NAME|ID",
+                                         help="Only this container (name, id or id prefix); repeat for more."),
+    host: bool = typer.Option(False, "--host", help="Include processes that run outside containers."),
+    timeout: Optional[float] = typer.Option(None, "-T", "--timeout", metavar="SECONDS", min=0,
+                                            help="Stop after this many seconds."),
+    fmt: Optional[str] = typer.Option(None, "-f", "--format", metavar="table|json|csv",
+                                      help="Output format (default: table on a terminal, json otherwise)."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", metavar="FILE", help="Write events to FILE."),
+    debug: bool = typer.Option(False, "--debug", help="Verbose logs and tracebacks."),
+) -> None:
+    """Stream what containers do, live: one event per line.
+
+    Filtering by container happens in the kernel: events of other
+    containers and of the host never reach user space.  When tracing ends
+    (timeout, Ctrl-C, SIGTERM) a summary with the counts of events received,
+    filtered and lost is printed (a final "summary" line in JSON).
+    """
+    chosen = tracker_registry.select(trackers or [])
+    if fmt is None:
+        fmt = "table" if output is None and sys.stdout.isatty() else "json"
+    if fmt not in FORMATS:
+        raise UsageError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
+    require_root("eunomia trace")
+    btf = features.probe("btf")
+    if not btf.available:
+        raise RuntimeFailure(f"no kernel BTF: {btf.detail}")
+
+    out = _open_output(output)
+    scope = Scope(containers=tuple(container), host=host)
+    sink = make_sink(fmt, out, stderr=sys.stderr)
+    stop = _install_stop_handlers()
+    try:
+        _run(chosen, scope, sink, stop, timeout)
+    finally:
+        if output is not None:
+            out.close()
+
+
+def _open_output(output: Path | None) -> IO[bytes]:
+    if output is None:
+        return sys.stdout.buffer
+    try:
+        return open(output, "wb")
+    except OSError as exc:
+        raise UsageError(f"cannot write {output}: {exc.strerror}; choose a writable path for -o") from None
+
+
+def _install_stop_handlers() -> dict[str, bool]:
+    stop = {"now": False}
+
+    def handler(signum: int, frame: Any) -> None:
+        stop["now"] = True
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+    return stop
+
+
+def _run(chosen: list[tracker_registry.TrackerDef], scope: Scope, sink: Any,
+         stop: dict[str, bool], timeout: float | None) -> dict[str, Any]:
+    printed = {t.name: set(t.printed_kinds) if t.printed_kinds else None for t in chosen}
+
+    def emit(tracker: tracker_registry.TrackerDef, event: dict[str, Any]) -> None:
+        kinds = printed.get(tracker.name)
+        if kinds is None or event["type"] in kinds:
+            sink.write(event)
+
+    session = TraceSession(chosen, scope, build_context())
+    started = time.monotonic()
+    with session:
+        where = ", ".join(scope.containers) if scope.containers else "all containers"
+        if scope.host:
+            where += " and the host"
+        typer.echo(f"eunomia: tracing {', '.join(t.name for t in chosen)} in {where} "
+                   f"(probes attached in {time.monotonic() - started:.2f}s); Ctrl-C to stop", err=True)
+        deadline = started + timeout if timeout is not None else None
+        while not stop["now"]:
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                break
+            session.poll(emit, timeout=0.1 if remaining is None else min(0.1, remaining))
+            sink.flush()
+        session.drain(emit)
+        stats = session.stats()
+    summary = {"trackers": {name: s for name, s in stats.items() if name != "cgroup"},
+               "lost": sum(s["lost"] for s in stats.values()),
+               "undecodable": session.undecodable}
+    sink.close(summary)
+    return summary

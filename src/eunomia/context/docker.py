@@ -1,0 +1,187 @@
+"""Container metadata from the Docker Engine API (docker SDK).
+
+Short-lived containers (`docker run --rm … ; exit 3`) may be gone before we
+ask about them, so a thread follows Docker's event stream and remembers
+every container created: its name, image and labels arrive there before the
+container's first process runs.  Lookups check that memory first, then
+inspect the container, then wait briefly for the event stream to catch up.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any, Callable
+
+from .model import CgroupRef, Container
+
+log = logging.getLogger(__name__)
+
+POD_LABEL = "io.kubernetes.pod.name"
+NAMESPACE_LABEL = "io.kubernetes.pod.namespace"
+
+
+class DockerUnavailable(Exception):
+    """The Docker daemon did not answer (reason in the message)."""
+
+
+def _container_from_attrs(attrs: dict[str, Any]) -> Container:
+    config = attrs.get("Config") or {}
+    labels = dict(config.get("Labels") or {})
+    return Container(
+        id=attrs.get("Id", ""),
+        runtime="docker",
+        name=(attrs.get("Name") or "").lstrip("/") or None,
+        image=config.get("Image") or attrs.get("Image"),
+        labels=labels,
+        pod=labels.get(POD_LABEL),
+        namespace=labels.get(NAMESPACE_LABEL),
+    )
+
+
+def _container_from_event(event: dict[str, Any]) -> Container | None:
+    actor = event.get("Actor") or {}
+    cid = actor.get("ID") or event.get("id")
+    if not cid:
+        return None
+    attributes = dict(actor.get("Attributes") or {})
+    name = attributes.pop("name", None)
+    image = attributes.pop("image", None)
+    # the remaining attributes are the container's labels
+    return Container(id=cid, runtime="docker", name=name, image=image, labels=attributes,
+                     pod=attributes.get(POD_LABEL), namespace=attributes.get(NAMESPACE_LABEL))
+
+
+class DockerResolver:
+    """Names, images and labels of Docker containers."""
+
+    runtime = "docker"
+
+    def __init__(self, client: Any = None, *, timeout: float = 3.0, wait_for_event: float = 0.5) -> None:
+        self._client = client
+        self._timeout = timeout
+        self._wait_for_event = wait_for_event
+        self._seen: dict[str, Container] = {}
+        self._cond = threading.Condition()
+        self._events: Any = None
+        self._thread: threading.Thread | None = None
+        self._listeners: list[Callable[[Container], None]] = []
+        self.error: str | None = None
+
+    # -- connection ----------------------------------------------------------
+    def connect(self) -> None:
+        """Reach the daemon or raise DockerUnavailable with the reason."""
+        if self._client is None:
+            try:
+                import docker  # imported here: --help and unit tests need no daemon
+
+                self._client = docker.from_env(timeout=self._timeout)
+                self._client.ping()
+            except Exception as exc:  # the SDK raises many kinds; all mean "not reachable"
+                self._client = None
+                self.error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                raise DockerUnavailable(self.error) from exc
+
+    @property
+    def available(self) -> bool:
+        return self._client is not None
+
+    # -- lookups -------------------------------------------------------------
+    def running(self) -> list[Container]:
+        if self._client is None:
+            return []
+        try:
+            found = [_container_from_attrs(c.attrs) for c in self._client.containers.list()]
+        except Exception as exc:
+            log.warning("docker: cannot list containers: %s", exc)
+            return []
+        with self._cond:
+            for c in found:
+                self._seen.setdefault(c.id, c)
+        return found
+
+    def find_by_name(self, name: str) -> Container | None:
+        with self._cond:
+            for c in self._seen.values():
+                if c.name == name:
+                    return c
+        return None
+
+    def resolve(self, ref: CgroupRef) -> Container | None:
+        if self._client is None or ref.runtime not in ("docker", "unknown"):
+            return None
+        with self._cond:
+            if ref.container_id in self._seen:
+                return self._seen[ref.container_id]
+        try:
+            found = _container_from_attrs(self._client.api.inspect_container(ref.container_id))
+        except Exception:
+            found = None
+        if found is not None:
+            with self._cond:
+                self._seen[found.id] = found
+            return found
+        # gone already (e.g. --rm): its create event may still be on the way
+        deadline = time.monotonic() + self._wait_for_event
+        with self._cond:
+            while ref.container_id not in self._seen and self._thread is not None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._cond.wait(remaining)
+            return self._seen.get(ref.container_id)
+
+    # -- event stream ----------------------------------------------------------
+    def on_create(self, listener: Callable[[Container], None]) -> None:
+        """Call listener (from the event thread) for every container created."""
+        self._listeners.append(listener)
+
+    def follow_events(self) -> None:
+        if self._client is None or self._thread is not None:
+            return
+        try:
+            self._events = self._client.events(decode=True, since=int(time.time()) - 1,
+                                               filters={"type": "container"})
+        except Exception as exc:
+            log.warning("docker: cannot follow events: %s", exc)
+            return
+        self._thread = threading.Thread(target=self._pump, name="docker-events", daemon=True)
+        self._thread.start()
+
+    def _pump(self) -> None:
+        try:
+            for event in self._events:
+                action = event.get("Action") or event.get("status") or ""
+                if action not in ("create", "start", "rename"):
+                    continue
+                container = _container_from_event(event)
+                if container is None:
+                    continue
+                with self._cond:
+                    known = self._seen.get(container.id)
+                    if known is None or action == "rename":
+                        self._seen[container.id] = container
+                    self._cond.notify_all()
+                if action == "create":
+                    for listener in self._listeners:
+                        listener(container)
+        except Exception as exc:  # the stream ends when closed or the daemon stops
+            log.debug("docker: event stream ended: %s", exc)
+
+    def close(self) -> None:
+        if self._events is not None:
+            try:
+                self._events.close()
+            except Exception:
+                pass
+        if self._thread is not None:
+            self._thread.join(timeout=1)
+        with self._cond:
+            self._thread = None
+            self._cond.notify_all()
+        if self._client is not None:
+            try:
+                self._client.close()
+            except Exception:
+                pass

@@ -1,0 +1,102 @@
+"""The container registry: cgroup id → container, with its metadata.
+
+Keys are cgroup v2 ids (what the BPF side stamps on every event).  A cgroup
+id is tied to a container by parsing its cgroup path with the runtimes'
+layouts; metadata comes from the first resolver that knows the container
+(Docker API, then OCI runtime state).  Exited containers stay: their last
+events are written after their cgroup is gone.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable, Protocol
+
+from .cgroups import parse_cgroup_path
+from .model import HOST_CONTAINER, CgroupRef, Container
+
+RETRY_SECONDS = 2.0  # how often to retry metadata of a container nobody knew
+
+
+class Resolver(Protocol):
+    def resolve(self, ref: CgroupRef) -> Container | None: ...
+
+
+class ContainerRegistry:
+    def __init__(self, resolvers: list[Resolver], clock: Callable[[], float] = time.monotonic) -> None:
+        self._resolvers = resolvers
+        self._clock = clock
+        self._by_cgroup: dict[int, Container] = {}
+        self._by_id: dict[str, Container] = {}
+        self._refs: dict[str, CgroupRef] = {}
+        self._retry_at: dict[str, float] = {}
+
+    def add_cgroup(self, cgroup_id: int, path: str) -> Container | None:
+        """Record a cgroup; returns its container, or None for a host cgroup."""
+        ref = parse_cgroup_path(path)
+        if ref is None:
+            return None
+        container = self._by_id.get(ref.container_id)
+        if container is None:
+            container = Container(id=ref.container_id, runtime=ref.runtime, cgroup_path=path)
+            self._by_id[ref.container_id] = container
+            self._refs[ref.container_id] = ref
+            self._enrich(container)
+        self._by_cgroup[cgroup_id] = container
+        return container
+
+    def add_container(self, container: Container) -> Container:
+        """Record metadata learnt elsewhere (e.g. listing the runtime)."""
+        known = self._by_id.get(container.id)
+        if known is None:
+            self._by_id[container.id] = container
+            return container
+        _merge(known, container)
+        return known
+
+    def container_of(self, cgroup_id: int) -> Container:
+        container = self._by_cgroup.get(cgroup_id)
+        if container is None:
+            return HOST_CONTAINER
+        if container.name is None and self._clock() >= self._retry_at.get(container.id, 0.0):
+            self._enrich(container)
+        return container
+
+    def is_container_cgroup(self, cgroup_id: int) -> bool:
+        return cgroup_id in self._by_cgroup
+
+    def cgroups_of(self, container_id: str) -> list[int]:
+        return [cg for cg, c in self._by_cgroup.items() if c.id == container_id]
+
+    def containers(self) -> list[Container]:
+        return list(self._by_id.values())
+
+    def find(self, selector: str) -> list[Container]:
+        """Containers a -c selector names: exact name, full id, or unique id prefix."""
+        by_name = [c for c in self._by_id.values() if c.name == selector]
+        if by_name:
+            return by_name
+        sel = selector.lower()
+        if sel in self._by_id:
+            return [self._by_id[sel]]
+        if len(sel) >= 3 and all(ch in "0123456789abcdef" for ch in sel):
+            return [c for cid, c in self._by_id.items() if cid.startswith(sel)]
+        return []
+
+    def _enrich(self, container: Container) -> None:
+        ref = self._refs.get(container.id) or CgroupRef(container.runtime or "unknown", container.id)
+        for resolver in self._resolvers:
+            found = resolver.resolve(ref)
+            if found is not None:
+                _merge(container, found)
+                return
+        self._retry_at[container.id] = self._clock() + RETRY_SECONDS
+
+
+def _merge(into: Container, new: Container) -> None:
+    for attr in ("runtime", "name", "image", "pod", "namespace", "cgroup_path"):
+        value = getattr(new, attr)
+        if value is not None and (getattr(into, attr) is None or attr == "name"):
+            setattr(into, attr, value)
+    if new.labels:
+        into.labels = dict(new.labels)

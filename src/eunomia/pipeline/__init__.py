@@ -1,0 +1,1 @@
+"""The pipeline: runs trackers, enriches their events, hands them to sinks."""

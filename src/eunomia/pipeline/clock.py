@@ -1,0 +1,30 @@
+"""Kernel timestamps to wall-clock time.
+
+bpf_ktime_get_ns() is CLOCK_MONOTONIC, the clock Python's time.monotonic_ns()
+reads; the offset to the real-time clock is taken once at start.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+
+
+class BootClock:
+    def __init__(self, realtime_ns: int | None = None, monotonic_ns: int | None = None) -> None:
+        real = time.time_ns() if realtime_ns is None else realtime_ns
+        mono = time.monotonic_ns() if monotonic_ns is None else monotonic_ns
+        self.offset_ns = real - mono
+
+    def wall_ns(self, ktime_ns: int) -> int:
+        return ktime_ns + self.offset_ns
+
+    def rfc3339(self, ktime_ns: int) -> str:
+        return rfc3339(self.wall_ns(ktime_ns))
+
+
+def rfc3339(wall_ns: int) -> str:
+    """RFC 3339 UTC with microseconds, e.g. 2026-11-28T12:00:00.123456Z."""
+    seconds, ns = divmod(wall_ns, 1_000_000_000)
+    stamp = datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{stamp}.{ns // 1000:06d}Z"

@@ -1,0 +1,50 @@
+"""Presentation of raw event fields, chosen by the typedef they were declared
+with in C (eun_errno, eun_wait_status, …): one place formats every tracker."""
+
+from __future__ import annotations
+
+import errno
+import signal
+from typing import Any, Callable
+
+
+def errno_name(value: int) -> str:
+    code = abs(value)
+    return errno.errorcode.get(code, f"E{code}")
+
+
+def format_result(value: int) -> int | str:
+    """A syscall result: the value on success, the errno name on failure."""
+    return errno_name(value) if value < 0 else value
+
+
+def signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        if signal.SIGRTMIN <= number <= signal.SIGRTMAX:
+            return f"SIGRTMIN+{number - signal.SIGRTMIN}"
+        return f"SIG{number}"
+
+
+def wait_status(status: int) -> dict[str, Any]:
+    """Exit code (and signal) from a wait(2) status, as a shell reports them.
+
+    Killed by signal N: exit code 128+N, plus the signal's name.
+    """
+    sig = status & 0x7F
+    if sig == 0:
+        return {"exit_code": (status >> 8) & 0xFF}
+    return {"exit_code": 128 + sig, "exit_signal": signal_name(sig)}
+
+
+def duration_ms(ns: int) -> float:
+    return round(ns / 1e6, 3)
+
+
+# typedef → formatter of a single field's value
+BY_TYPEDEF: dict[str, Callable[[Any], Any]] = {
+    "eun_errno": format_result,
+    "eun_signal": signal_name,
+    "eun_duration": duration_ms,
+}

@@ -1,0 +1,249 @@
+"""A tracing session: load trackers, seed the context, pump events.
+
+    with TraceSession(trackers, scope, context) as session:   # all probes attached
+        while not stopped:
+            session.poll(emit, timeout=0.1)
+    session.stats()   # kernel and user-space counts, drops included
+
+The cgroup tracker is always loaded first: it owns the container filter
+map that every other tracker shares, and it is drained first so a new
+container is known before its first event is enriched.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from ..bpf import features
+from ..bpf.errors import BpfError, NotSupportedError
+from ..bpf.maps import Map
+from ..bpf.object import Object, ObjectSpec
+from ..bpf.ringbuf import RingBuffer, RingPoller
+from ..bpf.tracefs import ensure_tracefs
+from ..context.docker import DockerResolver
+from ..context.model import Container
+from ..context.mounts import CgroupMounts, walk_cgroups
+from ..context.processes import ProcessTable
+from ..context.registry import ContainerRegistry
+from ..trackers import TrackerDef, discover
+from .clock import BootClock
+from .enrich import Enricher, Event
+from .scope import VERDICT_KEEP, Scope, UnknownContainerError
+
+log = logging.getLogger(__name__)
+
+STAT_NAMES = ("submitted", "filtered", "lost", "map_full")  # enum eun_stat order
+
+
+@dataclass
+class Context:
+    """What the session enriches with; built by the caller (injectable)."""
+
+    registry: ContainerRegistry
+    processes: ProcessTable
+    mounts: CgroupMounts
+    docker: DockerResolver | None = None
+    proc_root: Path = Path("/proc")
+
+
+@dataclass
+class _Running:
+    tracker: TrackerDef
+    obj: Object
+    ring: RingBuffer
+    received: dict[str, int] = field(default_factory=dict)
+
+
+class TraceSession:
+    def __init__(self, trackers: list[TrackerDef], scope: Scope, context: Context) -> None:
+        self.trackers = trackers
+        self.scope = scope
+        self.ctx = context
+        self.clock = BootClock()
+        self.enricher = Enricher(context.registry, context.processes, self.clock, context.proc_root)
+        self.selected_ids: set[str] = set()
+        self.pending_names: set[str] = set()
+        self._running: list[_Running] = []
+        self._poller: RingPoller | None = None
+        self._verdicts: Map | None = None
+        self._selected: Map | None = None
+        self.undecodable = 0
+        self.final_stats: dict[str, Any] | None = None
+
+    # -- start ---------------------------------------------------------------
+    def __enter__(self) -> "TraceSession":
+        try:
+            self.start()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def start(self) -> None:
+        self._check_features()
+        if any("tracepoint" in t.optional_programs.values() or "tracepoint" in t.needs for t in self.trackers):
+            try:
+                ensure_tracefs()
+            except OSError as exc:
+                log.warning("%s", exc)
+        cgroup_tracker = discover()["cgroup"]
+        cgroup = self._load(cgroup_tracker, {"filter_all_containers": self.scope.all_containers})
+        self._verdicts = cgroup.obj.maps["container_verdicts"].typed("<Q", "<B")
+        self._selected = cgroup.obj.maps["selected_containers"].typed("64s", "<B")
+        self._seed_containers()
+        self.ctx.processes.seed(self.ctx.proc_root)
+        for tracker in self.trackers:
+            self._load(tracker, self.scope.knobs(), shared={"container_verdicts": cgroup.obj.maps["container_verdicts"]})
+        self._poller = RingPoller([r.ring for r in self._running])
+
+    def _check_features(self) -> None:
+        needed = {need for t in self.trackers for need in t.needs} | {"ringbuf", "raw_tracepoint", "bpf_loop"}
+        for name in sorted(needed):
+            feature = features.probe(name)
+            if not feature.available:
+                raise NotSupportedError(name, f"{feature.description} — unavailable: {feature.detail}")
+
+    def _load(self, tracker: TrackerDef, knobs: dict[str, Any], shared: dict[str, Map] | None = None) -> _Running:
+        with ObjectSpec(tracker.object_path) as spec:
+            spec.maps["events"].max_entries = tracker.ringbuf_bytes
+            for name, live in (shared or {}).items():
+                spec.maps[name].reuse(live)
+            spec.set_knobs(**{k: v for k, v in knobs.items() if k in spec.knob_names()})
+            for program, feature in tracker.optional_programs.items():
+                if not features.probe(feature).available:
+                    log.info("%s: %s off (no %s)", tracker.name, program, feature)
+                    spec.programs[program].autoload = False
+            obj = spec.load()
+        try:
+            obj.attach_all()
+            running = _Running(tracker, obj, RingBuffer(obj.maps["events"]))
+        except BaseException:
+            obj.close()
+            raise
+        for kind, layout in obj.decoder.layouts.values():
+            self.enricher.plan(tracker, kind, layout)
+        self._running.append(running)
+        return running
+
+    def _seed_containers(self) -> None:
+        """Containers that exist now: registry, selectors, and kernel verdicts."""
+        registry, docker = self.ctx.registry, self.ctx.docker
+        if docker is not None and docker.available:
+            for container in docker.running():
+                registry.add_container(container)
+            docker.on_create(self._container_created)
+            docker.follow_events()
+        unified = self.ctx.mounts.unified
+        cgroups: list[tuple[int, Container]] = []
+        if unified is not None:
+            for cgroup_id, path in walk_cgroups(unified):
+                container = registry.add_cgroup(cgroup_id, path)
+                if container is not None:
+                    cgroups.append((cgroup_id, container))
+        self._resolve_selectors()
+        for cgroup_id, container in cgroups:
+            self._set_verdict(cgroup_id, container.id)
+
+    def _resolve_selectors(self) -> None:
+        registry = self.ctx.registry
+        for selector in self.scope.containers:
+            matches = registry.find(selector)
+            if not matches:
+                if self.scope.allow_pending:
+                    self.pending_names.add(selector)
+                    continue
+                known = [c.display_name for c in registry.containers()]
+                raise UnknownContainerError(selector, known)
+            for container in matches:
+                self._select(container.id)
+
+    def _select(self, container_id: str) -> None:
+        self.selected_ids.add(container_id)
+        if self._selected is not None:
+            self._selected[container_id.encode()] = 1
+
+    def _set_verdict(self, cgroup_id: int, container_id: str) -> None:
+        if self._verdicts is not None and self.scope.filter_by_container:
+            self._verdicts[cgroup_id] = self.scope.verdict(container_id, self.selected_ids)
+
+    def _container_created(self, container: Container) -> None:
+        """Docker event thread: a container was created (not started yet)."""
+        if container.name in self.pending_names:
+            self._select(container.id)
+            for cgroup_id in self.ctx.registry.cgroups_of(container.id):
+                self._set_verdict(cgroup_id, container.id)
+
+    # -- pumping -------------------------------------------------------------
+    def poll(self, emit: Callable[[TrackerDef, Event], None], timeout: float = 0.1) -> int:
+        """Wait for events up to timeout seconds; enrich and emit each."""
+        if self._poller is None:
+            return 0
+        handlers = {id(r.ring): self._handler(r, emit) for r in self._running}
+        return self._poller.poll(lambda ring: handlers[id(ring)], timeout)
+
+    def _handler(self, running: _Running, emit: Callable[[TrackerDef, Event], None]) -> Callable[[memoryview], None]:
+        decoder, tracker, received = running.obj.decoder, running.tracker, running.received
+        is_cgroup = tracker.name == "cgroup"
+
+        def handle(record: memoryview) -> None:
+            decoded = decoder.decode(record)
+            if decoded is None:
+                self.undecodable += 1
+                return
+            kind, rec = decoded
+            received[kind] = received.get(kind, 0) + 1
+            if is_cgroup:
+                self._on_cgroup(kind, rec)
+            else:
+                emit(tracker, self.enricher.enrich(tracker, kind, rec))
+
+        return handle
+
+    def _on_cgroup(self, kind: str, rec: dict[str, Any]) -> None:
+        if kind == "cgroup_mkdir":
+            container = self.ctx.registry.add_cgroup(rec["id"], rec["path"] or "")
+            if container is not None and container.id in self.selected_ids and rec["verdict"] != VERDICT_KEEP:
+                # selected after the kernel decided (e.g. by a late name match)
+                self._set_verdict(rec["id"], container.id)
+
+    def drain(self, emit: Callable[[TrackerDef, Event], None]) -> int:
+        """Read what is left in the rings (at stop)."""
+        total = 0
+        while True:
+            n = self.poll(emit, timeout=0)
+            total += n
+            if n == 0:
+                return total
+
+    # -- accounting ------------------------------------------------------------
+    def stats(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for r in self._running:
+            kernel = {name: 0 for name in STAT_NAMES}
+            try:
+                for index, per_cpu in r.obj.maps["tracker_stats"].typed("<I", "<Q").items_batch():
+                    if index < len(STAT_NAMES):
+                        kernel[STAT_NAMES[index]] = sum(per_cpu)
+            except BpfError as exc:
+                log.warning("%s: cannot read stats: %s", r.tracker.name, exc)
+            out[r.tracker.name] = {"received": dict(r.received), **kernel}
+        return out
+
+    def close(self) -> None:
+        if self._running and self.final_stats is None:
+            self.final_stats = self.stats()
+        if self._poller is not None:
+            self._poller.close()
+            self._poller = None
+        for r in reversed(self._running):
+            r.ring.close()
+            r.obj.close()
+        self._running.clear()
+        if self.ctx.docker is not None:
+            self.ctx.docker.close()

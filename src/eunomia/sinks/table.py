@@ -1,0 +1,64 @@
+"""A human table, one line per event, streamed."""
+
+from __future__ import annotations
+
+from typing import IO, Any
+
+from .escape import escape_text, format_argv
+from . import Event
+
+HEADER = f"{'TIME':<12} {'CONTAINER':<20} {'TYPE':<6} {'PID':>7} {'PPID':>7} {'UID':>5}  DETAIL"
+
+
+def _detail(event: Event) -> str:
+    process = event.get("process", {})
+    kind = event.get("type")
+    if kind == "exec":
+        text = format_argv(process.get("args") or []) or escape_text(process.get("executable") or "")
+        exe = process.get("executable")
+        if exe and (not process.get("args") or process["args"][0] != exe):
+            text = f"[{escape_text(exe)}] {text}"
+        result = event.get("result")
+        return f"{text}  → {result}" if isinstance(result, str) else text
+    if kind == "exit":
+        code = process.get("exit_code")
+        signal = f" ({process['exit_signal']})" if process.get("exit_signal") else ""
+        return f"code={code}{signal} after {process.get('duration_ms')} ms  {escape_text(process.get('executable') or process.get('name') or '')}"
+    skip = {"time", "type", "container", "process", "user", "group"}
+    return " ".join(f"{k}={escape_text(str(v))}" for k, v in event.items() if k not in skip)
+
+
+class TableSink:
+    def __init__(self, out: IO[bytes], stderr: IO[str] | None = None) -> None:
+        self.out = out
+        self.stderr = stderr
+        self._header_done = False
+
+    def write(self, event: Event) -> None:
+        if not self._header_done:
+            self.out.write((HEADER + "\n").encode())
+            self._header_done = True
+        process = event.get("process", {})
+        container = event.get("container", {})
+        name = container.get("name") or (container.get("id") or "")[:12]
+        line = (f"{event['time'][11:23]:<12} {escape_text(name)[:20]:<20} {event.get('type', ''):<6} "
+                f"{process.get('pid', ''):>7} {process.get('parent', {}).get('pid', ''):>7} "
+                f"{event.get('user', {}).get('id', ''):>5}  {_detail(event)}")
+        self.out.write((line + "\n").encode("utf-8", "backslashreplace"))
+
+    def flush(self) -> None:
+        self.out.flush()
+
+    def close(self, summary: dict[str, Any]) -> None:
+        self.out.flush()
+        if self.stderr is not None:
+            self.stderr.write(summary_line(summary) + "\n")
+            self.stderr.flush()
+
+
+def summary_line(summary: dict[str, Any]) -> str:
+    parts = []
+    for name, s in summary.get("trackers", {}).items():
+        received = sum(s.get("received", {}).values())
+        parts.append(f"{name}: {received} events, {s.get('lost', 0)} lost, {s.get('filtered', 0)} filtered in kernel")
+    return "summary: " + ("; ".join(parts) if parts else "no trackers ran")
