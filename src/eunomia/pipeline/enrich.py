@@ -90,6 +90,9 @@ class Enricher:
             "user": {"id": rec["task.uid"]},
             "group": {"id": rec["task.gid"]},
         }
+        parent = self.processes.get(rec["task.ppid"])
+        if parent is not None:
+            event["process"]["parent"].update(name=parent.name, executable=parent.executable)
         if rec["task.flags"] & 1:
             event["truncated"] = True
         plan = self._plans.get((tracker.name, kind))
