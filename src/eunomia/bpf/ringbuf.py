@@ -21,6 +21,7 @@ from __future__ import annotations
 import mmap
 import select
 import struct
+import time
 from typing import Callable
 
 from .errors import BpfError
@@ -91,27 +92,30 @@ class RingBuffer:
 
 
 class RingPoller:
-    """Waits on several ring buffers at once (epoll on their map fds)."""
+    """Waits on several ring buffers at once (epoll on their map fds).
 
-    def __init__(self, rings: list[RingBuffer]) -> None:
+    The kernel wakes a reader for each record submitted after it caught up,
+    so at high rates a reader that drains at once wakes once per record.
+    After a wakeup we wait ``batch_delay`` seconds before draining: events
+    then arrive in batches, at the cost of that much latency.
+    """
+
+    def __init__(self, rings: list[RingBuffer], batch_delay: float = 0.005) -> None:
         self.rings = rings
+        self.batch_delay = batch_delay
         self._epoll = select.epoll()
-        self._by_fd = {}
         for ring in rings:
             self._epoll.register(ring.fd, select.EPOLLIN)
-            self._by_fd[ring.fd] = ring
 
-    def poll(self, handle_for: Callable[[RingBuffer], Callable[[memoryview], None]],
-             timeout: float) -> int:
-        """Wait up to ``timeout`` seconds, then drain every ring; returns records read."""
-        try:
-            self._epoll.poll(timeout)
-        except InterruptedError:
-            pass
+    def poll(self, handlers: list[Callable[[memoryview], None]], timeout: float) -> int:
+        """Wait up to ``timeout`` seconds, then drain every ring into its
+        handler (same order as the rings); returns records read."""
+        ready = self._epoll.poll(timeout)
+        if ready and self.batch_delay > 0:
+            time.sleep(self.batch_delay)
         # Drain all rings, not only the ready ones: wakeups are only sent
         # when a reader had caught up, so a partly drained ring stays silent.
-        return sum(ring.drain(handle_for(ring)) for ring in self.rings)
+        return sum(ring.drain(handle) for ring, handle in zip(self.rings, handlers))
 
     def close(self) -> None:
         self._epoll.close()
-

@@ -23,8 +23,13 @@ class BootClock:
         return rfc3339(self.wall_ns(ktime_ns))
 
 
+_last_second: list = [None, ""]  # the formatted prefix of the last second seen
+
+
 def rfc3339(wall_ns: int) -> str:
     """RFC 3339 UTC with microseconds, e.g. 2026-11-28T12:00:00.123456Z."""
     seconds, ns = divmod(wall_ns, 1_000_000_000)
-    stamp = datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
-    return f"{stamp}.{ns // 1000:06d}Z"
+    if _last_second[0] != seconds:  # events come in bursts within one second
+        _last_second[0] = seconds
+        _last_second[1] = datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{_last_second[1]}.{ns // 1000:06d}Z"

@@ -72,6 +72,7 @@ class TraceSession:
         self._selected: Map | None = None
         self.undecodable = 0
         self.final_stats: dict[str, Any] | None = None
+        self._handlers: tuple[Callable[..., None], list[Callable[[memoryview], None]]] | None = None
 
     # -- start ---------------------------------------------------------------
     def __enter__(self) -> "TraceSession":
@@ -184,8 +185,9 @@ class TraceSession:
         """Wait for events up to timeout seconds; enrich and emit each."""
         if self._poller is None:
             return 0
-        handlers = {id(r.ring): self._handler(r, emit) for r in self._running}
-        return self._poller.poll(lambda ring: handlers[id(ring)], timeout)
+        if self._handlers is None or self._handlers[0] is not emit:
+            self._handlers = (emit, [self._handler(r, emit) for r in self._running])
+        return self._poller.poll(self._handlers[1], timeout)
 
     def _handler(self, running: _Running, emit: Callable[[TrackerDef, Event], None]) -> Callable[[memoryview], None]:
         decoder, tracker, received = running.obj.decoder, running.tracker, running.received

@@ -1,0 +1,163 @@
+"""cgroup id → container (eunomia.context.registry), with a fake resolver and clock."""
+
+from __future__ import annotations
+
+import pytest
+
+from eunomia.context.model import HOST, HOST_CONTAINER, CgroupRef, Container
+from eunomia.context.registry import RETRY_SECONDS, ContainerRegistry
+
+WEB = "3f4e1c2a9b8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f"
+DB = "c0ffee00" * 8
+LATE = "ab" * 32
+
+
+class FakeResolver:
+    """Knows the containers in ``known``; counts what it was asked."""
+
+    def __init__(self, known: dict[str, tuple[str, str]]) -> None:
+        self.known = dict(known)
+        self.calls: list[CgroupRef] = []
+
+    def resolve(self, ref: CgroupRef) -> Container | None:
+        self.calls.append(ref)
+        if ref.container_id not in self.known:
+            return None
+        name, image = self.known[ref.container_id]
+        return Container(id=ref.container_id, runtime="docker", name=name, image=image)
+
+
+class FakeClock:
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def resolver() -> FakeResolver:
+    return FakeResolver({WEB: ("web", "nginx:1.27"), DB: ("db", "postgres:16")})
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def registry(resolver, clock) -> ContainerRegistry:
+    return ContainerRegistry([resolver], clock=clock)
+
+
+def test_docker_cgroup_becomes_a_container(registry, resolver):
+    c = registry.add_cgroup(101, f"/system.slice/docker-{WEB}.scope")
+    assert (c.id, c.runtime, c.name, c.image) == (WEB, "docker", "web", "nginx:1.27")
+    assert c.cgroup_path == f"/system.slice/docker-{WEB}.scope"
+    assert c.display_name == "web"
+    assert registry.container_of(101) is c
+    assert registry.is_container_cgroup(101)
+    assert resolver.calls == [CgroupRef("docker", WEB)]
+
+
+def test_host_cgroup_is_not_a_container(registry, resolver):
+    assert registry.add_cgroup(7, "/system.slice/cron.service") is None
+    assert registry.add_cgroup(8, "/") is None
+    assert not registry.is_container_cgroup(7)
+    host = registry.container_of(7)
+    assert host is HOST_CONTAINER
+    assert (host.id, host.display_name, host.name) == (HOST, "host", None)
+    assert host.id == "host"
+    assert registry.containers() == []
+    assert resolver.calls == []
+
+
+def test_unseen_cgroup_is_the_host(registry):
+    assert registry.container_of(123456).id == "host"
+
+
+def test_sub_cgroups_map_to_the_same_container(registry, resolver):
+    top = registry.add_cgroup(201, f"/docker/{WEB}")
+    init = registry.add_cgroup(202, f"/docker/{WEB}/init.scope")
+    assert init is top
+    assert registry.container_of(202) is registry.container_of(201)
+    assert sorted(registry.cgroups_of(WEB)) == [201, 202]
+    assert len(registry.containers()) == 1
+    assert len(resolver.calls) == 1  # metadata asked once per container
+
+
+@pytest.fixture
+def populated(registry):
+    registry.add_cgroup(1, f"/docker/{WEB}")
+    registry.add_cgroup(2, f"/docker/{DB}")
+    return registry
+
+
+def test_find_by_name_id_and_prefix(populated):
+    web = populated.container_of(1)
+    db = populated.container_of(2)
+    assert populated.find("web") == [web]
+    assert populated.find("db") == [db]
+    assert populated.find(WEB) == [web]
+    assert populated.find(WEB.upper()) == [web]       # ids are hex: case does not matter
+    assert populated.find("3f4e1c2a9b8d") == [web]   # docker ps short id
+    assert populated.find("3f4") == [web]
+    assert populated.find("c0ffee") == [db]
+
+
+@pytest.mark.parametrize("selector", ["3f", "c0", "", "nosuch", "WEB", "3f4e-", "zzz", "3f4e1c2a9b8d" + "0" * 52])
+def test_find_no_match(populated, selector):
+    assert populated.find(selector) == []
+
+
+def test_find_name_wins_over_id_prefix(registry, resolver):
+    resolver.known[DB] = ("abc", "img")          # a container named like a hex prefix
+    registry.add_cgroup(1, f"/docker/{DB}")
+    registry.add_cgroup(2, f"/docker/{'abc' + '0' * 61}")
+    assert [c.id for c in registry.find("abc")] == [DB]
+
+
+def test_unknown_container_is_retried_only_after_retry_seconds(registry, resolver, clock):
+    c = registry.add_cgroup(301, f"/docker/{LATE}")
+    assert (c.id, c.name, c.display_name) == (LATE, None, LATE[:12])
+    assert len(resolver.calls) == 1
+
+    resolver.known[LATE] = ("late", "busybox")   # the runtime learns it
+    clock.now += RETRY_SECONDS / 2
+    assert registry.container_of(301).name is None
+    assert len(resolver.calls) == 1              # too early: not asked again
+
+    clock.now += RETRY_SECONDS / 2
+    assert registry.container_of(301).name == "late"
+    assert registry.container_of(301).image == "busybox"
+    assert len(resolver.calls) == 2
+
+    clock.now += 10 * RETRY_SECONDS
+    registry.container_of(301)
+    assert len(resolver.calls) == 2              # known now: never asked again
+
+
+def test_still_unknown_waits_again(registry, resolver, clock):
+    registry.add_cgroup(301, f"/docker/{LATE}")
+    clock.now += RETRY_SECONDS
+    assert registry.container_of(301).name is None
+    assert len(resolver.calls) == 2
+    clock.now += RETRY_SECONDS - 0.5
+    registry.container_of(301)
+    assert len(resolver.calls) == 2
+
+
+def test_first_resolver_that_knows_wins(clock):
+    empty = FakeResolver({})
+    second = FakeResolver({WEB: ("web", "nginx")})
+    third = FakeResolver({WEB: ("other", "other")})
+    registry = ContainerRegistry([empty, second, third], clock=clock)
+    assert registry.add_cgroup(1, f"/docker/{WEB}").name == "web"
+    assert (len(empty.calls), len(second.calls), len(third.calls)) == (1, 1, 0)
+
+
+def test_add_container_then_cgroup(registry, resolver):
+    listed = registry.add_container(Container(id=LATE, runtime="docker", name="listed", image="alpine"))
+    assert registry.find("listed") == [listed]
+    assert registry.add_cgroup(5, f"/docker/{LATE}") is listed
+    assert registry.container_of(5).image == "alpine"
