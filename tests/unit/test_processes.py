@@ -186,8 +186,11 @@ def test_ancestors_stop_on_loops():
     assert table.ancestors(5) == []
 
 
-@pytest.mark.xfail(strict=True, reason="bug: read_proc_process's docstring says None for a kernel thread, "
-                                       "but one (empty cmdline, no exe link) is returned")
 def test_kernel_thread_is_not_a_process(tmp_path):
     make_proc(tmp_path, 2, comm="kthreadd", ppid=0, cmdline=b"", cwd="/")
     assert read_proc_process(2, tmp_path) is None
+
+
+def test_cmdline_without_trailing_nul_keeps_last_argument(tmp_path):
+    make_proc(tmp_path, 8, comm="nginx", ppid=1, cmdline=b"nginx: master process /usr/sbin/nginx")
+    assert read_proc_process(8, tmp_path).args == ["nginx: master process /usr/sbin/nginx"]

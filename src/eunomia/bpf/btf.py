@@ -96,7 +96,10 @@ class Btf:
                 raise BtfFormatError(f"bad BTF magic {magic:#x}")
         type_off, type_len, str_off, str_len = struct.unpack_from(endian + "IIII", data, 8)
         strings = data[hdr_len + str_off : hdr_len + str_off + str_len]
-        types = _parse_types(data[hdr_len + type_off : hdr_len + type_off + type_len], strings, endian)
+        try:
+            types = _parse_types(data[hdr_len + type_off : hdr_len + type_off + type_len], strings, endian)
+        except (struct.error, ValueError, UnicodeDecodeError) as exc:
+            raise BtfFormatError(f"malformed BTF type section: {exc}") from exc
         return cls(types)
 
     def __getitem__(self, type_id: int) -> BtfType:

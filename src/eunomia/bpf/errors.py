@@ -6,6 +6,16 @@ import errno as _errno
 import os
 
 
+# libbpf's own error codes (enum libbpf_errno), beyond the errno range
+LIBBPF_ERRORS = {
+    4000: "something wrong in libelf", 4001: "BPF object format invalid", 4002: "'version' section incorrect or lost",
+    4003: "endian mismatch", 4004: "internal error in libbpf", 4005: "relocation failed", 4006: "load program failed",
+    4007: "kernel verifier blocks program loading", 4008: "program too big", 4009: "incorrect kernel version",
+    4010: "kernel doesn't support this program type", 4011: "wrong pid in netlink message",
+    4012: "invalid netlink sequence", 4013: "netlink message parse error",
+}
+
+
 class BpfError(Exception):
     """A libbpf or bpf(2) operation failed.
 
@@ -37,7 +47,9 @@ class BpfError(Exception):
         text = self.args[0]
         if where:
             text = f"{text} ({where})"
-        if self.errno:
+        if self.errno in LIBBPF_ERRORS:
+            text = f"{text}: {LIBBPF_ERRORS[self.errno]}"
+        elif self.errno:
             code = _errno.errorcode.get(self.errno, str(self.errno))
             text = f"{text}: {code} {os.strerror(self.errno)}"
         return text

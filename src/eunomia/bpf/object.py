@@ -119,7 +119,8 @@ class ObjectSpec:
 
     # -- knobs -------------------------------------------------------------
     def knob_names(self) -> list[str]:
-        return list(self.btf.section_variables(".rodata"))
+        """The object's `const volatile` knobs (named targ_* or filter_*)."""
+        return [name for name in self.btf.section_variables(".rodata") if name.startswith(("targ_", "filter_"))]
 
     def set_knobs(self, **values: int | bool) -> None:
         """Set ``const volatile`` globals (targ_*, filter_*) before load."""
@@ -127,8 +128,9 @@ class ObjectSpec:
             raise BpfError("knobs can only be set before load", obj=self.name)
         variables = self.btf.section_variables(".rodata")
         rodata = next((m for m in self.maps.values() if m.name.endswith(".rodata")), None)
+        knobs = self.knob_names()
         for knob, value in values.items():
-            if knob not in variables or rodata is None:
+            if knob not in knobs or rodata is None:
                 raise BpfError(f"object has no knob {knob!r}", obj=self.name)
             _type_id, offset, size = variables[knob]
             base_size = ctypes.c_size_t()

@@ -11,7 +11,7 @@ from typing import Any, Callable, TypeVar
 import typer
 
 from ..bpf.errors import BpfError, BpfPermissionError, NotSupportedError, VerifierError
-from ..pipeline.scope import UnknownContainerError
+from ..pipeline.scope import AmbiguousContainerError, UnknownContainerError
 from ..trackers import UnknownTrackerError
 
 EXIT_RUNTIME = 1
@@ -38,7 +38,7 @@ def warn(message: str) -> None:
 
 
 def _message(exc: BaseException) -> tuple[str, int]:
-    if isinstance(exc, (UsageError, UnknownTrackerError, UnknownContainerError)):
+    if isinstance(exc, (UsageError, UnknownTrackerError, UnknownContainerError, AmbiguousContainerError)):
         return str(exc), EXIT_USAGE
     if isinstance(exc, VerifierError):
         tail = "\n".join(exc.log.splitlines()[-3:])

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
+from ..bpf.layout import decode_argv
+
 
 @dataclass
 class Process:
@@ -143,12 +145,15 @@ def read_proc_process(pid: int, proc_root: Path = Path("/proc")) -> Process | No
     if parsed is None:
         return None
     comm, ppid, start_ticks = parsed
+    executable = _readlink(base / "exe")
+    if not cmdline and executable is None:
+        return None  # a kernel thread (or a zombie): nothing to attribute
     uid = None
     for line in status.splitlines():
         if line.startswith("Uid:"):
             uid = int(line.split()[1])
             break
-    args = [a.decode("utf-8", "backslashreplace") for a in cmdline.split(b"\0")[:-1]] if cmdline else []
     ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-    return Process(pid=pid, ppid=ppid, name=comm, executable=_readlink(base / "exe"), args=args,
+    # decode_argv also keeps a last argument without its NUL (setproctitle)
+    return Process(pid=pid, ppid=ppid, name=comm, executable=executable, args=decode_argv(cmdline),
                    cwd=_readlink(base / "cwd"), uid=uid, start_ns=start_ticks * 1_000_000_000 // ticks)

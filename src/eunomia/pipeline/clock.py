@@ -23,13 +23,15 @@ class BootClock:
         return rfc3339(self.wall_ns(ktime_ns))
 
 
-_last_second: list = [None, ""]  # the formatted prefix of the last second seen
+_last_second: tuple[int, str] = (-1, "")  # (second, its formatted text), replaced whole
 
 
 def rfc3339(wall_ns: int) -> str:
     """RFC 3339 UTC with microseconds, e.g. 2026-11-28T12:00:00.123456Z."""
+    global _last_second
     seconds, ns = divmod(wall_ns, 1_000_000_000)
-    if _last_second[0] != seconds:  # events come in bursts within one second
-        _last_second[0] = seconds
-        _last_second[1] = datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
-    return f"{_last_second[1]}.{ns // 1000:06d}Z"
+    cached = _last_second
+    if cached[0] != seconds:  # events come in bursts within one second
+        cached = (seconds, datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S"))
+        _last_second = cached
+    return f"{cached[1]}.{ns // 1000:06d}Z"

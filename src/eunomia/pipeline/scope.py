@@ -23,6 +23,17 @@ class UnknownContainerError(LookupError):
         return f"no container named or with id {self.selector!r}{hint}; check 'docker ps'"
 
 
+class AmbiguousContainerError(LookupError):
+    def __init__(self, selector: str, matches: list[str]) -> None:
+        super().__init__(selector)
+        self.selector = selector
+        self.matches = matches
+
+    def __str__(self) -> str:
+        return (f"id prefix {self.selector!r} matches {len(self.matches)} containers "
+                f"({', '.join(sorted(self.matches)[:4])}); give more digits or the name")
+
+
 @dataclass(frozen=True)
 class Scope:
     containers: tuple[str, ...] = ()   # -c NAME|ID, empty = every container

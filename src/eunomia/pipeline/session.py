@@ -31,7 +31,7 @@ from ..context.registry import ContainerRegistry
 from ..trackers import TrackerDef, discover
 from .clock import BootClock
 from .enrich import Enricher, Event
-from .scope import VERDICT_KEEP, Scope, UnknownContainerError
+from .scope import VERDICT_KEEP, AmbiguousContainerError, Scope, UnknownContainerError
 
 log = logging.getLogger(__name__)
 
@@ -161,6 +161,9 @@ class TraceSession:
                     continue
                 known = [c.display_name for c in registry.containers()]
                 raise UnknownContainerError(selector, known)
+            exact = any(c.name == selector or c.id == selector.lower() for c in matches)
+            if len(matches) > 1 and not exact:
+                raise AmbiguousContainerError(selector, [c.display_name for c in matches])
             for container in matches:
                 self._select(container.id)
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import shlex
 
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+# tab and CR also start formulas in some spreadsheets, but escape_text has
+# already turned them into visible \x09 / \x0d by the time this is checked
+FORMULA_PREFIXES = ("=", "+", "-", "@")
 
 
 def escape_text(text: str) -> str:
@@ -23,8 +25,10 @@ def escape_text(text: str) -> str:
             out.append(ch)
         elif ord(ch) < 0x100:
             out.append(f"\\x{ord(ch):02x}")
-        else:
+        elif ord(ch) < 0x10000:
             out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(f"\\U{ord(ch):08x}")
     return "".join(out)
 
 
