@@ -1,0 +1,98 @@
+"""The loader against the real kernel: maps as mappings, knobs, errors."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from eunomia.bpf import _libbpf
+from eunomia.bpf.errors import BpfError, VerifierError
+from eunomia.bpf.object import ObjectSpec
+from eunomia.bpf.ringbuf import RingBuffer
+from eunomia.trackers import discover
+
+from .conftest import ROOT
+
+BAD_PROGRAM = r"""
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+char LICENSE[] SEC("license") = "GPL";
+struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 1);
+         __type(key, __u32); __type(value, __u64); } counts SEC(".maps");
+SEC("raw_tp/sys_enter")
+int unchecked_lookup(void *ctx)
+{
+	__u32 key = 0;
+	__u64 *value = bpf_map_lookup_elem(&counts, &key);
+	return *value; /* no NULL check: the verifier must refuse this */
+}
+"""
+
+
+def test_verifier_error_names_program_and_carries_log(tmp_path: Path):
+    src, obj = tmp_path / "bad.bpf.c", tmp_path / "bad.bpf.o"
+    src.write_text(BAD_PROGRAM)
+    subprocess.run(["clang", "-target", "bpf", "-g", "-O2", f"-I{ROOT / 'build' / 'vmlinux'}",
+                    "-c", str(src), "-o", str(obj)], check=True)
+    with ObjectSpec(obj) as spec:
+        with pytest.raises(VerifierError) as caught:
+            spec.load()
+    assert caught.value.program == "unchecked_lookup"
+    assert caught.value.obj == "bad"
+    assert "map_value_or_null" in caught.value.log
+    assert "unchecked_lookup" in str(caught.value)
+
+
+def test_maps_behave_as_mappings():
+    with ObjectSpec(discover()["cgroup"].object_path) as spec:
+        with spec.load() as obj:
+            verdicts = obj.maps["container_verdicts"].typed("<Q", "<B")
+            assert len(verdicts) == 0
+            verdicts[11] = 2
+            verdicts[12] = 1
+            assert verdicts[11] == 2
+            assert sorted(verdicts) == [11, 12]
+            assert sorted(verdicts.items_batch()) == [(11, 2), (12, 1)]
+            del verdicts[11]
+            with pytest.raises(KeyError):
+                verdicts[11]
+            with pytest.raises(KeyError):
+                del verdicts[99]
+            assert dict(verdicts.items()) == {12: 1}
+
+            stats = obj.maps["tracker_stats"].typed("<I", "<Q")
+            per_cpu = dict(stats.items_batch())
+            assert sorted(per_cpu) == [0, 1, 2, 3]
+            assert all(len(v) == _libbpf.num_possible_cpus() for v in per_cpu.values())
+            stats[2] = [5] * _libbpf.num_possible_cpus()
+            assert sum(stats[2]) == 5 * _libbpf.num_possible_cpus()
+
+
+def test_knobs_set_before_load_only():
+    with ObjectSpec(discover()["exec"].object_path) as spec:
+        with pytest.raises(BpfError, match="no knob 'targ_nonexistent'"):
+            spec.set_knobs(targ_nonexistent=True)
+        spec.set_knobs(filter_by_container=False)
+        obj = spec.load()
+        with obj:
+            with pytest.raises(BpfError, match="only be set before load"):
+                spec.set_knobs(filter_keep_host=True)
+
+
+def test_ring_buffer_delivers_an_exec_of_the_host_with_filter_off():
+    with ObjectSpec(discover()["exec"].object_path) as spec:
+        for name, program in spec.programs.items():
+            program.autoload = name == "handle_exec"
+        with spec.load() as obj:
+            obj.attach_all()
+            ring = RingBuffer(obj.maps["events"])
+            subprocess.run(["/bin/echo", "ring-buffer-check"], check=True, capture_output=True)
+            seen = []
+            ring.drain(lambda record: seen.append(obj.decoder.decode(record)))
+            ring.close()
+    execs = [rec for kind, rec in seen if kind == "exec" and rec["args"] == ["/bin/echo", "ring-buffer-check"]]
+    assert len(execs) == 1
+    assert execs[0]["executable"] in ("/bin/echo", "/usr/bin/echo")
+    assert execs[0]["task.comm"] == "echo"
