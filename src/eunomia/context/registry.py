@@ -66,7 +66,8 @@ class ContainerRegistry:
         return cgroup_id in self._by_cgroup
 
     def cgroups_of(self, container_id: str) -> list[int]:
-        return [cg for cg, c in self._by_cgroup.items() if c.id == container_id]
+        # called from the Docker event thread too: copy under the GIL first
+        return [cg for cg, c in list(self._by_cgroup.items()) if c.id == container_id]
 
     def containers(self) -> list[Container]:
         return list(self._by_id.values())
