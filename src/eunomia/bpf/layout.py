@@ -67,6 +67,7 @@ class Field:
     code: str               # struct format code, e.g. "I" or "16s"
     semantic: str | None    # typedef the member was declared with
     is_text: bool = False   # char array holding a NUL-terminated string
+    enum_names: dict[int, str] | None = None  # enum-typed: value → short name
 
 
 @dataclass
@@ -81,6 +82,7 @@ class RecordLayout:
     _struct: struct.Struct = field(init=False, repr=False)
     _names: tuple[str, ...] = field(init=False, repr=False)
     _text_idx: tuple[int, ...] = field(init=False, repr=False)
+    _enum_idx: tuple[tuple[int, dict[int, str]], ...] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         fmt, pos = ["<"], 0
@@ -92,6 +94,8 @@ class RecordLayout:
         self._struct = struct.Struct("".join(fmt))
         self._names = tuple(f.name for f in self.fields)
         self._text_idx = tuple(i for i, f in enumerate(self.fields) if f.is_text)
+        self._enum_idx = tuple((i, f.enum_names) for i, f in enumerate(self.fields)
+                               if f.enum_names is not None and f.name != "type")
 
     @property
     def fixed_size(self) -> int:
@@ -110,6 +114,8 @@ class RecordLayout:
         values = list(self._struct.unpack_from(buf, 0))
         for i in self._text_idx:
             values[i] = decode_str(values[i])
+        for i, names in self._enum_idx:
+            values[i] = names.get(values[i], values[i])
         record = dict(zip(self._names, values))
         if self.tail_offset is not None:
             tail = bytes(buf[self.tail_offset :])
@@ -152,7 +158,8 @@ def _flatten(btf: Btf, type_id: int, prefix: str, base: int,
         if mt.kind in (Kind.INT, Kind.ENUM, Kind.ENUM64, Kind.PTR):
             size = 8 if mt.kind == Kind.PTR else mt.size
             signed = mt.int_signed if mt.kind == Kind.INT else mt.enum_signed
-            fields.append(Field(name, offset, size, _INT_CODES[(size, signed)], semantic))
+            names = enum_short_names(mt.enum_values) if mt.kind in (Kind.ENUM, Kind.ENUM64) else None
+            fields.append(Field(name, offset, size, _INT_CODES[(size, signed)], semantic, enum_names=names))
         elif mt.kind == Kind.ARRAY:
             elem, _ = btf.resolve(mt.elem_type)
             size = btf.size_of(m.type_id)
@@ -164,6 +171,21 @@ def _flatten(btf: Btf, type_id: int, prefix: str, base: int,
             _flatten(btf, m.type_id, name + ".", offset, fields, refs)
         else:
             raise LayoutError(f"member {name} has unsupported kind {mt.kind.name}")
+
+
+def enum_short_names(values: tuple[tuple[str, int], ...]) -> dict[int, str]:
+    """value → enumerator name without the enum's common prefix, lowercased
+    (enum eun_file_op {EUN_FILE_OPEN, EUN_FILE_UNLINK} → "open", "unlink")."""
+    names = [name for name, _ in values]
+    if len(names) > 1:
+        prefix = names[0]
+        for name in names[1:]:
+            while not name.startswith(prefix):
+                prefix = prefix[:-1]
+        prefix = prefix[: prefix.rfind("_") + 1]
+    else:
+        prefix = names[0][: names[0].rfind("_") + 1] if names else ""
+    return {value: name[len(prefix):].lower() for name, value in values}
 
 
 class RecordDecoder:

@@ -36,7 +36,9 @@ Examples:
 @handle_errors
 def trace(
     trackers: Optional[list[str]] = typer.Argument(
-        None, help="Trackers to run (default: all). Known: " + ", ".join(tracker_registry.selectable()),
+        None, help="Trackers to run (default: every streaming one). Known: "
+        + ", ".join(f"{t.name}{'' if t.streaming else ' (aggregates, printed at the end)'}"
+                    for t in tracker_registry.selectable().values()),
         show_default=False),
     container: list[str] = typer.Option([], "-c", "--container", metavar="NAME|ID",
                                          help="Only this container (name, id or id prefix); repeat for more."),
@@ -121,6 +123,8 @@ def _run(chosen: list[tracker_registry.TrackerDef], scope: Scope, sink: Any,
             session.poll(emit, timeout=0.1 if remaining is None else min(0.1, remaining))
             sink.flush()
         session.drain(emit)
+        for record in session.aggregates():
+            sink.write(record)
         stats = session.stats()
     summary = {"trackers": {name: s for name, s in stats.items() if name != "cgroup"},
                "lost": sum(s["lost"] for s in stats.values()),

@@ -26,6 +26,29 @@ class DockerUnavailable(Exception):
     """The Docker daemon did not answer (reason in the message)."""
 
 
+def _addresses(attrs: dict[str, Any]) -> list[str]:
+    networks = (attrs.get("NetworkSettings") or {}).get("Networks") or {}
+    ips = []
+    for net in networks.values():
+        for key in ("IPAddress", "GlobalIPv6Address"):
+            if (net or {}).get(key):
+                ips.append(net[key])
+    return ips
+
+
+def _published(attrs: dict[str, Any]) -> dict[tuple[str, int], int]:
+    ports = (attrs.get("NetworkSettings") or {}).get("Ports") or {}
+    found: dict[tuple[str, int], int] = {}
+    for spec, bindings in ports.items():  # "80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8080"}]
+        port, _, proto = spec.partition("/")
+        for binding in bindings or []:
+            try:
+                found[(proto or "tcp", int(binding.get("HostPort")))] = int(port)
+            except (TypeError, ValueError):
+                continue
+    return found
+
+
 def _container_from_attrs(attrs: dict[str, Any]) -> Container:
     config = attrs.get("Config") or {}
     labels = dict(config.get("Labels") or {})
@@ -37,6 +60,8 @@ def _container_from_attrs(attrs: dict[str, Any]) -> Container:
         labels=labels,
         pod=labels.get(POD_LABEL),
         namespace=labels.get(NAMESPACE_LABEL),
+        ips=_addresses(attrs),
+        published=_published(attrs),
     )
 
 
@@ -67,6 +92,7 @@ class DockerResolver:
         self._events: Any = None
         self._thread: threading.Thread | None = None
         self._listeners: list[Callable[[Container], None]] = []
+        self._started: list[Callable[[Container], None]] = []
         self.error: str | None = None
 
     # -- connection ----------------------------------------------------------
@@ -114,10 +140,7 @@ class DockerResolver:
         with self._cond:
             if ref.container_id in self._seen:
                 return self._seen[ref.container_id]
-        try:
-            found = _container_from_attrs(self._client.api.inspect_container(ref.container_id))
-        except Exception:
-            found = None
+        found = self._inspect(ref.container_id)
         if found is not None:
             with self._cond:
                 self._seen[found.id] = found
@@ -132,10 +155,28 @@ class DockerResolver:
                 self._cond.wait(remaining)
             return self._seen.get(ref.container_id)
 
+    def _inspect(self, container_id: str) -> Container | None:
+        try:
+            return _container_from_attrs(self._client.api.inspect_container(container_id))
+        except Exception:
+            return None
+
+    def refresh(self, container_id: str) -> Container | None:
+        """Inspect again (e.g. addresses change when networks are connected)."""
+        found = self._inspect(container_id) if self._client is not None else None
+        if found is not None:
+            with self._cond:
+                self._seen[found.id] = found
+        return found
+
     # -- event stream ----------------------------------------------------------
     def on_create(self, listener: Callable[[Container], None]) -> None:
         """Call listener (from the event thread) for every container created."""
         self._listeners.append(listener)
+
+    def on_start(self, listener: Callable[[Container], None]) -> None:
+        """Call listener (from the event thread) when a container starts, addresses known."""
+        self._started.append(listener)
 
     def follow_events(self) -> None:
         if self._client is None or self._thread is not None:
@@ -158,11 +199,15 @@ class DockerResolver:
                 container = _container_from_event(event)
                 if container is None:
                     continue
+                if action == "start":  # networks are attached at start: learn the addresses
+                    container = self._inspect(container.id) or container
                 with self._cond:
                     known = self._seen.get(container.id)
-                    if known is None or action == "rename":
+                    if known is None or action in ("rename", "start"):
                         self._seen[container.id] = container
                     self._cond.notify_all()
+                for listener in self._started if action == "start" else []:
+                    listener(container)
                 if action == "create":
                     for listener in self._listeners:
                         listener(container)

@@ -28,6 +28,9 @@ class Container:
     pod: str | None = None
     namespace: str | None = None
     cgroup_path: str | None = None
+    ips: list[str] = field(default_factory=list)      # addresses on its networks
+    # published ports: (protocol "tcp"/"udp", host port) → container port
+    published: dict[tuple[str, int], int] = field(default_factory=dict)
 
     @property
     def short_id(self) -> str:

@@ -72,16 +72,30 @@ class ContainerRegistry:
     def containers(self) -> list[Container]:
         return list(self._by_id.values())
 
+    def by_ip(self, ip: str) -> Container | None:
+        """The container that has this address on one of its networks."""
+        for c in list(self._by_id.values()):
+            if ip in c.ips:
+                return c
+        return None
+
+    def by_published_port(self, transport: str, host_port: int) -> Container | None:
+        """The container a host port is published to (reached through the host)."""
+        for c in list(self._by_id.values()):
+            if (transport, host_port) in c.published:
+                return c
+        return None
+
     def find(self, selector: str) -> list[Container]:
         """Containers a -c selector names: exact name, full id, or unique id prefix."""
-        by_name = [c for c in self._by_id.values() if c.name == selector]
+        by_name = [c for c in list(self._by_id.values()) if c.name == selector]
         if by_name:
             return by_name
         sel = selector.lower()
         if sel in self._by_id:
             return [self._by_id[sel]]
         if len(sel) >= 3 and all(ch in "0123456789abcdef" for ch in sel):
-            return [c for cid, c in self._by_id.items() if cid.startswith(sel)]
+            return [c for cid, c in list(self._by_id.items()) if cid.startswith(sel)]
         return []
 
     def _enrich(self, container: Container) -> None:
@@ -101,3 +115,7 @@ def _merge(into: Container, new: Container) -> None:
             setattr(into, attr, value)
     if new.labels:
         into.labels = dict(new.labels)
+    if new.ips:
+        into.ips = list(new.ips)
+    if new.published:
+        into.published = dict(new.published)

@@ -18,7 +18,7 @@ from ..context.cgroups import read_proc_cgroup_path
 from ..context.model import HOST, Container
 from ..context.processes import ProcessTable
 from ..context.registry import ContainerRegistry
-from ..trackers import TrackerDef
+from ..trackers import TrackerDef, formatters
 from .clock import BootClock
 from .formats import BY_TYPEDEF, wait_status
 
@@ -44,15 +44,15 @@ def _place(event: Event, path: str, value: Any) -> None:
 class FieldPlan:
     """For one (tracker, kind): which record fields go where, formatted how."""
 
-    def __init__(self, tracker: TrackerDef, layout: RecordLayout) -> None:
+    def __init__(self, tracker: TrackerDef, layout: RecordLayout,
+                 by_typedef: dict[str, Callable[[Any], Any]]) -> None:
         self.steps: list[tuple[str, str, Callable[[Any], Any] | None]] = []
         for name, target in tracker.fields.items():
             semantic = layout.semantic_of(name)
             present = any(f.name == name for f in layout.fields) or any(r == name for r, _ in layout.refs)
             if not present:
                 continue
-            formatter = wait_status if semantic == "eun_wait_status" else BY_TYPEDEF.get(semantic or "")
-            self.steps.append((name, target, formatter))
+            self.steps.append((name, target, by_typedef.get(semantic or "")))
 
 
 class Enricher:
@@ -64,9 +64,10 @@ class Enricher:
         self.proc_root = proc_root
         self._plans: dict[tuple[str, str], FieldPlan] = {}
         self._host_cgroups: set[int] = set()
+        self._by_typedef = {**BY_TYPEDEF, "eun_wait_status": wait_status, **formatters()}
 
     def plan(self, tracker: TrackerDef, kind: str, layout: RecordLayout) -> None:
-        self._plans[(tracker.name, kind)] = FieldPlan(tracker, layout)
+        self._plans[(tracker.name, kind)] = FieldPlan(tracker, layout, self._by_typedef)
 
     def container_of(self, cgroup_id: int, pid: int) -> Container:
         if self.registry.is_container_cgroup(cgroup_id) or cgroup_id in self._host_cgroups:
@@ -81,9 +82,11 @@ class Enricher:
     def enrich(self, tracker: TrackerDef, kind: str, rec: dict[str, Any]) -> Event:
         pid, cgroup_id, ts = rec["task.pid"], rec["task.cgroup_id"], rec["task.ts"]
         container = self.container_of(cgroup_id, pid)
+        plan = self._plans.get((tracker.name, kind))
         event: Event = {
             "time": self.clock.rfc3339(ts),
-            "type": kind,
+            # one layout may serve several kinds: an enum field `op` names it
+            "type": rec.get("op", kind),
             "container": container_fields(container),
             "process": {"pid": pid, "tid": rec["task.tid"], "parent": {"pid": rec["task.ppid"]},
                         "name": rec["task.comm"]},
@@ -95,7 +98,6 @@ class Enricher:
             event["process"]["parent"].update(name=parent.name, executable=parent.executable)
         if rec["task.flags"] & 1:
             event["truncated"] = True
-        plan = self._plans.get((tracker.name, kind))
         if plan is not None:
             for name, target, formatter in plan.steps:
                 value = rec.get(name)
@@ -105,8 +107,10 @@ class Enricher:
         lifecycle = _LIFECYCLE.get(kind)
         if lifecycle is not None:
             lifecycle(self, rec, event, container)
-        elif kind not in ("fork",):
+        else:
             self._add_known_process(event, pid)
+        if tracker.post_enrich is not None:
+            tracker.post_enrich(event, self.registry)
         return event
 
     def _add_known_process(self, event: Event, pid: int) -> None:

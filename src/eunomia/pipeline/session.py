@@ -36,6 +36,7 @@ from .scope import VERDICT_KEEP, AmbiguousContainerError, Scope, UnknownContaine
 log = logging.getLogger(__name__)
 
 STAT_NAMES = ("submitted", "filtered", "lost", "map_full")  # enum eun_stat order
+SHARED_MAPS = ("container_verdicts", "filter_generation")  # one instance for all objects
 
 
 @dataclass
@@ -57,6 +58,16 @@ class _Running:
     received: dict[str, int] = field(default_factory=dict)
 
 
+def edge_of(event: Event) -> tuple[str, str, str, int] | None:
+    """(source container, destination container, transport, port) of an event
+    that names a container at both ends, else None."""
+    source, destination = event.get("source"), event.get("destination")
+    if not source or not destination or not source.get("container") or not destination.get("container"):
+        return None
+    transport = (event.get("network") or {}).get("transport") or ""
+    return source["container"], destination["container"], transport, destination.get("port") or 0
+
+
 class TraceSession:
     def __init__(self, trackers: list[TrackerDef], scope: Scope, context: Context) -> None:
         self.trackers = trackers
@@ -69,8 +80,11 @@ class TraceSession:
         self._running: list[_Running] = []
         self._poller: RingPoller | None = None
         self._verdicts: Map | None = None
+        self._generation: Map | None = None
         self._selected: Map | None = None
         self.undecodable = 0
+        # container↔container connections seen: (source, destination, transport, port) → count
+        self.edges: dict[tuple[str, str, str, int], int] = {}
         self.final_stats: dict[str, Any] | None = None
         self._handlers: tuple[Callable[..., None], list[Callable[[memoryview], None]]] | None = None
 
@@ -96,11 +110,13 @@ class TraceSession:
         cgroup_tracker = discover()["cgroup"]
         cgroup = self._load(cgroup_tracker, {"filter_all_containers": self.scope.all_containers})
         self._verdicts = cgroup.obj.maps["container_verdicts"].typed("<Q", "<B")
+        self._generation = cgroup.obj.maps["filter_generation"].typed("<I", "<Q")
         self._selected = cgroup.obj.maps["selected_containers"].typed("64s", "<B")
         self._seed_containers()
         self.ctx.processes.seed(self.ctx.proc_root)
+        shared = {name: cgroup.obj.maps[name] for name in SHARED_MAPS}
         for tracker in self.trackers:
-            self._load(tracker, self.scope.knobs(), shared={"container_verdicts": cgroup.obj.maps["container_verdicts"]})
+            self._load(tracker, self.scope.knobs(), shared=shared)
         self._poller = RingPoller([r.ring for r in self._running])
 
     def _check_features(self) -> None:
@@ -114,7 +130,10 @@ class TraceSession:
         with ObjectSpec(tracker.object_path) as spec:
             spec.maps["events"].max_entries = tracker.ringbuf_bytes
             for name, live in (shared or {}).items():
-                spec.maps[name].reuse(live)
+                if name in spec.maps:
+                    spec.maps[name].reuse(live)
+            if tracker.knobs is not None:
+                knobs = {**knobs, **tracker.knobs()}
             spec.set_knobs(**{k: v for k, v in knobs.items() if k in spec.knob_names()})
             for program, feature in tracker.optional_programs.items():
                 if not features.probe(feature).available:
@@ -139,6 +158,7 @@ class TraceSession:
             for container in docker.running():
                 registry.add_container(container)
             docker.on_create(self._container_created)
+            docker.on_start(registry.add_container)
             docker.follow_events()
         unified = self.ctx.mounts.unified
         cgroups: list[tuple[int, Container]] = []
@@ -175,6 +195,8 @@ class TraceSession:
     def _set_verdict(self, cgroup_id: int, container_id: str) -> None:
         if self._verdicts is not None and self.scope.filter_by_container:
             self._verdicts[cgroup_id] = self.scope.verdict(container_id, self.selected_ids)
+            # cached answers of the hot-path filter are stale now
+            self._generation[0] = self._generation.get(0, 0) + 1
 
     def _container_created(self, container: Container) -> None:
         """Docker event thread: a container was created (not started yet)."""
@@ -205,8 +227,12 @@ class TraceSession:
             received[kind] = received.get(kind, 0) + 1
             if is_cgroup:
                 self._on_cgroup(kind, rec)
-            else:
-                emit(tracker, self.enricher.enrich(tracker, kind, rec))
+                return
+            event = self.enricher.enrich(tracker, kind, rec)
+            edge = edge_of(event)
+            if edge is not None:
+                self.edges[edge] = self.edges.get(edge, 0) + 1
+            emit(tracker, event)
 
         return handle
 
@@ -225,6 +251,14 @@ class TraceSession:
             total += n
             if n == 0:
                 return total
+
+    def aggregates(self) -> list[dict[str, Any]]:
+        """What the trackers aggregated in kernel maps, read now."""
+        records: list[dict[str, Any]] = []
+        for r in self._running:
+            if r.tracker.aggregates is not None:
+                records.extend(r.tracker.aggregates(r.obj, self.enricher.registry.container_of))
+        return records
 
     # -- accounting ------------------------------------------------------------
     def stats(self) -> dict[str, Any]:

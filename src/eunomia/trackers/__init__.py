@@ -11,6 +11,16 @@ import importlib
 import pkgutil
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+if TYPE_CHECKING:
+    from ..bpf.object import Object
+    from ..context.model import Container
+    from ..context.registry import ContainerRegistry
+
+# an aggregate hook reads a tracker's kernel maps (at the end of a trace, at
+# report or scrape time) and returns records; container_of maps a cgroup id
+Aggregates = Callable[["Object", Callable[[int], "Container"]], list[dict[str, Any]]]
 
 
 @dataclass(frozen=True)
@@ -27,6 +37,14 @@ class TrackerDef:
     # record field → where it goes in the event (dotted ECS path); fields of
     # struct eun_task are placed by the pipeline for every tracker
     fields: dict[str, str] = field(default_factory=dict)
+    streaming: bool = True           # False: only aggregates (not run by default)
+    # typedef → presentation of a field declared with it (merged for all trackers)
+    formatters: dict[str, Callable[[Any], Any]] = field(default_factory=dict)
+    knobs: Callable[[], dict[str, int]] | None = None  # computed knob values (e.g. syscall numbers)
+    aggregates: Aggregates | None = None
+    # last touch on each enriched event, with the container registry at hand
+    # (e.g. naming the container behind a peer address)
+    post_enrich: Callable[[dict[str, Any], "ContainerRegistry"], None] | None = None
 
     @property
     def object_path(self) -> Path:
@@ -60,11 +78,19 @@ def selectable() -> dict[str, TrackerDef]:
     return {name: t for name, t in discover().items() if not t.internal}
 
 
+def formatters() -> dict[str, Callable[[Any], Any]]:
+    """Every tracker's typedef formatters."""
+    merged: dict[str, Callable[[Any], Any]] = {}
+    for tracker in discover().values():
+        merged.update(tracker.formatters)
+    return merged
+
+
 def select(names: list[str]) -> list[TrackerDef]:
-    """The named trackers (all selectable ones when names is empty)."""
+    """The named trackers (all streaming ones when names is empty)."""
     available = selectable()
     if not names:
-        return list(available.values())
+        return [t for t in available.values() if t.streaming]
     chosen = []
     for name in names:
         if name not in available:

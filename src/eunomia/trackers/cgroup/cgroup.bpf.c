@@ -159,8 +159,11 @@ int BPF_PROG(handle_cgroup_mkdir, struct cgroup *cgrp, const char *path)
 
 	verdict = verdict_for(cgrp, e->parent_id);
 	e->verdict = verdict;
-	if (verdict && bpf_map_update_elem(&container_verdicts, &e->id, &verdict, BPF_ANY))
-		stat_inc(EUN_STAT_MAP_FULL);
+	if (verdict) {
+		if (bpf_map_update_elem(&container_verdicts, &e->id, &verdict, BPF_ANY))
+			stat_inc(EUN_STAT_MAP_FULL);
+		filter_generation_bump();
+	}
 
 	e->path.off = 0;
 	n = bpf_probe_read_kernel_str(e->tail, CGROUP_TAIL_BYTES, path);
@@ -183,7 +186,8 @@ int BPF_PROG(handle_cgroup_rmdir, struct cgroup *cgrp, const char *path)
 		return 0;
 	id = BPF_CORE_READ(cgrp, kn, id);
 	/* an empty cgroup can hold no task: its verdict is no longer needed */
-	bpf_map_delete_elem(&container_verdicts, &id);
+	if (bpf_map_delete_elem(&container_verdicts, &id) == 0)
+		filter_generation_bump();
 	e = reserve_record(sizeof(*e));
 	if (!e)
 		return 0;
@@ -192,5 +196,15 @@ int BPF_PROG(handle_cgroup_rmdir, struct cgroup *cgrp, const char *path)
 	e->ts = bpf_ktime_get_ns();
 	e->id = id;
 	commit_record(e);
+	return 0;
+}
+
+/* A task changing cgroup (runc moving its init into the container) makes
+ * every cached filter answer suspect. */
+SEC("raw_tp/cgroup_attach_task")
+int BPF_PROG(handle_cgroup_attach_task, struct cgroup *dst)
+{
+	if (BPF_CORE_READ(dst, root, hierarchy_id) == 0)
+		filter_generation_bump();
 	return 0;
 }

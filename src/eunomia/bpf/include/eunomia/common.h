@@ -12,6 +12,14 @@
 #include <bpf/bpf_tracing.h>
 #include "eunomia/types.h"
 
+/* errno values the programs compare with (uapi asm-generic/errno-base.h) */
+#define EPERM 1
+#define ENOENT 2
+#define E2BIG 7
+#define ENOMEM 12
+#define EEXIST 17
+#define EINPROGRESS 115
+
 #ifndef EUN_RINGBUF_BYTES
 #define EUN_RINGBUF_BYTES (4 << 20) /* user space may resize before load */
 #endif

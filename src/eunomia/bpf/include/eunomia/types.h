@@ -50,6 +50,16 @@ enum eun_event_type {
 	EUN_EV_FORK = 3,
 	EUN_EV_CGROUP_MKDIR = 4,
 	EUN_EV_CGROUP_RMDIR = 5,
+	EUN_EV_FILE = 6,         /* struct event_file; its `op` names the kind */
+	EUN_EV_NET = 7,          /* struct event_net */
+	EUN_EV_SIGNAL = 8,       /* struct event_signal */
+	EUN_EV_PTRACE = 9,       /* struct event_ptrace */
+	EUN_EV_UNIX = 10,        /* struct event_unix */
+	EUN_EV_CAPABILITY = 11,  /* struct event_capability */
+	EUN_EV_RESERVED_12 = 12, /* spare numbers for these trackers */
+	EUN_EV_RESERVED_13 = 13,
+	EUN_EV_RESERVED_14 = 14,
+	EUN_EV_RESERVED_15 = 15,
 };
 
 /* Flags every event may carry (struct eun_task.flags). */
