@@ -3,7 +3,9 @@
 #   eunomia-test/busybox  a busybox-static rootfs (docker import)
 set -eu
 IMAGE=eunomia-test/busybox:latest
-if docker image inspect "$IMAGE" >/dev/null 2>&1; then exit 0; fi
+VERSION=2   # bump when the image's content changes: older images are rebuilt
+have=$(docker image inspect --format '{{ index .Config.Labels "org.eunomia.test-image" }}' "$IMAGE" 2>/dev/null || true)
+if [ "$have" = "$VERSION" ]; then exit 0; fi
 BUSYBOX=/bin/busybox   # from busybox-static: runs in an empty rootfs
 root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
@@ -14,5 +16,6 @@ for applet in $("$root/bin/busybox" --list); do
 done
 echo "root:x:0:0:root:/root:/bin/sh" > "$root/etc/passwd"
 echo "root:x:0:" > "$root/etc/group"
-tar -C "$root" -c . | docker import -c 'ENV PATH=/bin' -c 'CMD ["/bin/sh"]' - "$IMAGE" >/dev/null
+tar -C "$root" -c . | docker import -c 'ENV PATH=/bin' -c 'CMD ["/bin/sh"]' \
+    -c "LABEL org.eunomia.test-image=$VERSION" - "$IMAGE" >/dev/null
 echo "built $IMAGE"
