@@ -20,7 +20,7 @@ BPF_CFLAGS := -target bpf -g -O2 -Wall -Werror -D__TARGET_ARCH_$(ARCH) \
 RUN_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: all deps bpf venv run test unit integration test-images dockerd bench clean distclean
+.PHONY: all deps bench-deps bpf venv run test unit integration test-images dockerd bench clean distclean
 
 all: bpf venv
 
@@ -69,8 +69,13 @@ integration: deps bpf venv test-images
 test: deps bpf venv test-images
 	$(BIN)/pytest -q tests/unit tests/integration $(PYTEST_ARGS)
 
-bench: deps bpf venv test-images
+# --- benchmarks (not tests): ratios with and without the agent
+bench-deps:
+	@PKGS="wrk nginx-core gcc libc6-dev" scripts/install-deps.sh
+
+bench: deps bpf venv test-images bench-deps
 	$(BIN)/python bench/exec_storm.py
+	$(BIN)/python bench/syscall_overhead.py
 
 clean:
 	find src -name '*.bpf.o' -delete -o -name '*.bpf.d' -delete

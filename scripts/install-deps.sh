@@ -1,7 +1,7 @@
 #!/bin/sh
 # Install the Debian packages eunomia needs to build, run and test, if missing.
 set -eu
-PKGS="clang llvm libbpf-dev libbpf1 bpftool make docker.io busybox-static strace libseccomp2"
+PKGS=${PKGS:-"clang llvm libbpf-dev libbpf1 bpftool make docker.io busybox-static strace libseccomp2"}
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
@@ -16,3 +16,5 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends $missing >/dev/null
+# a package's own service (nginx) must not run on the host: the benchmarks start their own
+if echo "$missing" | grep -q nginx; then pkill -x nginx 2>/dev/null || true; fi
