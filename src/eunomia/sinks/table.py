@@ -25,7 +25,39 @@ def _detail(event: Event) -> str:
         signal = f" ({process['exit_signal']})" if process.get("exit_signal") else ""
         return f"code={code}{signal} after {process.get('duration_ms')} ms  {escape_text(process.get('executable') or process.get('name') or '')}"
     skip = {"time", "type", "container", "process", "user", "group"}
-    return " ".join(f"{k}={escape_text(str(v))}" for k, v in event.items() if k not in skip)
+    return " ".join(f"{k}={escape_text(_show(v))}" for k, v in _flatten(event, skip) if v not in (None, [], {}))
+
+
+def _flatten(node: dict[str, Any], skip: set[str], prefix: str = "") -> list[tuple[str, Any]]:
+    pairs: list[tuple[str, Any]] = []
+    for key, value in node.items():
+        if not prefix and key in skip:
+            continue
+        if isinstance(value, dict):
+            pairs.extend(_flatten(value, skip, f"{prefix}{key}."))
+        else:
+            pairs.append((prefix + key, value))
+    return pairs
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value)
+    return str(value)
+
+
+def _aggregate_block(event: Event) -> list[str]:
+    """Aggregates (printed when tracing ends) as a few lines."""
+    container = event.get("container", {})
+    name = escape_text(container.get("name") or (container.get("id") or "")[:12])
+    if event.get("type") == "syscalls":
+        counts = event.get("syscalls", {})
+        lines = [f"syscalls of {name}: {event.get('total', 0)} calls, {len(counts)} distinct"]
+        items = [f"{escape_text(k)} {v}" for k, v in counts.items()]
+        for i in range(0, len(items), 6):
+            lines.append("    " + ", ".join(items[i:i + 6]))
+        return lines
+    return [f"{event.get('type')} of {name}: {_detail(event)}"]
 
 
 class TableSink:
@@ -35,6 +67,9 @@ class TableSink:
         self._header_done = False
 
     def write(self, event: Event) -> None:
+        if "time" not in event:  # an aggregate, read when tracing ends
+            self.out.write(("\n".join(_aggregate_block(event)) + "\n").encode("utf-8", "backslashreplace"))
+            return
         if not self._header_done:
             self.out.write((HEADER + "\n").encode())
             self._header_done = True
