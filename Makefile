@@ -14,7 +14,7 @@ ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/' -e 's/pp
 BPF_INCLUDE := src/eunomia/bpf/include
 BPF_SRCS := $(shell find src/eunomia -name '*.bpf.c' 2>/dev/null)
 BPF_OBJS := $(BPF_SRCS:.bpf.c=.bpf.o)
-BPF_CFLAGS := -target bpf -g -O2 -Wall -Werror -D__TARGET_ARCH_$(ARCH) \
+BPF_CFLAGS := -target bpf -mcpu=v3 -g -O2 -Wall -Werror -D__TARGET_ARCH_$(ARCH) \
 	-I$(dir $(VMLINUX_H)) -I$(BPF_INCLUDE) -MMD -MP
 
 RUN_ARGS ?=
@@ -33,7 +33,7 @@ $(VMLINUX_H):
 	@test -r $(BTF_SRC) || { echo "error: $(BTF_SRC) missing: the kernel needs CONFIG_DEBUG_INFO_BTF=y" >&2; exit 1; }
 	$(BPFTOOL) btf dump file $(BTF_SRC) format c > $@.tmp && mv $@.tmp $@
 
-%.bpf.o: %.bpf.c $(VMLINUX_H)
+%.bpf.o: %.bpf.c $(VMLINUX_H) Makefile
 	$(CLANG) $(BPF_CFLAGS) -MF $(@:.o=.d) -c $< -o $@
 
 bpf: $(BPF_OBJS)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 from typing import Any, Callable
 
 from eunomia import syscalls
@@ -16,18 +17,38 @@ def syscall_name(number: int) -> str:
         return f"unknown_{number}"
 
 
+def read_counts(obj: Any) -> dict[int, dict[int, int]]:
+    """cgroup id → {syscall number: count}, CPUs summed, slots and fallback merged."""
+    counts: dict[int, dict[int, int]] = {}
+    slots = dict(obj.maps["cgroup_slots"].typed("<Q", "<I").items_batch())
+    per_slot = dict(obj.maps["slot_counts"].typed("<I", None).items_batch())
+    for cgroup_id, slot in slots.items():
+        mine = counts.setdefault(cgroup_id, {})
+        for cpu_value in per_slot.get(slot, []):
+            for nr, n in enumerate(struct.unpack(f"<{len(cpu_value) // 8}Q", cpu_value)):
+                if n:
+                    mine[nr] = mine.get(nr, 0) + n
+    for (cgroup_id, nr, _pad), per_cpu in obj.maps["syscall_counts"].typed("<QII", "<Q").items_batch():
+        mine = counts.setdefault(cgroup_id, {})
+        mine[nr] = mine.get(nr, 0) + sum(per_cpu)
+    return counts
+
+
 def aggregates(obj: Any, container_of: Callable[[int], Any]) -> list[dict[str, Any]]:
-    """One record per container: {syscall name: count}, CPUs and sub-cgroups summed."""
+    """One record per container: {syscall name: count}, sub-cgroups summed."""
     from eunomia.pipeline.enrich import container_fields  # pipeline sits above trackers
 
     containers: dict[str, Any] = {}
     counts: dict[str, dict[int, int]] = {}
-    for (cgroup_id, nr, _pad), per_cpu in obj.maps["syscall_counts"].typed("<QII", "<Q").items_batch():
+    for cgroup_id, by_number in read_counts(obj).items():
         container = containers.setdefault(container_of(cgroup_id).id, container_of(cgroup_id))
         mine = counts.setdefault(container.id, {})
-        mine[nr] = mine.get(nr, 0) + sum(per_cpu)
+        for nr, n in by_number.items():
+            mine[nr] = mine.get(nr, 0) + n
     records = []
     for container_id, by_number in counts.items():
+        if not by_number:
+            continue
         ordered = sorted(by_number.items(), key=lambda kv: (-kv[1], kv[0]))
         records.append({"type": "syscalls", "container": container_fields(containers[container_id]),
                         "syscalls": {syscall_name(nr): n for nr, n in ordered},
