@@ -141,7 +141,7 @@ def main() -> None:
               "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
               "trackers": all_trackers(), "results": results}
     print(json.dumps(report, indent=2))
-    print(f"\n| workload | alone | with all trackers | ratio | lost |\n|---|---|---|---|---|")
+    print("\n| workload | alone | with all trackers | ratio | lost |\n|---|---|---|---|---|")
     for r in results:
         print(f"| {r['workload']} | {r['alone']:,} | {r['with_agent']:,} | {r['ratio']} | {sum(r['lost'])} |")
     print("\n| BPF program | ns per run (loop) | runs |\n|---|---|---|")

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Install the Debian packages eunomia needs to build, run and test, if missing.
 set -eu
-PKGS=${PKGS:-"clang llvm libbpf-dev libbpf1 bpftool make docker.io busybox-static strace libseccomp2"}
+# gcc + libc6-dev: tests compile small static helpers (ptrace, unix sockets)
+PKGS=${PKGS:-"clang llvm libbpf-dev libbpf1 bpftool make docker.io busybox-static strace libseccomp2 gcc libc6-dev"}
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -49,7 +49,8 @@ def test_trace_help_shows_examples(runner):
     assert "eunomia trace exec -c web" in text
     assert "eunomia trace exec -c web -c db -o events.jsonl" in text
     assert "--container" in text and "--host" in text and "--format" in text
-    assert "Known: exec" in text
+    known = text.split("Known:", 1)[1]
+    assert "exec" in known and "syscall" in known
 
 
 def test_short_help_option(runner):
@@ -62,7 +63,8 @@ def test_unknown_tracker_is_a_usage_error(runner):
     result = runner.invoke(app, ["trace", "nosuchtracker"])
     out = _all_output(result)
     assert result.exit_code == 2
-    assert "eunomia: error: unknown tracker 'nosuchtracker'; choose from: exec" in out
+    assert "eunomia: error: unknown tracker 'nosuchtracker'; choose from: " in out
+    assert "exec" in out.split("choose from: ", 1)[1]
     assert "Traceback" not in out
 
 

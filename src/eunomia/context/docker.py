@@ -93,6 +93,7 @@ class DockerResolver:
         self._thread: threading.Thread | None = None
         self._listeners: list[Callable[[Container], None]] = []
         self._started: list[Callable[[Container], None]] = []
+        self._stopped: list[Callable[[str], None]] = []
         self.error: str | None = None
 
     # -- connection ----------------------------------------------------------
@@ -161,9 +162,9 @@ class DockerResolver:
         except Exception:
             return None
 
-    def refresh(self, container_id: str) -> Container | None:
+    def refresh(self, ref: CgroupRef) -> Container | None:
         """Inspect again (e.g. addresses change when networks are connected)."""
-        found = self._inspect(container_id) if self._client is not None else None
+        found = self._inspect(ref.container_id) if self._client is not None else None
         if found is not None:
             with self._cond:
                 self._seen[found.id] = found
@@ -177,6 +178,10 @@ class DockerResolver:
     def on_start(self, listener: Callable[[Container], None]) -> None:
         """Call listener (from the event thread) when a container starts, addresses known."""
         self._started.append(listener)
+
+    def on_stop(self, listener: Callable[[str], None]) -> None:
+        """Call listener (from the event thread) with the id of a container that died."""
+        self._stopped.append(listener)
 
     def follow_events(self) -> None:
         if self._client is None or self._thread is not None:
@@ -194,6 +199,10 @@ class DockerResolver:
         try:
             for event in self._events:
                 action = event.get("Action") or event.get("status") or ""
+                if action == "die":  # its addresses go back to Docker's pool
+                    for listener in self._stopped:
+                        listener((event.get("Actor") or {}).get("ID") or event.get("id") or "")
+                    continue
                 if action not in ("create", "start", "rename"):
                     continue
                 container = _container_from_event(event)

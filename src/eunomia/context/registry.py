@@ -30,6 +30,7 @@ class ContainerRegistry:
         self._by_id: dict[str, Container] = {}
         self._refs: dict[str, CgroupRef] = {}
         self._retry_at: dict[str, float] = {}
+        self._readdress_at = 0.0
 
     def add_cgroup(self, cgroup_id: int, path: str) -> Container | None:
         """Record a cgroup; returns its container, or None for a host cgroup."""
@@ -73,11 +74,31 @@ class ContainerRegistry:
         return list(self._by_id.values())
 
     def by_ip(self, ip: str) -> Container | None:
-        """The container that has this address on one of its networks."""
-        for c in list(self._by_id.values()):
+        """The container that has this address on one of its networks.
+
+        Docker hands a stopped container's address to the next one; stopped
+        containers lose theirs here (forget_addresses), and the newest holder
+        wins meanwhile.  A running container learnt before its addresses were
+        known is asked about again, at most every RETRY_SECONDS.
+        """
+        for c in reversed(list(self._by_id.values())):
             if ip in c.ips:
                 return c
+        now = self._clock()
+        if now >= self._readdress_at:
+            self._readdress_at = now + RETRY_SECONDS
+            for c in list(self._by_id.values()):
+                if not c.ips and c.id in self._refs:
+                    self._enrich(c, refresh=True)
+                    if ip in c.ips:
+                        return c
         return None
+
+    def forget_addresses(self, container_id: str) -> None:
+        container = self._by_id.get(container_id)
+        if container is not None:
+            container.ips = []
+            container.published = {}
 
     def by_published_port(self, transport: str, host_port: int) -> Container | None:
         """The container a host port is published to (reached through the host)."""
@@ -98,10 +119,10 @@ class ContainerRegistry:
             return [c for cid, c in list(self._by_id.items()) if cid.startswith(sel)]
         return []
 
-    def _enrich(self, container: Container) -> None:
+    def _enrich(self, container: Container, refresh: bool = False) -> None:
         ref = self._refs.get(container.id) or CgroupRef(container.runtime or "unknown", container.id)
         for resolver in self._resolvers:
-            found = resolver.resolve(ref)
+            found = resolver.refresh(ref) if refresh and hasattr(resolver, "refresh") else resolver.resolve(ref)
             if found is not None:
                 _merge(container, found)
                 return

@@ -59,8 +59,11 @@ class _Running:
 
 
 def edge_of(event: Event) -> tuple[str, str, str, int] | None:
-    """(source container, destination container, transport, port) of an event
-    that names a container at both ends, else None."""
+    """(source container, destination container, transport, port) of an
+    established connection (a successful connect, or an accept) that names a
+    container at both ends, else None."""
+    if event.get("type") not in ("connect", "accept") or event.get("result") != 0:
+        return None
     source, destination = event.get("source"), event.get("destination")
     if not source or not destination or not source.get("container") or not destination.get("container"):
         return None
@@ -159,6 +162,7 @@ class TraceSession:
                 registry.add_container(container)
             docker.on_create(self._container_created)
             docker.on_start(registry.add_container)
+            docker.on_stop(registry.forget_addresses)
             docker.follow_events()
         unified = self.ctx.mounts.unified
         cgroups: list[tuple[int, Container]] = []
@@ -224,13 +228,15 @@ class TraceSession:
                 self.undecodable += 1
                 return
             kind, rec = decoded
-            received[kind] = received.get(kind, 0) + 1
+            op = rec.get("op", kind)
+            received[op] = received.get(op, 0) + 1
             if is_cgroup:
                 self._on_cgroup(kind, rec)
                 return
             event = self.enricher.enrich(tracker, kind, rec)
             edge = edge_of(event)
-            if edge is not None:
+            if edge is not None and (event["type"] == "connect" or not self._traced(edge[0])):
+                # an accept counts only when the client's own connect is not traced
                 self.edges[edge] = self.edges.get(edge, 0) + 1
             emit(tracker, event)
 
@@ -242,6 +248,12 @@ class TraceSession:
             if container is not None and container.id in self.selected_ids and rec["verdict"] != VERDICT_KEEP:
                 # selected after the kernel decided (e.g. by a late name match)
                 self._set_verdict(rec["id"], container.id)
+
+    def _traced(self, container_name: str) -> bool:
+        """Are this container's events reaching user space?"""
+        if self.scope.all_containers:
+            return True
+        return any(c.id in self.selected_ids for c in self.ctx.registry.find(container_name))
 
     def drain(self, emit: Callable[[TrackerDef, Event], None]) -> int:
         """Read what is left in the rings (at stop)."""
@@ -257,7 +269,7 @@ class TraceSession:
         records: list[dict[str, Any]] = []
         for r in self._running:
             if r.tracker.aggregates is not None:
-                records.extend(r.tracker.aggregates(r.obj, self.enricher.registry.container_of))
+                records.extend(r.tracker.aggregates(r.obj, self.enricher.registry))
         return records
 
     # -- accounting ------------------------------------------------------------

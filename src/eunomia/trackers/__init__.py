@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, Any, Callable
 
 if TYPE_CHECKING:
     from ..bpf.object import Object
-    from ..context.model import Container
     from ..context.registry import ContainerRegistry
 
 # an aggregate hook reads a tracker's kernel maps (at the end of a trace, at
-# report or scrape time) and returns records; container_of maps a cgroup id
-Aggregates = Callable[["Object", Callable[[int], "Container"]], list[dict[str, Any]]]
+# report or scrape time) and returns records; the registry names containers
+# (container_of(cgroup id)) and peers (by_ip, by_published_port)
+Aggregates = Callable[["Object", "ContainerRegistry"], list[dict[str, Any]]]
 
 
 @dataclass(frozen=True)

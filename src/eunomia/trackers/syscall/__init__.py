@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import struct
-from typing import Any, Callable
+from typing import Any
 
 from eunomia import syscalls
 from eunomia.trackers import TrackerDef
@@ -34,10 +34,11 @@ def read_counts(obj: Any) -> dict[int, dict[int, int]]:
     return counts
 
 
-def aggregates(obj: Any, container_of: Callable[[int], Any]) -> list[dict[str, Any]]:
+def aggregates(obj: Any, registry: Any) -> list[dict[str, Any]]:
     """One record per container: {syscall name: count}, sub-cgroups summed."""
     from eunomia.pipeline.enrich import container_fields  # pipeline sits above trackers
 
+    container_of = registry.container_of
     containers: dict[str, Any] = {}
     counts: dict[str, dict[int, int]] = {}
     for cgroup_id, by_number in read_counts(obj).items():

@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause */
+/*
+ * File descriptors and syscall registers, seen from a syscall-exit hook.
+ *
+ * raw_tp/sys_exit receives the task's user pt_regs.  The syscall number is
+ * kept apart from the return-value register (x86-64 orig_ax, arm64
+ * syscallno), and the argument registers still hold the arguments at exit
+ * (x86-64 preserves rdi, rsi, rdx, r10, r8; arm64 overwrites x0 with the
+ * result but keeps the first argument in orig_x0, which libbpf's
+ * PT_REGS_PARM1_CORE_SYSCALL reads).
+ */
+#ifndef EUNOMIA_FILE_FD_H
+#define EUNOMIA_FILE_FD_H
+
+#if defined(__TARGET_ARCH_x86)
+#define EUN_SYSCALL_NR(regs) ((long)BPF_CORE_READ((regs), orig_ax))
+#elif defined(__TARGET_ARCH_arm64)
+#define EUN_SYSCALL_NR(regs) ((long)BPF_CORE_READ((regs), syscallno))
+#else
+#error "eunomia/file_fd.h: syscall number register unknown for this architecture"
+#endif
+
+#define EUN_AT_FDCWD (-100)
+
+/* x86-64: set while a 32-bit (ia32) syscall runs, whose numbers mean other
+ * syscalls; cleared on the way back to user space, after sys_exit */
+#define EUN_TS_COMPAT 0x0002
+
+static __always_inline bool eun_compat_syscall(void)
+{
+#if defined(__TARGET_ARCH_x86)
+	return bpf_get_current_task_btf()->thread_info.status & EUN_TS_COMPAT;
+#else
+	return false; /* arm64 AArch32 tasks are not told apart */
+#endif
+}
+
+/*
+ * The struct file behind descriptor fd of the current task (NULL when not
+ * open): current->files->fdt->fd[fd], bounded by fdt->max_fds as fget()
+ * does.  Task, files and fdtable are read with direct (BTF-typed,
+ * fault-safe) loads rather than one bpf_probe_read_kernel() call each: this
+ * runs for every read and write of a monitored container.
+ */
+static __always_inline struct file *eun_fd_file(int fd)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct fdtable *fdt = task->files->fdt;
+	struct file **fds;
+	struct file *file = NULL;
+
+	if (fd < 0 || (unsigned int)fd >= fdt->max_fds)
+		return NULL;
+	fds = fdt->fd;
+	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]))
+		return NULL;
+	return file;
+}
+
+#endif

@@ -1,0 +1,128 @@
+"""From the kernel's pieces to one `file` object per event.
+
+The kernel sends either a path it resolved from a file descriptor (a
+successful open, fchmod, fchown, ftruncate: absolute, symlinks followed),
+or the path string as the program passed it plus, when that string is
+relative, the directory it is relative to (the working directory or the
+dirfd's file).  Here the two are joined, so every event has one absolute
+`file.path`; such joined paths are normalised lexically (`..` removed as
+text, symlinks not followed, as the kernel would only know at lookup).
+
+Successful opens also teach which path a (container, device, inode) has
+(and renames where it went), so the byte counts read at the end of a trace
+can name their files.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from typing import Any
+
+# the pieces, placed by TrackerDef.fields under this key, consumed here
+RAW = "_file"
+
+# what each kind of event shows under `file` (besides inode/device when known)
+SHOWN: dict[str, tuple[str, ...]] = {
+    "open": ("path", "flags", "mode"),
+    "unlink": ("path",),
+    "rmdir": ("path",),
+    "rename": ("path", "target_path"),
+    "chmod": ("path", "mode"),
+    "chown": ("path", "uid", "gid"),
+    "mkdir": ("path", "mode"),
+    "symlink": ("path", "target_path"),
+    "link": ("path", "target_path"),
+    "truncate": ("path", "size"),
+}
+
+
+def join_path(directory: str | None, name: str | None) -> str | None:
+    """An absolute path from a name as passed and the directory it is relative to.
+
+    A relative name with no known directory (a bad dirfd) is returned as is;
+    an empty name (AT_EMPTY_PATH) means the directory itself.
+    """
+    if name is None:
+        return None
+    if not name.startswith("/"):
+        if directory is None:
+            return name or None
+        name = posixpath.join(directory, name)
+    path = posixpath.normpath(name)
+    return "/" + path.lstrip("/") if path.startswith("//") else path
+
+
+class PathMemory:
+    """(container id, device, inode) → path, learnt from events; bounded (oldest forgotten).
+
+    A successful rename of a remembered path moves it to its new name (the
+    file itself; files under a renamed directory keep their old names).
+    """
+
+    def __init__(self, limit: int = 65536) -> None:
+        self.limit = limit
+        self._paths: dict[tuple[str, str, int], str] = {}
+        self._keys: dict[tuple[str, str], tuple[str, str, int]] = {}  # (container, path) → key
+
+    def learn(self, container_id: str, device: str, inode: int, path: str) -> None:
+        key = (container_id, device, inode)
+        self._forget(key)  # re-inserted last: the newest name wins
+        self._paths[key] = path
+        self._keys[(container_id, path)] = key
+        if len(self._paths) > self.limit:
+            self._forget(next(iter(self._paths)))
+
+    def moved(self, container_id: str, old: str, new: str) -> None:
+        key = self._keys.get((container_id, old))
+        if key is not None:
+            self.learn(*key, new)
+
+    def _forget(self, key: tuple[str, str, int]) -> None:
+        path = self._paths.pop(key, None)
+        if path is not None and self._keys.get((key[0], path)) == key:
+            del self._keys[(key[0], path)]
+
+    def path_of(self, container_id: str, device: str, inode: int) -> str | None:
+        return self._paths.get((container_id, device, inode))
+
+    def __len__(self) -> int:
+        return len(self._paths)
+
+
+def shape_file(kind: str, raw: dict[str, Any]) -> dict[str, Any]:
+    """The `file` object of one event from the raw pieces."""
+    resolved = raw.get("resolved")
+    values: dict[str, Any] = {
+        "path": resolved if resolved is not None else join_path(raw.get("dir"), raw.get("name")),
+        "flags": raw.get("flags"),
+        "mode": raw.get("mode"),
+        "uid": raw.get("uid"),
+        "gid": raw.get("gid"),
+        "size": raw.get("size"),
+    }
+    target = raw.get("target_name")
+    if kind == "symlink":
+        values["target_path"] = target  # the link's content, exactly as given
+    else:
+        values["target_path"] = join_path(raw.get("target_dir"), target)
+    shaped = {key: values[key] for key in SHOWN.get(kind, ("path",))}
+    if raw.get("inode"):  # known: the event named its file through a descriptor
+        shaped["inode"] = raw.get("inode")
+        shaped["device"] = raw.get("device")
+    return shaped
+
+
+def finish_event(event: dict[str, Any], memory: PathMemory) -> None:
+    """Replace the raw pieces of a file event by its `file` object; remember
+    the path of a file named through a descriptor."""
+    raw = event.pop(RAW, None)
+    if raw is None:
+        return
+    kind = event.get("type", "")
+    file = shape_file(kind, raw)
+    event["file"] = file
+    container_id = event["container"]["id"]
+    if file.get("inode") and file.get("path"):
+        memory.learn(container_id, file["device"], file["inode"], file["path"])
+    elif kind == "rename" and event.get("result") == 0 and file["path"] and file["target_path"]:
+        memory.moved(container_id, file["path"], file["target_path"])

@@ -1,0 +1,45 @@
+"""net: TCP connect/accept/close, bind/listen, and UDP peers per container.
+
+Events: ``connect`` (with its outcome), ``accept``, ``close`` (bytes and
+duration), ``bind``, ``listen``; UDP traffic is aggregated in the kernel per
+(container, peer) and printed as ``udp_peers`` records when tracing ends.
+Both ends of a connection carry the container's name when it is one on this
+host (see peers.py), which makes the container↔container map.
+"""
+
+from eunomia.trackers import TrackerDef
+
+from .addresses import format_ip
+from .peers import aggregates, post_enrich
+
+# the syscall tracepoints need tracefs; without it connect/close still work
+# (they come from raw tracepoints), accept, bind, listen and UDP peers do not
+_SYSCALL_PROGRAMS = (
+    "handle_enter_connect", "handle_exit_connect", "handle_exit_accept", "handle_exit_accept4",
+    "handle_enter_bind", "handle_exit_bind", "handle_enter_listen", "handle_exit_listen",
+    "handle_enter_sendto", "handle_enter_sendmsg", "handle_exit_sendto", "handle_exit_sendmsg",
+    "handle_enter_recvfrom", "handle_enter_recvmsg", "handle_exit_recvfrom", "handle_exit_recvmsg",
+)
+
+TRACKER = TrackerDef(
+    name="net",
+    summary="TCP connect/accept/close (bytes, duration), bind/listen, UDP peers; containers at both ends",
+    needs=("ringbuf", "raw_tracepoint"),
+    optional_programs={program: "tracepoint" for program in _SYSCALL_PROGRAMS},
+    ringbuf_bytes=4 << 20,
+    fields={
+        "result": "result",
+        "transport": "network.transport",
+        "direction": "network.direction",
+        "saddr": "source.ip",
+        "sport": "source.port",
+        "daddr": "destination.ip",
+        "dport": "destination.port",
+        "bytes_sent": "network.bytes_sent",
+        "bytes_received": "network.bytes_received",
+        "duration": "network.duration_ms",
+    },
+    formatters={"eun_ip_addr": format_ip},
+    aggregates=aggregates,
+    post_enrich=post_enrich,
+)
