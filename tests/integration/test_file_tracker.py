@@ -196,3 +196,22 @@ def test_file_events_only_for_the_selected_container(tracer, containers):
     assert stats["filtered"] > 0
     assert stats["submitted"] == sum(stats["received"].values())
     assert stats["lost"] == 0
+
+
+def test_repeated_identical_opens_are_streamed_once_and_counted(tracer, containers):
+    t = tracer("file")
+    name = unique()
+    # the shell itself opens the file for each redirect: one process, same flags
+    containers.run(name, "sh", "-c", "touch /tmp/r; for i in $(seq 100); do read x < /tmp/r; done; "
+                                     "echo y > /tmp/other")
+    cid = containers.full_id(name)
+    events, summary = t.stop()
+    reads = [e for e in events_of(events, container_id=cid, type="open")
+             if e["file"]["path"] == "/tmp/r" and e["file"]["flags"] == ["read"]]
+    assert len(reads) == 1
+    record = [e for e in events if e["type"] == "file_bytes" and e["container"]["id"] == cid
+              and e["file"]["path"] == "/tmp/r"]
+    assert len(record) == 1 and record[0]["opens"] == 101  # touch opened it once too
+    assert summary["trackers"]["file"]["repeated"] >= 99
+    # a different file, and a different way of opening, are still streamed
+    assert [e for e in events_of(events, container_id=cid, type="open") if e["file"]["path"] == "/tmp/other"]

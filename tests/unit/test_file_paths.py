@@ -123,17 +123,17 @@ def test_file_bytes_records_sum_cgroups_of_one_container_and_name_files():
     memory = PathMemory()
     memory.learn(web.id, "0:40", 5, "/tmp/big")
     dev = 40  # kernel dev_t 0:40
-    entries = [((10, 5, dev, 0), (100, 12345, 1, 3)),
-               ((11, 5, dev, 0), (50, 0, 2, 0)),       # a nested cgroup of the same container
-               ((10, 6, dev, 0), (1, 0, 1, 0)),        # never opened while tracing: no path
-               ((20, 5, dev, 0), (9, 9, 1, 1))]        # same inode number, other container
+    entries = [((10, 5, dev, 0), (100, 12345, 1, 3, 4)),
+               ((11, 5, dev, 0), (50, 0, 2, 0, 1)),    # a nested cgroup of the same container
+               ((10, 6, dev, 0), (1, 0, 1, 0, 0)),     # never opened while tracing: no path
+               ((20, 5, dev, 0), (9, 9, 1, 1, 1))]     # same inode number, other container
     records = file_bytes_records(entries, by_cgroup.__getitem__, memory)
     mine = [r for r in records if r["container"]["id"] == web.id]
     assert mine[0] == {"type": "file_bytes",
                        "container": {"id": web.id, "name": "web", "image": None, "runtime": "docker",
                                      "pod": None, "namespace": None},
                        "file": {"path": "/tmp/big", "inode": 5, "device": "0:40"},
-                       "bytes_read": 150, "bytes_written": 12345, "reads": 3, "writes": 3}
+                       "bytes_read": 150, "bytes_written": 12345, "reads": 3, "writes": 3, "opens": 5}
     assert mine[1]["file"] == {"path": None, "inode": 6, "device": "0:40"}
     hosts = [r for r in records if r["container"]["id"] == "host"]
     assert len(hosts) == 1 and hosts[0]["file"]["path"] is None

@@ -35,7 +35,7 @@ from .scope import VERDICT_KEEP, AmbiguousContainerError, Scope, UnknownContaine
 
 log = logging.getLogger(__name__)
 
-STAT_NAMES = ("submitted", "filtered", "lost", "map_full")  # enum eun_stat order
+STAT_NAMES = ("submitted", "filtered", "lost", "map_full", "repeated")  # enum eun_stat order
 SHARED_MAPS = ("container_verdicts", "filter_generation")  # one instance for all objects
 
 

@@ -117,7 +117,32 @@ struct file_bytes {
 	__u64 bytes_written;
 	__u64 reads;
 	__u64 writes;
+	__u64 opens;    /* successful opens, streamed or repeated */
 };
+
+/*
+ * A process opening the same file the same way again (nginx serving a file
+ * per request, a loop) is streamed once: later identical opens only count
+ * in file_bytes.opens and EUN_STAT_REPEATED.  Keyed by the process (tgid
+ * and its start time, so a reused pid is a new process), the file and the
+ * flags.  When the map is full, opens are streamed again: nothing is hidden.
+ */
+struct open_seen_key {
+	eun_cgroup_id cgroup_id;
+	__u64 process_start;
+	__u64 inode;
+	eun_pid tgid;
+	eun_file_dev device;
+	__u32 flags;
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct open_seen_key);
+	__type(value, __u8);
+} opens_seen SEC(".maps");
 
 /* bounded and never evicting: a failed insert is counted as map_full */
 struct {
@@ -184,31 +209,36 @@ static __always_inline void add_bytes(struct file_bytes *v, long ret, bool is_wr
 }
 
 /* Count bytes moved from (or to) the file behind fd, if a regular file. */
+/* The counters of (cgroup, file), created on first use; NULL when the map is full. */
+static __always_inline struct file_bytes *file_bytes_of(struct file_bytes_key *key)
+{
+	struct file_bytes *v = bpf_map_lookup_elem(&file_bytes, key), init = {};
+	long err;
+
+	if (v)
+		return v;
+	err = bpf_map_update_elem(&file_bytes, key, &init, BPF_NOEXIST);
+	if (err && err != -EEXIST) {
+		stat_inc(EUN_STAT_MAP_FULL);
+		return NULL;
+	}
+	return bpf_map_lookup_elem(&file_bytes, key); /* ours, or another CPU's */
+}
+
 static __always_inline void count_fd(eun_cgroup_id cgroup_id, int fd, long bytes, bool is_write)
 {
 	struct file_bytes_key key = { .cgroup_id = cgroup_id };
-	struct file_bytes *v, init = {};
+	struct file_bytes *v;
 	struct inode *inode;
-	long err;
 
 	inode = BPF_CORE_READ(eun_fd_file(fd), f_inode);
 	if (!inode || (BPF_CORE_READ(inode, i_mode) & S_IFMT) != S_IFREG)
 		return; /* pipes, sockets, devices: not files */
 	key.inode = BPF_CORE_READ(inode, i_ino);
 	key.device = BPF_CORE_READ(inode, i_sb, s_dev);
-
-	v = bpf_map_lookup_elem(&file_bytes, &key);
-	if (!v) {
-		err = bpf_map_update_elem(&file_bytes, &key, &init, BPF_NOEXIST);
-		if (err && err != -EEXIST) {
-			stat_inc(EUN_STAT_MAP_FULL);
-			return;
-		}
-		v = bpf_map_lookup_elem(&file_bytes, &key); /* ours, or another CPU's */
-		if (!v)
-			return;
-	}
-	add_bytes(v, bytes, is_write);
+	v = file_bytes_of(&key);
+	if (v)
+		add_bytes(v, bytes, is_write);
 }
 
 /*
@@ -468,6 +498,37 @@ static __always_inline void put_fd_file(struct event_file *e, __u32 *pos,
 		    BPF_CORE_READ(file, f_path.dentry), BPF_CORE_READ(file, f_path.mnt));
 }
 
+/* Count a successful open; true when this process opened this file with
+ * these flags before (the event is then not streamed). */
+static __always_inline bool open_is_repeat(struct task_struct *task, int fd, __u32 flags)
+{
+	struct file *file = eun_fd_file(fd);
+	struct file_bytes_key bkey = {};
+	struct open_seen_key key = {};
+	struct file_bytes *counts;
+	__u8 one = 1;
+
+	if (!file)
+		return false;
+	bkey.cgroup_id = key.cgroup_id = bpf_get_current_cgroup_id();
+	bkey.inode = key.inode = BPF_CORE_READ(file, f_inode, i_ino);
+	bkey.device = key.device = BPF_CORE_READ(file, f_inode, i_sb, s_dev);
+	if ((BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT) == S_IFREG) {
+		counts = file_bytes_of(&bkey);
+		if (counts)
+			__sync_fetch_and_add(&counts->opens, 1);
+	}
+	key.tgid = bpf_get_current_pid_tgid() >> 32;
+	key.process_start = BPF_CORE_READ(task, group_leader, start_time);
+	key.flags = flags;
+	if (bpf_map_lookup_elem(&opens_seen, &key)) {
+		stat_inc(EUN_STAT_REPEATED);
+		return true;
+	}
+	bpf_map_update_elem(&opens_seen, &key, &one, BPF_NOEXIST); /* full: stream */
+	return false;
+}
+
 static __always_inline void event_init(struct event_file *e, struct file_call *c, long ret,
 				       struct task_struct *task)
 {
@@ -507,6 +568,8 @@ static __always_inline int trace_file_op(struct pt_regs *regs, long ret, long nr
 	a[2] = PT_REGS_PARM3_CORE_SYSCALL(regs);
 	a[3] = PT_REGS_PARM4_CORE_SYSCALL(regs);
 	if (!decode_open(nr, a, &c) && !decode_names(nr, a, &c) && !decode_attrs(nr, a, &c))
+		return 0;
+	if (c.op == FILE_OP_OPEN && ret >= 0 && open_is_repeat(task, (int)ret, c.flags))
 		return 0;
 	e = bpf_map_lookup_elem(&file_scratch, &zero);
 	if (!e)

@@ -15,7 +15,7 @@ from .formats import device
 from .paths import PathMemory
 
 KEY_FORMAT = "<QQII"     # struct file_bytes_key: cgroup_id, inode, device, pad
-VALUE_FORMAT = "<QQQQ"   # struct file_bytes: bytes_read, bytes_written, reads, writes
+VALUE_FORMAT = "<QQQQQ"  # struct file_bytes: bytes_read, bytes_written, reads, writes, opens
 MAP_NAME = "file_bytes"
 
 
@@ -26,19 +26,19 @@ def file_bytes_records(entries: list[tuple[tuple[int, int, int, int], tuple[int,
 
     containers: dict[str, Any] = {}
     totals: dict[tuple[str, str, int], list[int]] = {}
-    for (cgroup_id, inode, dev, _pad), counts in entries:
+    for (cgroup_id, inode, dev, _pad), counts in entries:  # counts: read, written, reads, writes, opens
         container = container_of(cgroup_id)
         containers.setdefault(container.id, container)
-        total = totals.setdefault((container.id, device(dev), inode), [0, 0, 0, 0])
+        total = totals.setdefault((container.id, device(dev), inode), [0, 0, 0, 0, 0])
         for i, n in enumerate(counts):
             total[i] += n
     records = []
-    for (container_id, dev_name, inode), (read, written, reads, writes) in totals.items():
+    for (container_id, dev_name, inode), (read, written, reads, writes, opens) in totals.items():
         records.append({
             "type": "file_bytes",
             "container": container_fields(containers[container_id]),
             "file": {"path": memory.path_of(container_id, dev_name, inode), "inode": inode, "device": dev_name},
-            "bytes_read": read, "bytes_written": written, "reads": reads, "writes": writes,
+            "bytes_read": read, "bytes_written": written, "reads": reads, "writes": writes, "opens": opens,
         })
     records.sort(key=lambda r: (r["container"]["id"], -(r["bytes_read"] + r["bytes_written"])))
     return records

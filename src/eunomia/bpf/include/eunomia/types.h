@@ -74,7 +74,8 @@ enum eun_stat {
 	EUN_STAT_FILTERED = 1,    /* events discarded by the container filter */
 	EUN_STAT_RINGBUF_FULL = 2,/* reserve/output failed: event lost */
 	EUN_STAT_MAP_FULL = 3,    /* a map update failed or evicted an entry */
-	EUN_STAT_MAX = 4,
+	EUN_STAT_REPEATED = 4,    /* repeats not streamed, only counted in a map */
+	EUN_STAT_MAX = 5,
 };
 
 /* Verdicts of the container filter, per cgroup id. */
