@@ -85,3 +85,21 @@ def test_doctor_reports_features_and_succeeds():
     assert " yes " in raw
     assert "docker: reachable" in result.stdout
     assert "tracing can work" in result.stdout
+
+
+def test_default_trace_runs_every_streaming_tracker(tracer):
+    t = tracer()
+    _, summary = t.stop()
+    assert set(summary["trackers"]) == {"exec", "file", "net", "signal", "cap"}  # syscall only when asked
+
+
+def test_trackers_run_together_and_each_reports(tracer, containers):
+    t = tracer("exec", "file", "syscall")
+    name = unique()
+    containers.run(name, "sh", "-c", "echo hi > /tmp/together")
+    cid = containers.full_id(name)
+    events, summary = t.stop()
+    assert set(summary["trackers"]) == {"exec", "file", "syscall"}
+    mine = events_of(events, container_id=cid)
+    assert {"exec", "open", "syscalls"} <= {e["type"] for e in mine}
+    assert [e for e in mine if e["type"] == "open" and e["file"]["path"] == "/tmp/together"]
