@@ -123,10 +123,13 @@ def test_file_bytes_records_sum_cgroups_of_one_container_and_name_files():
     memory = PathMemory()
     memory.learn(web.id, "0:40", 5, "/tmp/big")
     dev = 40  # kernel dev_t 0:40
-    entries = [((10, 5, dev, 0), (100, 12345, 1, 3, 4)),
-               ((11, 5, dev, 0), (50, 0, 2, 0, 1)),    # a nested cgroup of the same container
-               ((10, 6, dev, 0), (1, 0, 1, 0, 0)),     # never opened while tracing: no path
-               ((20, 5, dev, 0), (9, 9, 1, 1, 1))]     # same inode number, other container
+    def entry(cgroup_id, inode, counts):  # as Map.records() decodes struct file_bytes_key → file_bytes
+        return ({"cgroup_id": cgroup_id, "inode": inode, "device": dev, "pad": 0},
+                dict(zip(("bytes_read", "bytes_written", "reads", "writes", "opens"), counts)))
+    entries = [entry(10, 5, (100, 12345, 1, 3, 4)),
+               entry(11, 5, (50, 0, 2, 0, 1)),    # a nested cgroup of the same container
+               entry(10, 6, (1, 0, 1, 0, 0)),     # never opened while tracing: no path
+               entry(20, 5, (9, 9, 1, 1, 1))]     # same inode number, other container
     records = file_bytes_records(entries, by_cgroup.__getitem__, memory)
     mine = [r for r in records if r["container"]["id"] == web.id]
     assert mine[0] == {"type": "file_bytes",

@@ -192,3 +192,21 @@ def test_garbage_object_is_a_bpf_error(tmp_path):
     bogus.write_bytes(b"not an ELF file" * 8)
     with pytest.raises(BpfError, match="bogus.bpf.o"):
         ObjectSpec(bogus)
+
+
+def test_map_keys_and_values_decode_from_their_btf_types():
+    """Map.records() decodes with the map's own BTF types: no layout in Python."""
+    import struct as _struct
+
+    from eunomia.bpf._libbpf import lib
+    from eunomia.bpf.layout import value_decoder
+    from eunomia.trackers import discover
+
+    with ObjectSpec(discover()["file"].object_path) as spec:
+        handle = spec.maps["file_bytes"]._h
+        decode_key = value_decoder(spec.btf, lib().bpf_map__btf_key_type_id(handle))
+        decode_value = value_decoder(spec.btf, lib().bpf_map__btf_value_type_id(handle))
+        key = decode_key(_struct.pack("<QQII", 7, 1234, 40, 0))
+        value = decode_value(_struct.pack("<5Q", 1, 2, 3, 4, 5))
+    assert key == {"cgroup_id": 7, "inode": 1234, "device": 40, "pad": 0}
+    assert value == {"bytes_read": 1, "bytes_written": 2, "reads": 3, "writes": 4, "opens": 5}

@@ -191,12 +191,18 @@ def raw(ip: str) -> bytes:
     return addr.packed if addr.version == 6 else b"\0" * 10 + b"\xff\xff" + addr.packed
 
 
+def udp_entry(cgroup_id: int, peer: bytes, port: int, direction: int, nbytes: int, packets: int):
+    """One udp_peers entry as Map.records() decodes it (struct udp_key → struct udp_count)."""
+    return ({"cgroup_id": cgroup_id, "peer": peer, "port": port, "dir": direction, "pad": b"\0" * 5},
+            {"bytes": nbytes, "packets": packets})
+
+
 def test_udp_records_merge_directions_and_name_peers():
     entries = [
-        ((2, raw("172.30.0.2"), 53, UDP_SENT), (100, 2)),
-        ((2, raw("172.30.0.2"), 53, UDP_RECEIVED), (300, 2)),
-        ((2, b"\0" * 16, 0, UDP_SENT), (7, 1)),           # peer unknown
-        ((1, raw("::1"), 5353, UDP_RECEIVED), (40, 1)),
+        udp_entry(2, raw("172.30.0.2"), 53, UDP_SENT, 100, 2),
+        udp_entry(2, raw("172.30.0.2"), 53, UDP_RECEIVED, 300, 2),
+        udp_entry(2, b"\0" * 16, 0, UDP_SENT, 7, 1),           # peer unknown
+        udp_entry(1, raw("::1"), 5353, UDP_RECEIVED, 40, 1),
     ]
     records = udp_records(entries, REGISTRY.container_of, REGISTRY)
     by_key = {(r["container"]["name"], r["destination"]["ip"], r["destination"]["port"]): r for r in records}
@@ -211,7 +217,7 @@ def test_udp_records_merge_directions_and_name_peers():
 
 
 def test_udp_records_without_registry_have_no_peer_names():
-    records = udp_records([((2, raw("172.30.0.2"), 53, UDP_SENT), (1, 1))], REGISTRY.container_of)
+    records = udp_records([udp_entry(2, raw("172.30.0.2"), 53, UDP_SENT, 1, 1)], REGISTRY.container_of)
     assert "container" not in records[0]["destination"]
 
 

@@ -163,11 +163,7 @@ class FakeMap:
     def __init__(self, entries: list) -> None:
         self.entries = entries
 
-    def typed(self, key: str, value: str) -> "FakeMap":
-        assert struct.calcsize(key) == 32 and value == "<Q"
-        return self
-
-    def items_batch(self) -> list:
+    def records(self) -> list:
         return self.entries
 
 
@@ -178,12 +174,14 @@ class FakeObject:
 
 def test_capability_aggregates_sum_cpus_and_cgroups(registry):
     registry.add_cgroup(4004, f"/system.slice/docker-{WEB}.scope/init.scope")  # nested: still web
+    def key(cgroup_id, cap, granted, comm):  # struct cap_count_key, as Map.records() decodes it
+        return {"cgroup_id": cgroup_id, "cap": cap, "granted": granted, "comm": comm}
     entries = [
-        ((WEB_CG, 0, 1, b"chown".ljust(16, b"\0")), [30, 20]),
-        ((4004, 0, 1, b"chown".ljust(16, b"\0")), [1, 0]),
-        ((WEB_CG, 0, 0, b"chown".ljust(16, b"\0")), [0, 2]),
-        ((WEB_CG, 21, 0, b"mount".ljust(16, b"\0")), [1, 0]),
-        ((DB_CG, 12, 1, b"ip".ljust(16, b"\0")), [4, 0]),
+        (key(WEB_CG, 0, 1, "chown"), [30, 20]),
+        (key(4004, 0, 1, "chown"), [1, 0]),
+        (key(WEB_CG, 0, 0, "chown"), [0, 2]),
+        (key(WEB_CG, 21, 0, "mount"), [1, 0]),
+        (key(DB_CG, 12, 1, "ip"), [4, 0]),
     ]
     records = {r["container"]["name"]: r for r in aggregates(FakeObject(entries), registry)}
     assert set(records) == {"web", "db"}

@@ -133,6 +133,25 @@ def struct_layout(btf: Btf, name: str) -> RecordLayout:
     t = btf.find(name, Kind.STRUCT)
     if t is None:
         raise LayoutError(f"struct {name} is not in the object's BTF")
+    return struct_layout_of(btf, t.id)
+
+
+def value_decoder(btf: Btf, type_id: int) -> Callable[[bytes], Any]:
+    """Decoder of a map key or value of this BTF type: a struct becomes a
+    dict (as event records), an integer or enum an int, anything else bytes."""
+    t, _ = btf.resolve(type_id)
+    if t.kind == Kind.STRUCT:
+        return struct_layout_of(btf, t.id).decode
+    if t.kind in (Kind.INT, Kind.ENUM, Kind.ENUM64) and t.size in (1, 2, 4, 8):
+        signed = t.int_signed if t.kind == Kind.INT else t.enum_signed
+        codec = struct.Struct("<" + _INT_CODES[(t.size, signed)])
+        return lambda raw: codec.unpack_from(raw)[0]
+    return bytes
+
+
+def struct_layout_of(btf: Btf, type_id: int) -> RecordLayout:
+    t, _ = btf.resolve(type_id)
+    name = t.name
     fields: list[Field] = []
     refs: list[tuple[str, str]] = []
     tail_offset = None

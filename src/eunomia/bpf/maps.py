@@ -12,7 +12,7 @@ import ctypes
 import errno as errno_mod
 import struct
 from collections.abc import MutableMapping
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from . import _libbpf
 from ._libbpf import lib
@@ -52,6 +52,8 @@ class Map(MutableMapping):
         # per-CPU values are laid out at 8-byte strides
         self._stride = (value_size + 7) // 8 * 8 if self.percpu else value_size
         self._batch_ok = map_type in BATCH_TYPES
+        self.btf_key: Callable[[bytes], Any] | None = None    # set by Object from the BTF
+        self.btf_value: Callable[[bytes], Any] | None = None
 
     @classmethod
     def from_libbpf(cls, handle: int, obj_name: str) -> "Map":
@@ -131,6 +133,17 @@ class Map(MutableMapping):
 
     def __len__(self) -> int:
         return sum(1 for _ in self._raw_keys())
+
+    def records(self) -> list[tuple[Any, Any]]:
+        """All entries decoded with the map's BTF types (the C declaration is
+        the only definition): struct keys/values as dicts, integers as ints,
+        per-CPU values as a list with one entry per possible CPU."""
+        if self.btf_key is None or self.btf_value is None:
+            raise ValueError(f"map {self.name} has no BTF key/value types")
+        raw = Map(self.fd, self.name, self.type, self.key_size, self.value_size, self.max_entries, self.obj_name)
+        decode_key, decode_value = self.btf_key, self.btf_value
+        return [(decode_key(k), [decode_value(v) for v in value] if self.percpu else decode_value(value))
+                for k, value in raw.items_batch()]
 
     def items_batch(self) -> list[tuple[Any, Any]]:
         """All entries, fetched with BPF_MAP_LOOKUP_BATCH when the kernel has it."""

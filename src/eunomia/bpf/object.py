@@ -21,7 +21,7 @@ from . import _libbpf
 from ._libbpf import captured_messages, lib
 from .btf import Btf, Kind
 from .errors import BpfError, NotSupportedError, VerifierError, error_from_errno
-from .layout import RecordDecoder
+from .layout import RecordDecoder, value_decoder
 from .maps import Map
 
 _KNOB_CODES = {1: "<B", 2: "<H", 4: "<I", 8: "<Q"}
@@ -253,6 +253,12 @@ class Object:
         self.programs = {name: Program(p) for name, p in spec.programs.items()}
         self.maps = {name: Map.from_libbpf(m._h, self.name) for name, m in spec.maps.items()
                      if not name.startswith(".") and "." not in name}
+        for name, live in self.maps.items():
+            key_id = lib().bpf_map__btf_key_type_id(spec.maps[name]._h)
+            value_id = lib().bpf_map__btf_value_type_id(spec.maps[name]._h)
+            if key_id and value_id:
+                live.btf_key = value_decoder(self.btf, key_id)
+                live.btf_value = value_decoder(self.btf, value_id)
         self.links: list[Link] = []
         self.decoder = RecordDecoder(self.btf)
 

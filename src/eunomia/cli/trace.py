@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import sys
 import time
@@ -107,9 +108,10 @@ def _run(chosen: list[tracker_registry.TrackerDef], scope: Scope, sink: Any,
         if kinds is None or event["type"] in kinds:
             sink.write(event)
 
-    session = TraceSession(chosen, scope, build_context())
+    context = build_context()
+    session = TraceSession(chosen, scope, context)
     started = time.monotonic()
-    with session:
+    with session, contextlib.closing(context):
         where = ", ".join(scope.containers) if scope.containers else "all containers"
         if scope.host:
             where += " and the host"
@@ -129,5 +131,7 @@ def _run(chosen: list[tracker_registry.TrackerDef], scope: Scope, sink: Any,
     summary = {"trackers": {name: s for name, s in stats.items() if name != "cgroup"},
                "lost": sum(s["lost"] for s in stats.values()),
                "undecodable": session.undecodable}
+    if not session.kernel_filter:
+        summary["filtered_in_user_space"] = session.filtered_in_user_space
     sink.close(summary)
     return summary

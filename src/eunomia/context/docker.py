@@ -128,13 +128,6 @@ class DockerResolver:
                 self._seen.setdefault(c.id, c)
         return found
 
-    def find_by_name(self, name: str) -> Container | None:
-        with self._cond:
-            for c in self._seen.values():
-                if c.name == name:
-                    return c
-        return None
-
     def resolve(self, ref: CgroupRef) -> Container | None:
         if self._client is None or ref.runtime not in ("docker", "unknown"):
             return None
@@ -146,6 +139,8 @@ class DockerResolver:
             with self._cond:
                 self._seen[found.id] = found
             return found
+        if ref.runtime != "docker":
+            return None
         # gone already (e.g. --rm): its create event may still be on the way
         deadline = time.monotonic() + self._wait_for_event
         with self._cond:
@@ -176,7 +171,8 @@ class DockerResolver:
         self._listeners.append(listener)
 
     def on_start(self, listener: Callable[[Container], None]) -> None:
-        """Call listener (from the event thread) when a container starts, addresses known."""
+        """Call listener (from the event thread) when a container starts (addresses known)
+        or is renamed."""
         self._started.append(listener)
 
     def on_stop(self, listener: Callable[[str], None]) -> None:
@@ -200,28 +196,35 @@ class DockerResolver:
             for event in self._events:
                 action = event.get("Action") or event.get("status") or ""
                 if action == "die":  # its addresses go back to Docker's pool
-                    for listener in self._stopped:
-                        listener((event.get("Actor") or {}).get("ID") or event.get("id") or "")
+                    self._notify(self._stopped, (event.get("Actor") or {}).get("ID") or event.get("id") or "")
                     continue
                 if action not in ("create", "start", "rename"):
                     continue
                 container = _container_from_event(event)
                 if container is None:
                     continue
-                if action == "start":  # networks are attached at start: learn the addresses
+                if action in ("start", "rename"):  # addresses arrive at start; names change
                     container = self._inspect(container.id) or container
                 with self._cond:
                     known = self._seen.get(container.id)
                     if known is None or action in ("rename", "start"):
                         self._seen[container.id] = container
                     self._cond.notify_all()
-                for listener in self._started if action == "start" else []:
-                    listener(container)
+                if action in ("start", "rename"):
+                    self._notify(self._started, container)
                 if action == "create":
-                    for listener in self._listeners:
-                        listener(container)
+                    self._notify(self._listeners, container)
         except Exception as exc:  # the stream ends when closed or the daemon stops
             log.debug("docker: event stream ended: %s", exc)
+
+    @staticmethod
+    def _notify(listeners: list[Callable[[Any], None]], value: Any) -> None:
+        # one failing listener must not end the event thread
+        for listener in listeners:
+            try:
+                listener(value)
+            except Exception as exc:
+                log.warning("docker: handling a container event failed: %s", exc)
 
     def close(self) -> None:
         if self._events is not None:

@@ -43,3 +43,9 @@ class Container:
 
 
 HOST_CONTAINER = Container(id=HOST)  # display_name: "host"
+
+
+def container_fields(c: Container) -> dict[str, object]:
+    """The `container` object of every event and record."""
+    return {"id": c.id, "name": c.name, "image": c.image, "runtime": c.runtime,
+            "pod": c.pod, "namespace": c.namespace}

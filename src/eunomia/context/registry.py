@@ -16,6 +16,7 @@ from .cgroups import parse_cgroup_path
 from .model import HOST_CONTAINER, CgroupRef, Container
 
 RETRY_SECONDS = 2.0  # how often to retry metadata of a container nobody knew
+READDRESS_MAX = 8    # containers asked again for their addresses per unknown-address lookup
 
 
 class Resolver(Protocol):
@@ -31,9 +32,17 @@ class ContainerRegistry:
         self._refs: dict[str, CgroupRef] = {}
         self._retry_at: dict[str, float] = {}
         self._readdress_at = 0.0
+        self._stopped: set[str] = set()
 
     def add_cgroup(self, cgroup_id: int, path: str) -> Container | None:
         """Record a cgroup; returns its container, or None for a host cgroup."""
+        container = self.container_at_path(path)
+        if container is not None:
+            self._by_cgroup[cgroup_id] = container
+        return container
+
+    def container_at_path(self, path: str) -> Container | None:
+        """The container a cgroup path names (learnt on first sight), or None."""
         ref = parse_cgroup_path(path)
         if ref is None:
             return None
@@ -43,11 +52,11 @@ class ContainerRegistry:
             self._by_id[ref.container_id] = container
             self._refs[ref.container_id] = ref
             self._enrich(container)
-        self._by_cgroup[cgroup_id] = container
         return container
 
     def add_container(self, container: Container) -> Container:
-        """Record metadata learnt elsewhere (e.g. listing the runtime)."""
+        """Record metadata learnt elsewhere (e.g. listing the runtime, a start event)."""
+        self._stopped.discard(container.id)
         known = self._by_id.get(container.id)
         if known is None:
             self._by_id[container.id] = container
@@ -87,14 +96,17 @@ class ContainerRegistry:
         now = self._clock()
         if now >= self._readdress_at:
             self._readdress_at = now + RETRY_SECONDS
-            for c in list(self._by_id.values()):
-                if not c.ips and c.id in self._refs:
-                    self._enrich(c, refresh=True)
-                    if ip in c.ips:
-                        return c
+            candidates = [c for c in reversed(list(self._by_id.values()))
+                          if not c.ips and c.runtime == "docker" and c.id in self._refs and c.id not in self._stopped]
+            for c in candidates[:READDRESS_MAX]:
+                self._enrich(c, refresh=True)
+                if ip in c.ips:
+                    return c
         return None
 
     def forget_addresses(self, container_id: str) -> None:
+        """A container stopped: its addresses may go to another one."""
+        self._stopped.add(container_id)
         container = self._by_id.get(container_id)
         if container is not None:
             container.ips = []
@@ -125,8 +137,9 @@ class ContainerRegistry:
             found = resolver.refresh(ref) if refresh and hasattr(resolver, "refresh") else resolver.resolve(ref)
             if found is not None:
                 _merge(container, found)
-                return
-        self._retry_at[container.id] = self._clock() + RETRY_SECONDS
+                break
+        if container.name is None:  # nobody could name it: ask again later, not per event
+            self._retry_at[container.id] = self._clock() + RETRY_SECONDS
 
 
 def _merge(into: Container, new: Container) -> None:

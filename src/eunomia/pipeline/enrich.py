@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 from ..bpf.layout import RecordLayout
 from ..context.cgroups import read_proc_cgroup_path
-from ..context.model import HOST, Container
+from ..context.model import HOST, HOST_CONTAINER, Container, container_fields
 from ..context.processes import ProcessTable
 from ..context.registry import ContainerRegistry
 from ..trackers import TrackerDef, formatters
@@ -23,11 +23,7 @@ from .clock import BootClock
 from .formats import BY_TYPEDEF, wait_status
 
 Event = dict[str, Any]
-
-
-def container_fields(c: Container) -> dict[str, Any]:
-    return {"id": c.id, "name": c.name, "image": c.image, "runtime": c.runtime,
-            "pod": c.pod, "namespace": c.namespace}
+FLAG_TRUNCATED, FLAG_PATH_PARTIAL = 1, 2  # enum eun_event_flags
 
 
 def _place(event: Event, path: str, value: Any) -> None:
@@ -57,11 +53,15 @@ class FieldPlan:
 
 class Enricher:
     def __init__(self, registry: ContainerRegistry, processes: ProcessTable, clock: BootClock,
-                 proc_root: Path = Path("/proc")) -> None:
+                 proc_root: Path = Path("/proc"), cgroup_root: Path | None = None,
+                 keyed_by_mntns: bool = False) -> None:
         self.registry = registry
         self.processes = processes
         self.clock = clock
         self.proc_root = proc_root
+        self.cgroup_root = cgroup_root  # the cgroup v2 mount, to check paths against ids
+        self.keyed_by_mntns = keyed_by_mntns  # v1-only hosts: no cgroup v2 ids
+        self._by_mntns: dict[int, Container] = {}
         self._plans: dict[tuple[str, str], FieldPlan] = {}
         self._host_cgroups: set[int] = set()
         self._by_typedef = {**BY_TYPEDEF, "eun_wait_status": wait_status, **formatters()}
@@ -69,19 +69,47 @@ class Enricher:
     def plan(self, tracker: TrackerDef, kind: str, layout: RecordLayout) -> None:
         self._plans[(tracker.name, kind)] = FieldPlan(tracker, layout, self._by_typedef)
 
-    def container_of(self, cgroup_id: int, pid: int) -> Container:
+    def container_of(self, cgroup_id: int, pid: int, mntns: int = 0) -> Container:
+        if self.keyed_by_mntns:
+            return self._container_by_mntns(mntns, pid)
         if self.registry.is_container_cgroup(cgroup_id) or cgroup_id in self._host_cgroups:
             return self.registry.container_of(cgroup_id)
         # a cgroup the walk and the cgroup tracker did not see (v1-only host,
-        # or the filter off): ask /proc once per cgroup
+        # a lost cgroup_mkdir record, the filter off): ask /proc.  A process
+        # already gone tells nothing: ask again on the next event.
         path = read_proc_cgroup_path(pid, self.proc_root)
-        if path is None or self.registry.add_cgroup(cgroup_id, path) is None:
+        if path is None or not self._path_is_cgroup(path, cgroup_id):
+            return self.registry.container_of(cgroup_id)
+        if self.registry.add_cgroup(cgroup_id, path) is None:
             self._host_cgroups.add(cgroup_id)
         return self.registry.container_of(cgroup_id)
 
+    def _container_by_mntns(self, mntns: int, pid: int) -> Container:
+        """v1-only hosts: every task has the root v2 cgroup id, so the key is
+        the mount namespace (one per container), resolved through /proc."""
+        known = self._by_mntns.get(mntns)
+        if known is not None:
+            return known
+        path = read_proc_cgroup_path(pid, self.proc_root)
+        if path is None:
+            return HOST_CONTAINER  # gone: ask again next time
+        container = self.registry.container_at_path(path) or HOST_CONTAINER
+        self._by_mntns[mntns] = container
+        return container
+
+    def _path_is_cgroup(self, path: str, cgroup_id: int) -> bool:
+        """Does the v2 path name this cgroup id (its directory inode)?  Guards
+        against a reused pid answering for another process."""
+        if self.cgroup_root is None:
+            return True
+        try:
+            return (self.cgroup_root / path.lstrip("/")).stat().st_ino == cgroup_id
+        except OSError:
+            return False
+
     def enrich(self, tracker: TrackerDef, kind: str, rec: dict[str, Any]) -> Event:
         pid, cgroup_id, ts = rec["task.pid"], rec["task.cgroup_id"], rec["task.ts"]
-        container = self.container_of(cgroup_id, pid)
+        container = self.container_of(cgroup_id, pid, rec["task.mntns"])
         plan = self._plans.get((tracker.name, kind))
         event: Event = {
             "time": self.clock.rfc3339(ts),
@@ -96,8 +124,10 @@ class Enricher:
         parent = self.processes.get(rec["task.ppid"])
         if parent is not None:
             event["process"]["parent"].update(name=parent.name, executable=parent.executable)
-        if rec["task.flags"] & 1:
+        if rec["task.flags"] & FLAG_TRUNCATED:
             event["truncated"] = True
+        if rec["task.flags"] & FLAG_PATH_PARTIAL:
+            event["path_partial"] = True
         if plan is not None:
             for name, target, formatter in plan.steps:
                 value = rec.get(name)

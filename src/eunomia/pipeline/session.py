@@ -13,18 +13,20 @@ container is known before its first event is enriched.
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 from ..bpf import features
 from ..bpf.errors import BpfError, NotSupportedError
+from ..bpf.layout import enum_short_names
 from ..bpf.maps import Map
 from ..bpf.object import Object, ObjectSpec
 from ..bpf.ringbuf import RingBuffer, RingPoller
 from ..bpf.tracefs import ensure_tracefs
 from ..context.docker import DockerResolver
-from ..context.model import Container
+from ..context.model import HOST, Container
 from ..context.mounts import CgroupMounts, walk_cgroups
 from ..context.processes import ProcessTable
 from ..context.registry import ContainerRegistry
@@ -35,7 +37,6 @@ from .scope import VERDICT_KEEP, AmbiguousContainerError, Scope, UnknownContaine
 
 log = logging.getLogger(__name__)
 
-STAT_NAMES = ("submitted", "filtered", "lost", "map_full", "repeated")  # enum eun_stat order
 SHARED_MAPS = ("container_verdicts", "filter_generation")  # one instance for all objects
 
 
@@ -48,6 +49,11 @@ class Context:
     mounts: CgroupMounts
     docker: DockerResolver | None = None
     proc_root: Path = Path("/proc")
+
+    def close(self) -> None:
+        """Its owner closes it (a session may be one of several users)."""
+        if self.docker is not None:
+            self.docker.close()
 
 
 @dataclass
@@ -77,15 +83,19 @@ class TraceSession:
         self.scope = scope
         self.ctx = context
         self.clock = BootClock()
-        self.enricher = Enricher(context.registry, context.processes, self.clock, context.proc_root)
+        self.enricher = Enricher(context.registry, context.processes, self.clock, context.proc_root,
+                                 context.mounts.unified, keyed_by_mntns=context.mounts.unified is None)
         self.selected_ids: set[str] = set()
         self.pending_names: set[str] = set()
         self._running: list[_Running] = []
         self._poller: RingPoller | None = None
         self._verdicts: Map | None = None
+        self._verdict_lock = threading.Lock()
         self._generation: Map | None = None
         self._selected: Map | None = None
         self.undecodable = 0
+        self.kernel_filter = context.mounts.unified is not None
+        self.filtered_in_user_space = 0  # only on hosts without cgroup v2
         # container↔container connections seen: (source, destination, transport, port) → count
         self.edges: dict[tuple[str, str, str, int], int] = {}
         self.final_stats: dict[str, Any] | None = None
@@ -118,8 +128,11 @@ class TraceSession:
         self._seed_containers()
         self.ctx.processes.seed(self.ctx.proc_root)
         shared = {name: cgroup.obj.maps[name] for name in SHARED_MAPS}
+        # without cgroup v2 ids (v1-only hosts) the kernel cannot tell
+        # containers apart: everything comes up and is filtered here
+        knobs = self.scope.knobs() if self.kernel_filter else {"filter_by_container": False}
         for tracker in self.trackers:
-            self._load(tracker, self.scope.knobs(), shared=shared)
+            self._load(tracker, knobs, shared=shared)
         self._poller = RingPoller([r.ring for r in self._running])
 
     def _check_features(self) -> None:
@@ -160,10 +173,6 @@ class TraceSession:
         if docker is not None and docker.available:
             for container in docker.running():
                 registry.add_container(container)
-            docker.on_create(self._container_created)
-            docker.on_start(registry.add_container)
-            docker.on_stop(registry.forget_addresses)
-            docker.follow_events()
         unified = self.ctx.mounts.unified
         cgroups: list[tuple[int, Container]] = []
         if unified is not None:
@@ -174,6 +183,12 @@ class TraceSession:
         self._resolve_selectors()
         for cgroup_id, container in cgroups:
             self._set_verdict(cgroup_id, container.id)
+        if docker is not None and docker.available:
+            # from now on (the event stream replays the last second)
+            docker.on_create(self._container_named)
+            docker.on_start(self._container_started)
+            docker.on_stop(registry.forget_addresses)
+            docker.follow_events()
 
     def _resolve_selectors(self) -> None:
         registry = self.ctx.registry
@@ -197,17 +212,26 @@ class TraceSession:
             self._selected[container_id.encode()] = 1
 
     def _set_verdict(self, cgroup_id: int, container_id: str) -> None:
-        if self._verdicts is not None and self.scope.filter_by_container:
+        if self._verdicts is None or self._generation is None or not self.scope.filter_by_container:
+            return
+        with self._verdict_lock:  # the pump and the Docker event thread both get here
             self._verdicts[cgroup_id] = self.scope.verdict(container_id, self.selected_ids)
-            # cached answers of the hot-path filter are stale now
-            self._generation[0] = self._generation.get(0, 0) + 1
+            # Cached answers of the hot-path filter are stale now.  The kernel
+            # bumps the generation by 1 concurrently; a jump of 2**32 can never
+            # land on a value a CPU already cached.
+            self._generation[0] = (self._generation.get(0, 0) + (1 << 32)) & ((1 << 64) - 1)
 
-    def _container_created(self, container: Container) -> None:
-        """Docker event thread: a container was created (not started yet)."""
-        if container.name in self.pending_names:
+    def _container_named(self, container: Container) -> None:
+        """Docker event thread: a container was created (or started, renamed):
+        select it if a pending -c names it."""
+        if container.name in self.pending_names and container.id not in self.selected_ids:
             self._select(container.id)
             for cgroup_id in self.ctx.registry.cgroups_of(container.id):
                 self._set_verdict(cgroup_id, container.id)
+
+    def _container_started(self, container: Container) -> None:
+        self.ctx.registry.add_container(container)
+        self._container_named(container)
 
     # -- pumping -------------------------------------------------------------
     def poll(self, emit: Callable[[TrackerDef, Event], None], timeout: float = 0.1) -> int:
@@ -234,6 +258,9 @@ class TraceSession:
                 self._on_cgroup(kind, rec)
                 return
             event = self.enricher.enrich(tracker, kind, rec)
+            if not self.kernel_filter and not self._wanted(event["container"]["id"]):
+                self.filtered_in_user_space += 1
+                return
             edge = edge_of(event)
             if edge is not None and (event["type"] == "connect" or not self._traced(edge[0])):
                 # an accept counts only when the client's own connect is not traced
@@ -248,6 +275,12 @@ class TraceSession:
             if container is not None and container.id in self.selected_ids and rec["verdict"] != VERDICT_KEEP:
                 # selected after the kernel decided (e.g. by a late name match)
                 self._set_verdict(rec["id"], container.id)
+
+    def _wanted(self, container_id: str) -> bool:
+        """The scope, applied in user space (hosts without cgroup v2)."""
+        if container_id == HOST:
+            return self.scope.host
+        return self.scope.all_containers or container_id in self.selected_ids
 
     def _traced(self, container_name: str) -> bool:
         """Are this container's events reaching user space?"""
@@ -276,11 +309,13 @@ class TraceSession:
     def stats(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for r in self._running:
-            kernel = {name: 0 for name in STAT_NAMES}
+            # counter names are the enumerators of enum eun_stat (EUN_STAT_LOST → "lost")
+            names = {v: n for v, n in enum_short_names(tuple(r.obj.enum("eun_stat").items())).items() if n != "max"}
+            kernel = {name: 0 for name in names.values()}
             try:
-                for index, per_cpu in r.obj.maps["tracker_stats"].typed("<I", "<Q").items_batch():
-                    if index < len(STAT_NAMES):
-                        kernel[STAT_NAMES[index]] = sum(per_cpu)
+                for index, per_cpu in r.obj.maps["tracker_stats"].records():
+                    if index in names:
+                        kernel[names[index]] = sum(per_cpu)
             except BpfError as exc:
                 log.warning("%s: cannot read stats: %s", r.tracker.name, exc)
             out[r.tracker.name] = {"received": dict(r.received), **kernel}
@@ -296,5 +331,3 @@ class TraceSession:
             r.ring.close()
             r.obj.close()
         self._running.clear()
-        if self.ctx.docker is not None:
-            self.ctx.docker.close()

@@ -9,29 +9,22 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from eunomia.context.model import container_fields
 from eunomia.trackers import TrackerDef
 
 from .names import cap_name
-
-# struct cap_count_key: cgroup id, cap, granted, comm[16]
-COUNT_KEY = "<QII16s"
-
-
-def _comm(raw: bytes) -> str:
-    return raw.split(b"\0", 1)[0].decode("utf-8", "backslashreplace")
-
 
 def totals_by_container(entries: list[tuple[tuple[int, int, int, bytes], list[int]]],
                         container_of: Callable[[int], Any]) -> dict[str, tuple[Any, dict[int, dict[str, Any]]]]:
     """container id → (container, {cap number → {granted, denied, processes}}),
     CPUs and the container's cgroups summed."""
     found: dict[str, tuple[Any, dict[int, dict[str, Any]]]] = {}
-    for (cgroup_id, cap, granted, comm), per_cpu in entries:
-        container = container_of(cgroup_id)
+    for key, per_cpu in entries:  # struct cap_count_key → per-CPU counts
+        container = container_of(key["cgroup_id"])
         _, caps = found.setdefault(container.id, (container, {}))
-        slot = caps.setdefault(cap, {"granted": 0, "denied": 0, "processes": set()})
-        slot["granted" if granted else "denied"] += sum(per_cpu)
-        slot["processes"].add(_comm(comm))
+        slot = caps.setdefault(key["cap"], {"granted": 0, "denied": 0, "processes": set()})
+        slot["granted" if key["granted"] else "denied"] += sum(per_cpu)
+        slot["processes"].add(key["comm"])
     return found
 
 
@@ -49,9 +42,7 @@ def capability_record(container: dict[str, Any], caps: dict[int, dict[str, Any]]
 def aggregates(obj: Any, registry: Any) -> list[dict[str, Any]]:
     """Per container: each capability checked, how often granted and denied,
     by which processes (names)."""
-    from eunomia.pipeline.enrich import container_fields  # pipeline sits above trackers
-
-    entries = obj.maps["cap_counts"].typed(COUNT_KEY, "<Q").items_batch()
+    entries = obj.maps["cap_counts"].records()
     return [capability_record(container_fields(container), caps)
             for container, caps in totals_by_container(entries, registry.container_of).values()]
 

@@ -30,7 +30,7 @@
 #define FILE_TAIL_BYTES (4 * 4096) /* two strings, two directories */
 #define FILE_NR_NONE 0xffffffff /* knob default: this syscall does not exist */
 #define FILE_ABSENT 0xffffffff  /* mode/uid/gid not given or not changed */
-#define FILE_BYTES_ENTRIES 16384
+#define FILE_BYTES_ENTRIES 65536   /* (cgroup, file) pairs; every opened regular file takes one */
 
 /* -ERESTARTSYS … -ERESTART_RESTARTBLOCK: the call is restarted, not failed */
 #define ERESTART_FIRST 512
@@ -125,7 +125,8 @@ struct file_bytes {
  * per request, a loop) is streamed once: later identical opens only count
  * in file_bytes.opens and EUN_STAT_REPEATED.  Keyed by the process (tgid
  * and its start time, so a reused pid is a new process), the file and the
- * flags.  When the map is full, opens are streamed again: nothing is hidden.
+ * flags and the exec generation.  An LRU map: an evicted entry means one
+ * more event, never a hidden one.
  */
 struct open_seen_key {
 	eun_cgroup_id cgroup_id;
@@ -134,11 +135,12 @@ struct open_seen_key {
 	eun_pid tgid;
 	eun_file_dev device;
 	__u32 flags;
-	__u32 pad;
+	__u32 exec_id;   /* after an exec it is another program: report again */
 };
 
+/* LRU: an evicted entry only means one more event, never a hidden one */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 65536);
 	__type(key, struct open_seen_key);
 	__type(value, __u8);
@@ -520,12 +522,13 @@ static __always_inline bool open_is_repeat(struct task_struct *task, int fd, __u
 	}
 	key.tgid = bpf_get_current_pid_tgid() >> 32;
 	key.process_start = BPF_CORE_READ(task, group_leader, start_time);
+	key.exec_id = BPF_CORE_READ(task, self_exec_id);
 	key.flags = flags;
 	if (bpf_map_lookup_elem(&opens_seen, &key)) {
 		stat_inc(EUN_STAT_REPEATED);
 		return true;
 	}
-	bpf_map_update_elem(&opens_seen, &key, &one, BPF_NOEXIST); /* full: stream */
+	bpf_map_update_elem(&opens_seen, &key, &one, BPF_NOEXIST);
 	return false;
 }
 

@@ -11,27 +11,26 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from eunomia.context.model import container_fields
+
 from .formats import device
 from .paths import PathMemory
 
-KEY_FORMAT = "<QQII"     # struct file_bytes_key: cgroup_id, inode, device, pad
-VALUE_FORMAT = "<QQQQQ"  # struct file_bytes: bytes_read, bytes_written, reads, writes, opens
 MAP_NAME = "file_bytes"
+COUNTERS = ("bytes_read", "bytes_written", "reads", "writes", "opens")
 
 
 def file_bytes_records(entries: list[tuple[tuple[int, int, int, int], tuple[int, int, int, int]]],
                        container_of: Callable[[int], Any], memory: PathMemory) -> list[dict[str, Any]]:
     """One `file_bytes` record per (container, file), most bytes first."""
-    from eunomia.pipeline.enrich import container_fields  # pipeline sits above trackers
-
     containers: dict[str, Any] = {}
     totals: dict[tuple[str, str, int], list[int]] = {}
-    for (cgroup_id, inode, dev, _pad), counts in entries:  # counts: read, written, reads, writes, opens
-        container = container_of(cgroup_id)
+    for key, counts in entries:  # struct file_bytes_key → struct file_bytes
+        container = container_of(key["cgroup_id"])
         containers.setdefault(container.id, container)
-        total = totals.setdefault((container.id, device(dev), inode), [0, 0, 0, 0, 0])
-        for i, n in enumerate(counts):
-            total[i] += n
+        total = totals.setdefault((container.id, device(key["device"]), key["inode"]), [0, 0, 0, 0, 0])
+        for i, name in enumerate(COUNTERS):
+            total[i] += counts[name]
     records = []
     for (container_id, dev_name, inode), (read, written, reads, writes, opens) in totals.items():
         records.append({
@@ -45,5 +44,5 @@ def file_bytes_records(entries: list[tuple[tuple[int, int, int, int], tuple[int,
 
 
 def read_file_bytes(obj: Any, container_of: Callable[[int], Any], memory: PathMemory) -> list[dict[str, Any]]:
-    entries = obj.maps[MAP_NAME].typed(KEY_FORMAT, VALUE_FORMAT).items_batch()
+    entries = obj.maps[MAP_NAME].records()
     return file_bytes_records(entries, container_of, memory)

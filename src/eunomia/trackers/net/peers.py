@@ -19,13 +19,17 @@ from __future__ import annotations
 
 from typing import Any, Callable, Protocol
 
-from ...context.model import HOST, Container
-from .addresses import HostAddresses, format_ip, is_loopback, is_unspecified, network_type
+from ...context.model import HOST, Container, container_fields
+from .addresses import (
+    HostAddresses,
+    format_ip,
+    is_loopback,
+    is_unspecified,
+    network_type,
+)
 
 NET_KINDS = ("connect", "accept", "close", "bind", "listen")
 CLOSE_ONLY = ("bytes_sent", "bytes_received", "duration_ms")
-UDP_KEY = "<Q16sHB5x"   # struct udp_key: cgroup id, peer, port, direction
-UDP_COUNT = "<QQ"       # struct udp_count: bytes, packets
 UDP_SENT, UDP_RECEIVED = 0, 1
 
 HOST_ADDRESSES = HostAddresses()
@@ -101,10 +105,11 @@ def udp_records(entries: list[tuple[tuple[int, bytes, int], tuple[int, int]]],
     (datagrams of an unconnected socket sent with sendmmsg or read with
     read()/recvmmsg): ip and port null.
     """
-    from ...pipeline.enrich import container_fields  # the pipeline sits above trackers
 
     records: dict[tuple[str, str | None, int | None], dict[str, Any]] = {}
-    for (cgroup_id, raw_peer, port, direction), (nbytes, packets) in entries:
+    for key, count in entries:  # struct udp_key → struct udp_count
+        cgroup_id, raw_peer, port, direction = key["cgroup_id"], key["peer"], key["port"], key["dir"]
+        nbytes, packets = count["bytes"], count["packets"]
         container = container_of(cgroup_id)
         known = any(raw_peer)
         ip, peer_port = (format_ip(raw_peer), port) if known else (None, None)
@@ -126,5 +131,5 @@ def udp_records(entries: list[tuple[tuple[int, bytes, int], tuple[int, int]]],
 
 def aggregates(obj: Any, registry: Registry) -> list[dict[str, Any]]:
     """UDP peers per container, read from the udp_peers map."""
-    entries = obj.maps["udp_peers"].typed(UDP_KEY, UDP_COUNT).items_batch()
+    entries = obj.maps["udp_peers"].records()
     return udp_records(entries, registry.container_of, registry)

@@ -10,9 +10,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from eunomia.context.model import container_fields
 from eunomia.trackers import TrackerDef
 
-from .names import flag, ptrace_request_name, si_code_name, signal_result, sock_type, unix_address
+from .names import (
+    flag,
+    ptrace_request_name,
+    si_code_name,
+    signal_result,
+    sock_type,
+    unix_address,
+)
 
 if TYPE_CHECKING:
     from eunomia.context.registry import ContainerRegistry
@@ -28,8 +36,6 @@ _SYSCALL_PROGRAMS = [f"handle_{way}_{call}" for way in ("enter", "exit")
 
 def _place_target_container(target: dict[str, Any], registry: "ContainerRegistry") -> None:
     """target.cgroup_id (kernel) → target.container (as the event's own)."""
-    from eunomia.pipeline.enrich import container_fields  # pipeline sits above trackers
-
     cgroup_id = target.pop("cgroup_id", 0)
     if cgroup_id and (target.get("process") or {}).get("pid"):
         target["container"] = container_fields(registry.container_of(cgroup_id))

@@ -48,12 +48,14 @@ struct {
 	__type(value, struct ptrace_call);
 } ptrace_calls SEC(".maps");
 
-/* e.g. PTRACE_PEEKDATA on the same tracee, again and again */
+/* e.g. PTRACE_PEEKDATA on the same tracee, again and again; the tracer's
+ * start time tells a reused pid from the process that made the request */
 struct ptrace_seen_key {
 	eun_pid tracer;
 	__s32 result;
 	__s64 pid;
 	__s64 request;
+	__u64 tracer_start;
 };
 
 struct {
@@ -119,14 +121,19 @@ int handle_enter_ptrace(struct trace_event_raw_sys_enter *ctx)
 /* True when the same request was reported before (and remember it). */
 static __always_inline bool ptrace_seen_before(struct ptrace_call *call, long ret)
 {
+	struct task_struct *current = (struct task_struct *)bpf_get_current_task();
 	struct ptrace_seen_key key = {
 		.tracer = bpf_get_current_pid_tgid() >> 32,
 		.result = ret < 0 ? ret : 0,
 		.pid = call->pid,
 		.request = call->request,
+		.tracer_start = BPF_CORE_READ(current, group_leader, start_time),
 	};
 	__u8 one = 1;
 
+	/* taking a process under control is always worth an event */
+	if (call->request == PTRACE_TRACEME || call->request == PTRACE_ATTACH || call->request == PTRACE_SEIZE)
+		return false;
 	/* look up first: an LRU update takes a free node (evicting when there
 	 * is none) even when the key exists */
 	if (bpf_map_lookup_elem(&ptrace_seen, &key))

@@ -135,6 +135,7 @@ struct signal_seen_key {
 	__s32 code;
 	__s32 result;
 	__u32 origin;
+	__u64 target_start;        /* a reused pid is another process */
 };
 
 struct {
@@ -180,6 +181,7 @@ int BPF_PROG(handle_signal_generate, int sig, struct kernel_siginfo *info, struc
 		.sender = irq ? 0 : pid_tgid >> 32, .target = BPF_CORE_READ(task, tgid),
 		.sig = sig, .code = signal_code(info), .result = result,
 		.origin = irq ? SIGNAL_FROM_INTERRUPT : SIGNAL_FROM_KERNEL,
+		.target_start = BPF_CORE_READ(task, group_leader, start_time),
 	};
 	struct event_signal *e;
 

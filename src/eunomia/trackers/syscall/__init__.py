@@ -6,6 +6,7 @@ import struct
 from typing import Any
 
 from eunomia import syscalls
+from eunomia.context.model import container_fields
 from eunomia.trackers import TrackerDef
 
 
@@ -20,24 +21,23 @@ def syscall_name(number: int) -> str:
 def read_counts(obj: Any) -> dict[int, dict[int, int]]:
     """cgroup id → {syscall number: count}, CPUs summed, slots and fallback merged."""
     counts: dict[int, dict[int, int]] = {}
-    slots = dict(obj.maps["cgroup_slots"].typed("<Q", "<I").items_batch())
-    per_slot = dict(obj.maps["slot_counts"].typed("<I", None).items_batch())
+    slots = dict(obj.maps["cgroup_slots"].records())
+    per_slot = dict(obj.maps["slot_counts"].records())
     for cgroup_id, slot in slots.items():
         mine = counts.setdefault(cgroup_id, {})
         for cpu_value in per_slot.get(slot, []):
-            for nr, n in enumerate(struct.unpack(f"<{len(cpu_value) // 8}Q", cpu_value)):
+            raw = cpu_value["n"]  # __u64 n[SYSCALL_NR_MAX]
+            for nr, n in enumerate(struct.unpack(f"<{len(raw) // 8}Q", raw)):
                 if n:
                     mine[nr] = mine.get(nr, 0) + n
-    for (cgroup_id, nr, _pad), per_cpu in obj.maps["syscall_counts"].typed("<QII", "<Q").items_batch():
-        mine = counts.setdefault(cgroup_id, {})
-        mine[nr] = mine.get(nr, 0) + sum(per_cpu)
+    for key, per_cpu in obj.maps["syscall_counts"].records():
+        mine = counts.setdefault(key["cgroup_id"], {})
+        mine[key["nr"]] = mine.get(key["nr"], 0) + sum(per_cpu)
     return counts
 
 
 def aggregates(obj: Any, registry: Any) -> list[dict[str, Any]]:
     """One record per container: {syscall name: count}, sub-cgroups summed."""
-    from eunomia.pipeline.enrich import container_fields  # pipeline sits above trackers
-
     container_of = registry.container_of
     containers: dict[str, Any] = {}
     counts: dict[str, dict[int, int]] = {}

@@ -51,6 +51,9 @@ struct {
 	__type(value, __u64);
 } tracker_stats SEC(".maps");
 
+/* keeps enum eun_stat in every object's BTF: user space names the counters from it */
+const enum eun_stat __eun_stat_enum = EUN_STAT_MAX;
+
 static __always_inline void stat_inc(enum eun_stat which)
 {
 	__u32 key = which;
@@ -64,7 +67,7 @@ static __always_inline void stat_inc(enum eun_stat which)
 static __always_inline void submit_record(void *data, __u64 size)
 {
 	if (bpf_ringbuf_output(&events, data, size, 0))
-		stat_inc(EUN_STAT_RINGBUF_FULL);
+		stat_inc(EUN_STAT_LOST);
 	else
 		stat_inc(EUN_STAT_SUBMITTED);
 }
@@ -74,7 +77,7 @@ static __always_inline void *reserve_record(__u64 size)
 	void *rec = bpf_ringbuf_reserve(&events, size, 0);
 
 	if (!rec)
-		stat_inc(EUN_STAT_RINGBUF_FULL);
+		stat_inc(EUN_STAT_LOST);
 	return rec;
 }
 

@@ -46,10 +46,14 @@ static __always_inline struct tail_scratch *scratch_get(void)
 /* Append len bytes of the scratch buffer; the tail must have
  * EUN_PATH_BYTES of room at *pos (the verifier checks). */
 static __always_inline void tail_put_scratch(char *tail, __u32 *pos, struct eun_tail_ref *ref,
-					     struct tail_scratch *scratch, __u32 len)
+					     __u32 *flags, struct tail_scratch *scratch, __u32 len)
 {
 	ref->off = *pos;
 	ref->len = 0;
+	if (len > EUN_PATH_BYTES - 1) {
+		len = EUN_PATH_BYTES - 1; /* a walk that filled the buffer: keep it, cut */
+		*flags |= EUN_F_TRUNCATED;
+	}
 	len &= EUN_PATH_BYTES - 1;
 	if (!len || bpf_probe_read_kernel(tail + *pos, len, scratch->buf))
 		return;
@@ -79,9 +83,12 @@ static long path_walk_step(__u32 i, struct path_walk *w)
 		struct mount *mnt = real_mount(vfsmnt);
 		struct mount *parent = BPF_CORE_READ(mnt, mnt_parent);
 
-		/* top of this mount tree: the task's root lies elsewhere */
-		if (parent == mnt)
+		/* top of this mount tree without meeting the task's root: the file
+		 * is outside it (another mount namespace, /proc/<pid>/root/...) */
+		if (parent == mnt) {
+			w->flags |= EUN_F_PATH_PARTIAL;
 			return 1;
+		}
 		w->dentry = BPF_CORE_READ(mnt, mnt_mountpoint);
 		w->mnt = (struct vfsmount *)((void *)parent +
 				bpf_core_field_offset(struct mount, mnt));
@@ -92,8 +99,10 @@ static long path_walk_step(__u32 i, struct path_walk *w)
 	__u32 at = w->len;
 	long n;
 
-	if (up == dentry)
-		return 1; /* root of a detached tree */
+	if (up == dentry) {
+		w->flags |= EUN_F_PATH_PARTIAL; /* root of a detached tree */
+		return 1;
+	}
 	if (at > EUN_PATH_BYTES - EUN_NAME_BYTES) {
 		w->flags |= EUN_F_TRUNCATED;
 		return 1;
@@ -139,7 +148,7 @@ static __always_inline void tail_put_path(char *tail, __u32 *pos,
 		return;
 	bpf_loop(EUN_PATH_DEPTH, path_walk_step, &w, 0);
 	*flags |= w.flags;
-	tail_put_scratch(tail, pos, ref, w.out, w.len);
+	tail_put_scratch(tail, pos, ref, flags, w.out, w.len);
 }
 
 struct argv_read {
@@ -189,7 +198,7 @@ static __always_inline void tail_put_user_argv(char *tail, __u32 *pos,
 		return;
 	bpf_loop(max_args, argv_read_step, &r, 0);
 	*flags |= r.flags;
-	tail_put_scratch(tail, pos, ref, r.out, r.len);
+	tail_put_scratch(tail, pos, ref, flags, r.out, r.len);
 }
 
 /* Append user memory [start, end) as one blob, cut at max_bytes - 1

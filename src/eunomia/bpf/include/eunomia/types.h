@@ -72,7 +72,7 @@ enum eun_event_flags {
 enum eun_stat {
 	EUN_STAT_SUBMITTED = 0,   /* records written to the ring buffer */
 	EUN_STAT_FILTERED = 1,    /* events discarded by the container filter */
-	EUN_STAT_RINGBUF_FULL = 2,/* reserve/output failed: event lost */
+	EUN_STAT_LOST = 2,        /* the ring buffer was full: event lost */
 	EUN_STAT_MAP_FULL = 3,    /* a map update failed or evicted an entry */
 	EUN_STAT_REPEATED = 4,    /* repeats not streamed, only counted in a map */
 	EUN_STAT_MAX = 5,
