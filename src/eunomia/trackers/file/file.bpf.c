@@ -42,8 +42,6 @@
 #define O_TRUNC 01000
 #define O_TMPFILE_BIT 020000000 /* __O_TMPFILE */
 #define AT_REMOVEDIR 0x200
-#define S_IFMT 0170000
-#define S_IFREG 0100000
 
 typedef __u32 eun_file_flags;  /* O_* flags as passed: a list of names */
 typedef __u32 eun_file_mode;   /* permission bits: "0644"; FILE_ABSENT: null */

@@ -15,8 +15,7 @@
 
 #define AF_UNIX 1
 #define SOCKADDR_UN_BYTES 110   /* sizeof(struct sockaddr_un) */
-#define S_IFMT 00170000
-#define S_IFSOCK 0140000
+#include "eunomia/fd.h"
 #define EBADF 9
 #define ENOTSOCK 88
 
@@ -77,22 +76,6 @@ int handle_enter_connect(struct trace_event_raw_sys_enter *ctx)
 	return 0;
 }
 
-/* The socket behind fd in the current task, or NULL. */
-static __always_inline struct socket *fd_socket(struct task_struct *task, __s32 fd)
-{
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-	struct file **fds = BPF_CORE_READ(fdt, fd);
-	struct file *file = NULL;
-
-	if (fd < 0 || fd >= BPF_CORE_READ(fdt, max_fds))
-		return NULL;
-	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
-		return NULL;
-	if ((BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
-		return NULL;
-	return BPF_CORE_READ(file, private_data);
-}
-
 /* The process that listens on the other end (stream/seqpacket sockets). */
 static __always_inline void fill_peer(struct eun_target *t, struct socket *sock)
 {
@@ -126,7 +109,7 @@ int handle_exit_connect(struct trace_event_raw_sys_exit *ctx)
 		return 0;
 	clear_target(&peer);
 	if (ret != -EBADF && ret != -ENOTSOCK)
-		sock = fd_socket(current, call->fd);
+		sock = eun_fd_socket(call->fd);
 	if (sock && ret == 0)
 		fill_peer(&peer, sock);
 	if (both_discarded(cgroup_discarded(bpf_get_current_cgroup_id()), peer.cgroup_id))

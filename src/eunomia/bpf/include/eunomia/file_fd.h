@@ -12,6 +12,8 @@
 #ifndef EUNOMIA_FILE_FD_H
 #define EUNOMIA_FILE_FD_H
 
+#include "eunomia/fd.h"
+
 #if defined(__TARGET_ARCH_x86)
 #define EUN_SYSCALL_NR(regs) ((long)BPF_CORE_READ((regs), orig_ax))
 #elif defined(__TARGET_ARCH_arm64)
@@ -33,28 +35,6 @@ static __always_inline bool eun_compat_syscall(void)
 #else
 	return false; /* arm64 AArch32 tasks are not told apart */
 #endif
-}
-
-/*
- * The struct file behind descriptor fd of the current task (NULL when not
- * open): current->files->fdt->fd[fd], bounded by fdt->max_fds as fget()
- * does.  Task, files and fdtable are read with direct (BTF-typed,
- * fault-safe) loads rather than one bpf_probe_read_kernel() call each: this
- * runs for every read and write of a monitored container.
- */
-static __always_inline struct file *eun_fd_file(int fd)
-{
-	struct task_struct *task = bpf_get_current_task_btf();
-	struct fdtable *fdt = task->files->fdt;
-	struct file **fds;
-	struct file *file = NULL;
-
-	if (fd < 0 || (unsigned int)fd >= fdt->max_fds)
-		return NULL;
-	fds = fdt->fd;
-	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]))
-		return NULL;
-	return file;
 }
 
 #endif

@@ -12,13 +12,11 @@
 #define EUNOMIA_NET_SOCK_H
 
 #include <bpf/bpf_endian.h>
+#include "eunomia/fd.h"
 
 /* uapi values vmlinux.h carries no enum for */
 #define AF_INET 2
 #define AF_INET6 10
-#define SOCK_STREAM 1
-#define S_IFMT 00170000
-#define S_IFSOCK 0140000
 #define MSG_PEEK 2
 #define MSG_ERRQUEUE 0x2000
 
@@ -85,20 +83,9 @@ static __always_inline bool sock_connected(const struct sock *sk)
 /* The struct sock behind fd in the current task, or NULL when fd is no socket. */
 static __always_inline struct sock *sock_of_fd(long fd)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-	struct file **fds = BPF_CORE_READ(fdt, fd);
-	struct file *file = NULL;
-	struct socket *sock;
+	struct socket *sock = eun_fd_socket(fd);
 
-	if (fd < 0 || fd >= BPF_CORE_READ(fdt, max_fds))
-		return NULL;
-	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
-		return NULL;
-	if ((BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
-		return NULL;
-	sock = BPF_CORE_READ(file, private_data);
-	return BPF_CORE_READ(sock, sk);
+	return sock ? BPF_CORE_READ(sock, sk) : NULL;
 }
 
 /* An AF_INET/AF_INET6 TCP socket (not MPTCP, not unix, not raw). */
