@@ -208,7 +208,6 @@ static __always_inline void add_bytes(struct file_bytes *v, long ret, bool is_wr
 	}
 }
 
-/* Count bytes moved from (or to) the file behind fd, if a regular file. */
 /* The counters of (cgroup, file), created on first use; NULL when the map is full. */
 static __always_inline struct file_bytes *file_bytes_of(struct file_bytes_key *key)
 {
@@ -225,6 +224,7 @@ static __always_inline struct file_bytes *file_bytes_of(struct file_bytes_key *k
 	return bpf_map_lookup_elem(&file_bytes, key); /* ours, or another CPU's */
 }
 
+/* Count bytes moved from (or to) the file behind fd, if a regular file. */
 static __always_inline void count_fd(eun_cgroup_id cgroup_id, int fd, long bytes, bool is_write)
 {
 	struct file_bytes_key key = { .cgroup_id = cgroup_id };
