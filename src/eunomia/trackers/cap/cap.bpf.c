@@ -97,13 +97,8 @@ static __always_inline bool first_check(const struct cap_count_key *count)
 		.cap_granted = count->cap << 1 | count->granted,
 		.exec_id = BPF_CORE_READ(task, self_exec_id),
 	};
-	__u8 one = 1;
 
-	/* look up first: an LRU update takes a free node (evicting when there
-	 * is none) even when the key exists */
-	if (bpf_map_lookup_elem(&cap_seen, &key))
-		return false;
-	return bpf_map_update_elem(&cap_seen, &key, &one, BPF_NOEXIST) == 0;
+	return !seen_before(&cap_seen, &key);
 }
 
 SEC("raw_tp/cap_capable")

@@ -506,7 +506,6 @@ static __always_inline bool open_is_repeat(struct task_struct *task, int fd, __u
 	struct file_bytes_key bkey = {};
 	struct open_seen_key key = {};
 	struct file_bytes *counts;
-	__u8 one = 1;
 
 	if (!file)
 		return false;
@@ -522,12 +521,7 @@ static __always_inline bool open_is_repeat(struct task_struct *task, int fd, __u
 	key.process_start = BPF_CORE_READ(task, group_leader, start_time);
 	key.exec_id = BPF_CORE_READ(task, self_exec_id);
 	key.flags = flags;
-	if (bpf_map_lookup_elem(&opens_seen, &key)) {
-		stat_inc(EUN_STAT_REPEATED);
-		return true;
-	}
-	bpf_map_update_elem(&opens_seen, &key, &one, BPF_NOEXIST);
-	return false;
+	return seen_before(&opens_seen, &key);
 }
 
 static __always_inline void event_init(struct event_file *e, struct file_call *c, long ret,

@@ -129,16 +129,11 @@ static __always_inline bool ptrace_seen_before(struct ptrace_call *call, long re
 		.request = call->request,
 		.tracer_start = BPF_CORE_READ(current, group_leader, start_time),
 	};
-	__u8 one = 1;
 
 	/* taking a process under control is always worth an event */
 	if (call->request == PTRACE_TRACEME || call->request == PTRACE_ATTACH || call->request == PTRACE_SEIZE)
 		return false;
-	/* look up first: an LRU update takes a free node (evicting when there
-	 * is none) even when the key exists */
-	if (bpf_map_lookup_elem(&ptrace_seen, &key))
-		return true;
-	return bpf_map_update_elem(&ptrace_seen, &key, &one, BPF_NOEXIST) != 0;
+	return seen_before(&ptrace_seen, &key);
 }
 
 SEC("tracepoint/syscalls/sys_exit_ptrace")

@@ -147,15 +147,9 @@ struct {
 
 static __always_inline bool signal_seen_before(struct signal_seen_key *key)
 {
-	__u8 one = 1;
-
 	if (key->origin >= SIGNAL_FROM_KILL && key->sender != key->target)
 		return false;
-	/* look up first: an LRU update takes a free node (evicting when there
-	 * is none) even when the key exists */
-	if (bpf_map_lookup_elem(&signal_seen, key))
-		return true;
-	return bpf_map_update_elem(&signal_seen, key, &one, BPF_NOEXIST) != 0;
+	return seen_before(&signal_seen, key);
 }
 
 /* si_code; SEND_SIG_NOINFO (0) and SEND_SIG_PRIV (1) are not pointers */

@@ -87,6 +87,25 @@ static __always_inline void commit_record(void *rec)
 	stat_inc(EUN_STAT_SUBMITTED);
 }
 
+/*
+ * De-duplication of streamed events: true when key is already in map (an
+ * LRU hash of "already reported" keys), else it is remembered.  A repeat is
+ * counted as EUN_STAT_REPEATED.  Look up first: an LRU update takes a free
+ * node (evicting when there is none) even when the key exists; -EEXIST means
+ * another CPU remembered it first.
+ */
+static __always_inline bool seen_before(void *map, const void *key)
+{
+	__u8 one = 1;
+
+	if (bpf_map_lookup_elem(map, key) ||
+	    bpf_map_update_elem(map, key, &one, BPF_NOEXIST) == -EEXIST) {
+		stat_inc(EUN_STAT_REPEATED);
+		return true;
+	}
+	return false;
+}
+
 static __always_inline void fill_task(struct eun_task *t, struct task_struct *task)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
