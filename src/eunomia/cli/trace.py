@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import signal
 import sys
 import time
 from pathlib import Path
@@ -19,6 +18,7 @@ from ..sinks import FORMATS, make_sink
 from . import app
 from .context import build_context
 from .errors import RuntimeFailure, UsageError, handle_errors, require_root
+from .stopping import StopFlag, install_stop_handlers
 
 EXAMPLES = """
 Examples:
@@ -71,7 +71,7 @@ def trace(
     out = _open_output(output)
     scope = Scope(containers=tuple(container), host=host)
     sink = make_sink(fmt, out, stderr=sys.stderr)
-    stop = _install_stop_handlers()
+    stop = install_stop_handlers()
     try:
         _run(chosen, scope, sink, stop, timeout)
     finally:
@@ -88,19 +88,8 @@ def _open_output(output: Path | None) -> IO[bytes]:
         raise UsageError(f"cannot write {output}: {exc.strerror}; choose a writable path for -o") from None
 
 
-def _install_stop_handlers() -> dict[str, bool]:
-    stop = {"now": False}
-
-    def handler(signum: int, frame: Any) -> None:
-        stop["now"] = True
-
-    signal.signal(signal.SIGINT, handler)
-    signal.signal(signal.SIGTERM, handler)
-    return stop
-
-
 def _run(chosen: list[tracker_registry.TrackerDef], scope: Scope, sink: Any,
-         stop: dict[str, bool], timeout: float | None) -> dict[str, Any]:
+         stop: StopFlag, timeout: float | None) -> dict[str, Any]:
     printed = {t.name: set(t.printed_kinds) if t.printed_kinds else None for t in chosen}
 
     def emit(tracker: tracker_registry.TrackerDef, event: dict[str, Any]) -> None:
@@ -118,7 +107,7 @@ def _run(chosen: list[tracker_registry.TrackerDef], scope: Scope, sink: Any,
         typer.echo(f"eunomia: tracing {', '.join(t.name for t in chosen)} in {where} "
                    f"(probes attached in {time.monotonic() - started:.2f}s); Ctrl-C to stop", err=True)
         deadline = started + timeout if timeout is not None else None
-        while not stop["now"]:
+        while not stop.requested:
             remaining = None if deadline is None else deadline - time.monotonic()
             if remaining is not None and remaining <= 0:
                 break
@@ -127,11 +116,6 @@ def _run(chosen: list[tracker_registry.TrackerDef], scope: Scope, sink: Any,
         session.drain(emit)
         for record in session.aggregates():
             sink.write(record)
-        stats = session.stats()
-    summary = {"trackers": {name: s for name, s in stats.items() if name != "cgroup"},
-               "lost": sum(s["lost"] for s in stats.values()),
-               "undecodable": session.undecodable}
-    if not session.kernel_filter:
-        summary["filtered_in_user_space"] = session.filtered_in_user_space
+        summary = session.summary()
     sink.close(summary)
     return summary

@@ -49,9 +49,26 @@ def _published(attrs: dict[str, Any]) -> dict[tuple[str, int], int]:
     return found
 
 
+def docker_time(text: str | None) -> str | None:
+    """Docker's RFC 3339 nanosecond times → ours (microseconds, UTC, Z);
+    None for Docker's "never" (year 1)."""
+    if not text or text.startswith("0001-"):
+        return None
+    stamp, _, fraction = text.rstrip("Z").partition(".")
+    if len(stamp) != 19 or "+" in fraction or "-" in fraction:
+        return None  # not UTC: Docker always answers in UTC
+    return f"{stamp}.{(fraction + '000000')[:6]}Z"
+
+
+def _nano_time(nanoseconds: int) -> str:
+    seconds, nanos = divmod(nanoseconds, 1_000_000_000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{nanos // 1000:06d}Z"
+
+
 def _container_from_attrs(attrs: dict[str, Any]) -> Container:
     config = attrs.get("Config") or {}
     labels = dict(config.get("Labels") or {})
+    state = attrs.get("State") or {}
     return Container(
         id=attrs.get("Id", ""),
         runtime="docker",
@@ -62,6 +79,7 @@ def _container_from_attrs(attrs: dict[str, Any]) -> Container:
         namespace=labels.get(NAMESPACE_LABEL),
         ips=_addresses(attrs),
         published=_published(attrs),
+        started=docker_time(state.get("StartedAt")),
     )
 
 
@@ -94,6 +112,7 @@ class DockerResolver:
         self._listeners: list[Callable[[Container], None]] = []
         self._started: list[Callable[[Container], None]] = []
         self._stopped: list[Callable[[str], None]] = []
+        self._exits: dict[str, tuple[str | None, int | None]] = {}  # id → (when, exit code)
         self.error: str | None = None
 
     # -- connection ----------------------------------------------------------
@@ -196,7 +215,7 @@ class DockerResolver:
             for event in self._events:
                 action = event.get("Action") or event.get("status") or ""
                 if action == "die":  # its addresses go back to Docker's pool
-                    self._notify(self._stopped, (event.get("Actor") or {}).get("ID") or event.get("id") or "")
+                    self._died(event)
                     continue
                 if action not in ("create", "start", "rename"):
                     continue
@@ -216,6 +235,32 @@ class DockerResolver:
                     self._notify(self._listeners, container)
         except Exception as exc:  # the stream ends when closed or the daemon stops
             log.debug("docker: event stream ended: %s", exc)
+
+    def _died(self, event: dict[str, Any]) -> None:
+        actor = event.get("Actor") or {}
+        container_id = actor.get("ID") or event.get("id") or ""
+        try:
+            code: int | None = int((actor.get("Attributes") or {}).get("exitCode"))
+        except (TypeError, ValueError):
+            code = None
+        nano = event.get("timeNano")
+        when = _nano_time(int(nano)) if isinstance(nano, int) else None
+        with self._cond:
+            self._exits[container_id] = (when, code)
+            self._cond.notify_all()
+        self._notify(self._stopped, container_id)
+
+    def exit_of(self, container_id: str, wait: float = 0.0) -> tuple[str | None, int | None] | None:
+        """(when, exit code) of a container that died while events were
+        followed; wait up to `wait` seconds for its die event."""
+        deadline = time.monotonic() + wait
+        with self._cond:
+            while container_id not in self._exits and self._thread is not None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._cond.wait(remaining)
+            return self._exits.get(container_id)
 
     @staticmethod
     def _notify(listeners: list[Callable[[Any], None]], value: Any) -> None:

@@ -31,6 +31,7 @@ class Container:
     ips: list[str] = field(default_factory=list)      # addresses on its networks
     # published ports: (protocol "tcp"/"udp", host port) → container port
     published: dict[tuple[str, int], int] = field(default_factory=dict)
+    started: str | None = None  # RFC 3339, when the runtime started it
 
     @property
     def short_id(self) -> str:

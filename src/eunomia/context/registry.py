@@ -143,7 +143,7 @@ class ContainerRegistry:
 
 
 def _merge(into: Container, new: Container) -> None:
-    for attr in ("runtime", "name", "image", "pod", "namespace", "cgroup_path"):
+    for attr in ("runtime", "name", "image", "pod", "namespace", "cgroup_path", "started"):
         value = getattr(new, attr)
         if value is not None and (getattr(into, attr) is None or attr == "name"):
             setattr(into, attr, value)

@@ -165,6 +165,7 @@ class Enricher:
                                cgroup_id=rec["task.cgroup_id"])
 
     def _on_fork(self, rec: dict[str, Any], event: Event, container: Container) -> None:
+        self._add_known_process(event, rec["task.pid"])  # the program the child inherits
         self.processes.on_fork(rec["task.pid"], rec["child_pid"], rec["task.ts"], rec["task.cgroup_id"])
 
     def _on_exit(self, rec: dict[str, Any], event: Event, container: Container) -> None:

@@ -258,7 +258,7 @@ class TraceSession:
                 self._on_cgroup(kind, rec)
                 return
             event = self.enricher.enrich(tracker, kind, rec)
-            if not self.kernel_filter and not self._wanted(event["container"]["id"]):
+            if not self.kernel_filter and not self.wants(event["container"]["id"]):
                 self.filtered_in_user_space += 1
                 return
             edge = edge_of(event)
@@ -276,8 +276,9 @@ class TraceSession:
                 # selected after the kernel decided (e.g. by a late name match)
                 self._set_verdict(rec["id"], container.id)
 
-    def _wanted(self, container_id: str) -> bool:
-        """The scope, applied in user space (hosts without cgroup v2)."""
+    def wants(self, container_id: str) -> bool:
+        """Is this container in the scope?  (Applied in user space on hosts
+        without cgroup v2; a recording asks it for a signal's target.)"""
         if container_id == HOST:
             return self.scope.host
         return self.scope.all_containers or container_id in self.selected_ids
@@ -320,6 +321,16 @@ class TraceSession:
                 log.warning("%s: cannot read stats: %s", r.tracker.name, exc)
             out[r.tracker.name] = {"received": dict(r.received), **kernel}
         return out
+
+    def summary(self) -> dict[str, Any]:
+        """The run's counts: per tracker (cgroup left out), lost in all, undecodable."""
+        stats = self.stats() if self._running else (self.final_stats or {})
+        summary: dict[str, Any] = {"trackers": {name: s for name, s in stats.items() if name != "cgroup"},
+                                   "lost": sum(s["lost"] for s in stats.values()),
+                                   "undecodable": self.undecodable}
+        if not self.kernel_filter:
+            summary["filtered_in_user_space"] = self.filtered_in_user_space
+        return summary
 
     def close(self) -> None:
         if self._running and self.final_stats is None:

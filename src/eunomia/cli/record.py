@@ -1,0 +1,214 @@
+"""`eunomia record`: keep what each container does on disk, per container."""
+
+from __future__ import annotations
+
+import contextlib
+import platform
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from .. import __version__
+from .. import trackers as tracker_registry
+from ..bpf import features
+from ..pipeline.scope import Scope
+from ..pipeline.session import Context, TraceSession
+from ..recording.files import RecordingWriteError
+from ..recording.writer import RecordingWriter, RunInfo
+from . import app
+from .context import build_context
+from .errors import RuntimeFailure, UsageError, handle_errors, require_root
+from .progress import Progress
+from .stopping import StopFlag, install_stop_handlers
+
+CHECKPOINT_SECONDS = 5.0    # reports and index rewritten this often while recording
+COMMAND_GRACE = 0.5         # after COMMAND exits: late events, Docker's die event
+COMMAND_STOP_TIMEOUT = 10.0  # after forwarding a stop signal to COMMAND
+
+EXAMPLES = """
+Examples:
+
+  eunomia record -T 60                      # every container for a minute
+
+  eunomia record -c web -c db -d rec/       # two containers until Ctrl-C, into rec/
+
+  eunomia record -c app -- docker run --rm --name app myimage   # one run, from its first exec
+
+  eunomia report eunomia-recordings/20261128T120000Z --html report.html
+"""
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@app.command(epilog=EXAMPLES)
+@handle_errors
+def record(
+    command: Optional[list[str]] = typer.Argument(
+        None, metavar="[-- COMMAND...]", show_default=False,
+        help="Run COMMAND once every probe is attached; record until it exits; its exit code is eunomia's."),
+    container: list[str] = typer.Option([], "-c", "--container", metavar="NAME|ID",
+                                         help="Only this container (name, id or id prefix; it may start later); "
+                                              "repeat for more. Default: every container."),
+    host: bool = typer.Option(False, "--host", help="Record processes outside containers too (folder 'host')."),
+    timeout: Optional[float] = typer.Option(None, "-T", "--timeout", metavar="SECONDS", min=0,
+                                            help="Stop after this many seconds."),
+    directory: Optional[Path] = typer.Option(None, "-d", "--dir", metavar="DIR",
+                                             help="Where to write (new or empty). "
+                                                  "Default: ./eunomia-recordings/<UTC time>."),
+    debug: bool = typer.Option(False, "--debug", help="Verbose logs and tracebacks."),
+) -> None:
+    """Record what containers do, one folder per container.
+
+    Writes DIR/index.json and, per container, events.jsonl (every event, as
+    it arrives), report.json (processes, files, network, signals,
+    capabilities, syscalls; see docs/report.md) and CSV tables.  Stops at
+    the timeout, on Ctrl-C or SIGTERM, or when COMMAND exits; everything is
+    flushed first.  Put COMMAND after `--`.
+    """
+    if command and shutil.which(command[0]) is None:
+        raise UsageError(f"command not found: {command[0]!r}; give a program on PATH or a path to it")
+    started_at = utc_now()
+    if directory is None:
+        directory = Path("eunomia-recordings") / started_at[:19].replace("-", "").replace(":", "")
+    try:
+        RecordingWriter.create_directory(directory)
+    except (FileExistsError, RecordingWriteError) as exc:
+        raise UsageError(str(exc)) from None
+    require_root("eunomia record")
+    btf = features.probe("btf")
+    if not btf.available:
+        raise RuntimeFailure(f"no kernel BTF: {btf.detail}")
+
+    chosen = list(tracker_registry.selectable().values())
+    scope = Scope(containers=tuple(container), host=host, allow_pending=True)
+    run = RunInfo(version=__version__,
+                  host={"hostname": platform.node(), "kernel": platform.release(), "machine": platform.machine()},
+                  trackers=[t.name for t in chosen], scope={"containers": list(container), "host": host},
+                  start=started_at, command=list(command) if command else None)
+    stop = install_stop_handlers()
+    code = _record(chosen, scope, run, directory, stop, timeout, command or None)
+    raise typer.Exit(code)
+
+
+def _describe(context: Context, container_id: str) -> dict[str, Any]:
+    """What the runtime knows beyond the events: labels, start, exit."""
+    out: dict[str, Any] = {}
+    found = next((c for c in context.registry.containers() if c.id == container_id), None)
+    if found is not None:
+        out.update(labels=dict(found.labels), started=found.started)
+    if context.docker is not None and context.docker.available:
+        exited = context.docker.exit_of(container_id)
+        if exited is not None:
+            out["exited"], out["exit_code"] = exited
+    return out
+
+
+def _record(chosen: list[tracker_registry.TrackerDef], scope: Scope, run: RunInfo, directory: Path,
+            stop: StopFlag, timeout: float | None, command: list[str] | None) -> int:
+    streamed = {t.name: set(t.printed_kinds) if t.printed_kinds else None for t in chosen}
+    context = build_context()
+    session = TraceSession(chosen, scope, context)
+    began = time.monotonic()
+    with session, contextlib.closing(context):
+        writer = RecordingWriter(directory, run, now=utc_now,
+                                 describe=lambda cid: _describe(context, cid), wants=session.wants)
+
+        def emit(tracker: tracker_registry.TrackerDef, event: dict[str, Any]) -> None:
+            kinds = streamed.get(tracker.name)
+            writer.write(event, stream=kinds is None or event["type"] in kinds)
+
+        where = ", ".join(scope.containers) if scope.containers else "all containers"
+        typer.echo(f"eunomia: recording {where}{' and the host' if scope.host else ''} into {directory} "
+                   f"(probes attached in {time.monotonic() - began:.2f}s); Ctrl-C to stop", err=True)
+        child = _start(command) if command else None
+        progress = Progress(sys.stderr)
+        loop = _Loop(session, writer, stop, child, timeout, progress, emit)
+        loop.run()
+        session.drain(emit)
+        summary = session.summary()
+        writer.finish(session.aggregates(), summary, loop.command_result(command))
+        progress.clear()
+    exit_code = loop.exit_code()
+    typer.echo(f"eunomia: recorded {writer.containers} container(s), {writer.events} events "
+               f"({summary['lost']} lost in the kernel) into {directory}", err=True)
+    if writer.error is not None:
+        raise RuntimeFailure(f"{writer.error} ({writer.unwritten} events not written)")
+    return exit_code
+
+
+def _start(command: list[str]) -> subprocess.Popen[bytes]:
+    try:
+        return subprocess.Popen(command)
+    except OSError as exc:
+        raise UsageError(f"cannot run {command[0]!r}: {exc.strerror}") from None
+
+
+class _Loop:
+    """Poll events until the timeout, a stop signal, or COMMAND's end."""
+
+    def __init__(self, session: TraceSession, writer: RecordingWriter, stop: StopFlag,
+                 child: subprocess.Popen[bytes] | None, timeout: float | None, progress: Progress,
+                 emit: Any) -> None:
+        self.session, self.writer, self.stop, self.child = session, writer, stop, child
+        self.progress, self.emit = progress, emit
+        self.started = time.monotonic()
+        self.deadline = None if timeout is None else self.started + timeout
+        self._forwarded_at: float | None = None
+        self._ended_at: float | None = None
+
+    def run(self) -> None:
+        next_checkpoint = time.monotonic() + CHECKPOINT_SECONDS
+        while not self._done():
+            self.session.poll(self.emit, timeout=0.1)
+            self.writer.flush()
+            now = time.monotonic()
+            if now >= next_checkpoint:
+                self.writer.checkpoint(self.session.aggregates(), self.session.summary())
+                next_checkpoint = now + CHECKPOINT_SECONDS
+            self.progress.show(now - self.started, self.writer.containers, self.writer.events,
+                               lambda: self.session.summary()["lost"])
+
+    def _done(self) -> bool:
+        now = time.monotonic()
+        if self.deadline is not None and now >= self.deadline and not self.stop.requested:
+            self.stop.requested, self.stop.signum = True, signal.SIGTERM
+        child = self.child
+        if child is not None and child.poll() is not None:
+            if self._ended_at is None:
+                self._ended_at = now
+            return now - self._ended_at >= COMMAND_GRACE
+        if not self.stop.requested:
+            return False
+        if child is None:
+            return True
+        if self._forwarded_at is None:  # let COMMAND stop too, and record its end
+            self._forwarded_at = now
+            with contextlib.suppress(ProcessLookupError):
+                child.send_signal(self.stop.signum or signal.SIGTERM)
+        elif now - self._forwarded_at > COMMAND_STOP_TIMEOUT:
+            child.kill()
+            child.wait()
+            return True
+        return False
+
+    def command_result(self, command: list[str] | None) -> dict[str, Any] | None:
+        if command is None:
+            return None
+        return {"argv": list(command), "exit_code": self.exit_code() if self.child is not None else None}
+
+    def exit_code(self) -> int:
+        if self.child is None:
+            return 0
+        code = self.child.poll()
+        if code is None:
+            return 0
+        return 128 - code if code < 0 else code  # killed by a signal: 128 + its number

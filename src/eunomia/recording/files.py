@@ -1,0 +1,128 @@
+"""Writing a recording's files without losing or corrupting what is there.
+
+events.jsonl is appended whole lines at a time: after a crash (or kill -9)
+it parses line by line up to its last complete line, and a write that
+fails half-way (disk full) is cut back to its last complete line.  Reports,
+CSVs and the index are replaced atomically (temp file + rename), so a
+reader never sees half a report.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+from pathlib import Path
+
+FOLDER_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+class RecordingWriteError(OSError):
+    """A recording's file could not be written (the disk is full, …)."""
+
+    def __init__(self, path: Path, cause: OSError) -> None:
+        super().__init__(cause.errno, cause.strerror)
+        self.path = path
+
+    def __str__(self) -> str:
+        hint = "free some space or record elsewhere with -d" if self.errno in (errno.ENOSPC, errno.EDQUOT) \
+            else "check the directory's permissions or record elsewhere with -d"
+        return f"cannot write {self.path}: {self.strerror}; {hint}"
+
+
+def folder_name(container_id: str, name: str | None) -> str:
+    """A container's folder: `<name>-<short id>` made filesystem-safe."""
+    short = container_id[:12]
+    if not name or container_id == "host":
+        return short
+    safe = FOLDER_UNSAFE.sub("_", name).strip("._")[:64]
+    return f"{safe}-{short}" if safe else short
+
+
+def replace_file(path: Path, data: bytes) -> None:
+    """Write data to path atomically: all of it or nothing changes."""
+    temp = path.with_name(f".{path.name}.tmp")
+    try:
+        with open(temp, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temp, path)
+    except OSError as exc:
+        try:
+            temp.unlink()
+        except OSError:
+            pass
+        raise RecordingWriteError(path, exc) from None
+
+
+class EventLog:
+    """One container's events.jsonl, appended in whole lines."""
+
+    FLUSH_AT = 1 << 16
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            self._fd: int | None = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
+        except OSError as exc:
+            raise RecordingWriteError(path, exc) from None
+        self._buffer = bytearray()
+        self._pending = 0        # lines in the buffer
+        self.written = 0         # lines on disk
+        self.unwritten = 0       # lines that could not be written
+        self.failed = False
+
+    def append(self, line: bytes) -> None:
+        """line: one JSON document ending in a newline."""
+        if self.failed:
+            self.unwritten += 1
+            return
+        self._buffer += line
+        self._pending += 1
+        if len(self._buffer) >= self.FLUSH_AT:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the buffer; on failure keep whole lines only, count the rest and raise."""
+        if not self._buffer or self._fd is None:
+            return
+        data = memoryview(bytes(self._buffer))  # immutable: the buffer may be cleared while views live
+        done = 0
+        try:
+            while done < len(data):
+                done += os.write(self._fd, data[done:])
+        except OSError as exc:
+            whole = self._buffer.rfind(b"\n", 0, done) + 1
+            if whole < done:  # cut the partial line back off
+                try:
+                    os.ftruncate(self._fd, os.fstat(self._fd).st_size - (done - whole))
+                except OSError:
+                    pass
+            lines = self._buffer.count(b"\n", 0, whole)
+            self.written += lines
+            self.unwritten += self._pending - lines
+            self._buffer.clear()
+            self._pending = 0
+            self.failed = True
+            raise RecordingWriteError(self.path, exc) from None
+        self.written += self._pending
+        self._buffer.clear()
+        self._pending = 0
+
+    @property
+    def pending(self) -> int:
+        """Lines appended but not written yet."""
+        return self._pending
+
+    def moved_to(self, path: Path) -> None:
+        """Its folder was renamed (the descriptor stays valid)."""
+        self.path = path
+
+    def close(self) -> None:
+        try:
+            self.flush()
+        finally:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
