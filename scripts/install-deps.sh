@@ -2,7 +2,8 @@
 # Install the Debian packages eunomia needs to build, run and test, if missing.
 set -eu
 # gcc + libc6-dev: tests compile small static helpers (ptrace, unix sockets)
-PKGS=${PKGS:-"clang llvm libbpf-dev libbpf1 bpftool make docker.io busybox-static strace libseccomp2 gcc libc6-dev"}
+# chromium: the HTML report is opened in it (tests/integration/browser.py)
+PKGS=${PKGS:-"clang llvm libbpf-dev libbpf1 bpftool make docker.io busybox-static strace libseccomp2 gcc libc6-dev chromium"}
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -30,6 +30,7 @@ def _root(version: bool = typer.Option(False, "--version", callback=_version, is
 
 from . import doctor as _doctor  # noqa: E402,F401  (registers commands)
 from . import trace as _trace  # noqa: E402,F401
+from . import report as _report  # noqa: E402,F401
 from . import record as _record  # noqa: E402,F401
 
 
