@@ -83,6 +83,9 @@ def test_record_a_command_and_two_talking_containers(tmp_path: Path, names: dict
 
     assert sorted(c["name"] for c in index["containers"]) == sorted([web, client, app])  # each once
     assert index["complete"] is True and index["command"]["exit_code"] == 7
+    # COMMAND's output was passed on and kept: `docker run -d` printed the two ids
+    ids = [docker("inspect", "--format", "{{.Id}}", n).stdout.strip() for n in (web, client)]
+    assert done.stdout.split() == ids and (out / index["command"]["stdout"]).read_text().split() == ids
     assert index["stats"]["lost"] == 0
 
     # every streamed event is in exactly one events.jsonl (no signal crossed containers here)

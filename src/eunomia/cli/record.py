@@ -8,10 +8,11 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Optional
+from typing import IO, Any, Optional
 
 import typer
 
@@ -31,6 +32,7 @@ from .stopping import StopFlag, install_stop_handlers
 CHECKPOINT_SECONDS = 5.0    # reports and index rewritten this often while recording
 COMMAND_GRACE = 0.5         # after COMMAND exits: late events, Docker's die event
 COMMAND_STOP_TIMEOUT = 10.0  # after forwarding a stop signal to COMMAND
+COMMAND_STDOUT = "command.stdout"
 
 EXAMPLES = """
 Examples:
@@ -129,10 +131,12 @@ def _record(chosen: list[tracker_registry.TrackerDef], scope: Scope, run: RunInf
         where = ", ".join(scope.containers) if scope.containers else "all containers"
         typer.echo(f"eunomia: recording {where}{' and the host' if scope.host else ''} into {directory} "
                    f"(probes attached in {time.monotonic() - began:.2f}s); Ctrl-C to stop", err=True)
-        child = _start(command) if command else None
+        child, tee = _start(command, directory) if command else (None, None)
         progress = Progress(sys.stderr)
         loop = _Loop(session, writer, stop, child, timeout, progress, emit)
         loop.run()
+        if tee is not None:
+            tee.join(timeout=2)  # COMMAND's last output
         session.drain(emit)
         summary = session.summary()
         writer.finish(session.aggregates(), summary, loop.command_result(command))
@@ -145,11 +149,36 @@ def _record(chosen: list[tracker_registry.TrackerDef], scope: Scope, run: RunInf
     return exit_code
 
 
-def _start(command: list[str]) -> subprocess.Popen[bytes]:
+def _start(command: list[str], directory: Path) -> tuple[subprocess.Popen[bytes], threading.Thread]:
+    """Start COMMAND; its standard output goes on to ours and into
+    DIR/command.stdout (what `eunomia advise verify --stdout` compares)."""
     try:
-        return subprocess.Popen(command)
+        child = subprocess.Popen(command, stdout=subprocess.PIPE)
     except OSError as exc:
         raise UsageError(f"cannot run {command[0]!r}: {exc.strerror}") from None
+    tee = threading.Thread(target=_tee, args=(child.stdout, directory / COMMAND_STDOUT), name="command-stdout",
+                           daemon=True)
+    tee.start()
+    return child, tee
+
+
+def _tee(source: IO[bytes], path: Path) -> None:
+    out = sys.stdout.buffer
+    try:
+        saved: IO[bytes] | None = open(path, "wb")
+    except OSError:
+        saved = None
+    while chunk := source.read1(1 << 16):
+        for sink in (out, saved):
+            if sink is None:
+                continue
+            try:
+                sink.write(chunk)
+                sink.flush()
+            except (OSError, ValueError):
+                pass  # a closed stdout or a full disk must not block COMMAND
+    if saved is not None:
+        saved.close()
 
 
 class _Loop:
@@ -203,7 +232,8 @@ class _Loop:
     def command_result(self, command: list[str] | None) -> dict[str, Any] | None:
         if command is None:
             return None
-        return {"argv": list(command), "exit_code": self.exit_code() if self.child is not None else None}
+        return {"argv": list(command), "exit_code": self.exit_code() if self.child is not None else None,
+                "stdout": COMMAND_STDOUT}
 
     def exit_code(self) -> int:
         if self.child is None:
