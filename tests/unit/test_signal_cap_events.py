@@ -152,10 +152,11 @@ def test_capability_event(registry):
     enricher = Enricher(registry, ProcessTable(), BootClock(realtime_ns=0, monotonic_ns=0))
     enricher.plan(tracker, "capability", layout)
     rec = pack(layout, {"type": 11, "result": -1, **task(100, WEB_CG, b"chown"), "cap": 0, "cap_number": 0,
-                        "granted": 0})
+                        "granted": 0, "syscall": -1, "credentials": 0, "probe": 0})
     event = enricher.enrich(tracker, "capability", rec)
     assert event["type"] == "capability"
-    assert event["capability"] == {"name": "CAP_CHOWN", "number": 0, "granted": False}
+    assert event["capability"] == {"name": "CAP_CHOWN", "number": 0, "granted": False,
+                                   "syscall": None, "credentials": "own", "probe": False}
     assert event["result"] == "EPERM"
 
 
@@ -175,7 +176,7 @@ class FakeObject:
 def test_capability_aggregates_sum_cpus_and_cgroups(registry):
     registry.add_cgroup(4004, f"/system.slice/docker-{WEB}.scope/init.scope")  # nested: still web
     def key(cgroup_id, cap, granted, comm):  # struct cap_count_key, as Map.records() decodes it
-        return {"cgroup_id": cgroup_id, "cap": cap, "granted": granted, "comm": comm}
+        return {"cgroup_id": cgroup_id, "cap": cap, "granted": granted, "comm": comm, "syscall": -1, "borrowed": 0, "probe": 0}
     entries = [
         (key(WEB_CG, 0, 1, "chown"), [30, 20]),
         (key(4004, 0, 1, "chown"), [1, 0]),
@@ -186,9 +187,13 @@ def test_capability_aggregates_sum_cpus_and_cgroups(registry):
     records = {r["container"]["name"]: r for r in aggregates(FakeObject(entries), registry)}
     assert set(records) == {"web", "db"}
     assert records["web"]["type"] == "capabilities"
+    def check(comm, granted, denied):
+        return {"process": comm, "syscall": None, "credentials": "own", "probe": False, "granted": granted,
+                "denied": denied}
     assert records["web"]["capabilities"] == {
-        "CAP_CHOWN": {"granted": 51, "denied": 2, "processes": ["chown"]},
-        "CAP_SYS_ADMIN": {"granted": 0, "denied": 1, "processes": ["mount"]},
+        "CAP_CHOWN": {"granted": 51, "denied": 2, "processes": ["chown"], "checks": [check("chown", 51, 2)]},
+        "CAP_SYS_ADMIN": {"granted": 0, "denied": 1, "processes": ["mount"], "checks": [check("mount", 0, 1)]},
     }
     assert list(records["web"]["capabilities"]) == ["CAP_CHOWN", "CAP_SYS_ADMIN"]  # kernel order
-    assert records["db"]["capabilities"] == {"CAP_NET_ADMIN": {"granted": 4, "denied": 0, "processes": ["ip"]}}
+    assert records["db"]["capabilities"] == {"CAP_NET_ADMIN": {"granted": 4, "denied": 0, "processes": ["ip"],
+                                                               "checks": [check("ip", 4, 0)]}}

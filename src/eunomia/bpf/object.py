@@ -122,8 +122,9 @@ class ObjectSpec:
         """The object's `const volatile` knobs (named targ_* or filter_*)."""
         return [name for name in self.btf.section_variables(".rodata") if name.startswith(("targ_", "filter_"))]
 
-    def set_knobs(self, **values: int | bool) -> None:
-        """Set ``const volatile`` globals (targ_*, filter_*) before load."""
+    def set_knobs(self, **values: int | bool | bytes) -> None:
+        """Set ``const volatile`` globals (targ_*, filter_*) before load.
+        An array knob takes bytes of exactly its size (packed by the caller)."""
         if self._loaded:
             raise BpfError("knobs can only be set before load", obj=self.name)
         variables = self.btf.section_variables(".rodata")
@@ -137,7 +138,12 @@ class ObjectSpec:
             base = lib().bpf_map__initial_value(rodata._h, ctypes.byref(base_size))
             if not base or offset + size > base_size.value:
                 raise BpfError(f"cannot set knob {knob!r}", obj=self.name)
-            packed = struct.pack(_KNOB_CODES[size], int(value))
+            if isinstance(value, bytes):
+                if len(value) != size:
+                    raise BpfError(f"knob {knob!r} takes {size} bytes, not {len(value)}", obj=self.name)
+                packed = value
+            else:
+                packed = struct.pack(_KNOB_CODES[size], int(value))
             ctypes.memmove(base + offset, packed, size)
 
     # -- load --------------------------------------------------------------

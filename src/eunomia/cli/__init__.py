@@ -32,6 +32,7 @@ from . import doctor as _doctor  # noqa: E402,F401  (registers commands)
 from . import trace as _trace  # noqa: E402,F401
 from . import report as _report  # noqa: E402,F401
 from . import record as _record  # noqa: E402,F401
+from . import advise as _advise  # noqa: E402,F401
 
 
 def main() -> None:

@@ -78,10 +78,14 @@ def edge_of(event: Event) -> tuple[str, str, str, int] | None:
 
 
 class TraceSession:
-    def __init__(self, trackers: list[TrackerDef], scope: Scope, context: Context) -> None:
+    def __init__(self, trackers: list[TrackerDef], scope: Scope, context: Context,
+                 knobs: dict[str, dict[str, Any]] | None = None) -> None:
         self.trackers = trackers
         self.scope = scope
         self.ctx = context
+        # tracker name → {knob: value}, set over the tracker's own knobs
+        # (e.g. {"syscall": {"targ_failures": True}})
+        self.knobs = {name: dict(values) for name, values in (knobs or {}).items()}
         self.clock = BootClock()
         self.enricher = Enricher(context.registry, context.processes, self.clock, context.proc_root,
                                  context.mounts.unified, keyed_by_mntns=context.mounts.unified is None)
@@ -150,7 +154,17 @@ class TraceSession:
                     spec.maps[name].reuse(live)
             if tracker.knobs is not None:
                 knobs = {**knobs, **tracker.knobs()}
-            spec.set_knobs(**{k: v for k, v in knobs.items() if k in spec.knob_names()})
+            known = spec.knob_names()
+            overrides = self.knobs.get(tracker.name, {})
+            unknown = sorted(set(overrides) - set(known))
+            if unknown:
+                raise ValueError(f"tracker {tracker.name!r} has no knob {', '.join(map(repr, unknown))}; "
+                                 f"its knobs: {', '.join(sorted(known))}")
+            knobs = {**knobs, **overrides}
+            spec.set_knobs(**{k: v for k, v in knobs.items() if k in known})
+            for program, knob in tracker.knob_programs.items():
+                if not knobs.get(knob):
+                    spec.programs[program].autoload = False
             for program, feature in tracker.optional_programs.items():
                 if not features.probe(feature).available:
                     log.info("%s: %s off (no %s)", tracker.name, program, feature)

@@ -22,15 +22,23 @@ FILE_OPERATIONS = {
     "mkdir": "mkdir", "symlink": "symlink", "link": "link", "truncate": "truncate",
 }
 AGGREGATE_TYPES = ("file_bytes", "udp_peers", "capabilities", "syscalls")
-# runc names its own stages so; they run in the container's cgroup while
-# setting it up (mounts under /var/lib/docker, /proc/<pid>/…) before the
-# container's program is exec'd, and again for each `docker exec`
+# runc runs in the container's cgroup while it sets the container up (mounts
+# under /var/lib/docker, /proc/<pid>/…), first as `runc`, then as the stages
+# it names runc:[0:PARENT], runc:[1:CHILD], runc:[2:INIT] until the last one
+# execs the container's program; again for each `docker exec`
+RUNTIME_PROCESS_NAMES = ("runc",)
 RUNTIME_PROCESS_PREFIXES = ("runc:[",)
+
+
+def is_runtime_process(name: str | None) -> bool:
+    """Is this comm the container runtime's own set-up?"""
+    name = name or ""
+    return name in RUNTIME_PROCESS_NAMES or name.startswith(RUNTIME_PROCESS_PREFIXES)
 
 
 def is_runtime_setup(event: Event) -> bool:
     """Work the container runtime did inside the container's cgroup."""
-    return str((event.get("process") or {}).get("name") or "").startswith(RUNTIME_PROCESS_PREFIXES)
+    return is_runtime_process((event.get("process") or {}).get("name"))
 
 
 def container_label(container: dict[str, Any] | None) -> str | None:
@@ -253,5 +261,6 @@ class ContainerReport:
             "unix_connects": [dict(u) for u in self._unix.values()],
             "capabilities": self._aggregate("capabilities", "capabilities"),
             "syscalls": self._aggregate("syscalls", "syscalls"),
+            "runtime_syscalls": self._aggregate("syscalls", "runtime_syscalls"),
             "stats": stats,
         }

@@ -34,13 +34,16 @@ class TrackerDef:
     internal: bool = False           # always loaded, not selectable (cgroup)
     printed_kinds: tuple[str, ...] | None = None  # event kinds shown by `trace`; None = all
     optional_programs: dict[str, str] = field(default_factory=dict)  # program → feature it needs
+    # program → the knob that turns it on: not even loaded while the knob is
+    # off (an attached program costs every call of its hook, even when empty)
+    knob_programs: dict[str, str] = field(default_factory=dict)
     # record field → where it goes in the event (dotted ECS path); fields of
     # struct eun_task are placed by the pipeline for every tracker
     fields: dict[str, str] = field(default_factory=dict)
     streaming: bool = True           # False: only aggregates (not run by default)
     # typedef → presentation of a field declared with it (merged for all trackers)
     formatters: dict[str, Callable[[Any], Any]] = field(default_factory=dict)
-    knobs: Callable[[], dict[str, int]] | None = None  # computed knob values (e.g. syscall numbers)
+    knobs: Callable[[], dict[str, int | bytes]] | None = None  # computed knob values (syscall numbers, address ranges)
     aggregates: Aggregates | None = None
     # last touch on each enriched event, with the container registry at hand
     # (e.g. naming the container behind a peer address)

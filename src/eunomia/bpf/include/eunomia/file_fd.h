@@ -13,14 +13,7 @@
 #define EUNOMIA_FILE_FD_H
 
 #include "eunomia/fd.h"
-
-#if defined(__TARGET_ARCH_x86)
-#define EUN_SYSCALL_NR(regs) ((long)BPF_CORE_READ((regs), orig_ax))
-#elif defined(__TARGET_ARCH_arm64)
-#define EUN_SYSCALL_NR(regs) ((long)BPF_CORE_READ((regs), syscallno))
-#else
-#error "eunomia/file_fd.h: syscall number register unknown for this architecture"
-#endif
+#include "eunomia/syscall_nr.h"
 
 #define EUN_AT_FDCWD (-100)
 

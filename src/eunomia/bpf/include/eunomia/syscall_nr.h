@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause */
+/*
+ * The syscall number in a task's user pt_regs.
+ *
+ * The number is kept apart from the return-value register: x86-64 orig_ax
+ * (rax is overwritten with the result), arm64 syscallno (x0 is).  Hooks
+ * that get the regs as an untyped raw_tp argument (sys_exit) read it with
+ * CO-RE; hooks holding a BTF-typed regs pointer load the field directly.
+ */
+#ifndef EUNOMIA_SYSCALL_NR_H
+#define EUNOMIA_SYSCALL_NR_H
+
+#if defined(__TARGET_ARCH_x86)
+#define EUN_SYSCALL_NR(regs) ((long)BPF_CORE_READ((regs), orig_ax))
+#elif defined(__TARGET_ARCH_arm64)
+#define EUN_SYSCALL_NR(regs) ((long)BPF_CORE_READ((regs), syscallno))
+#else
+#error "eunomia/syscall_nr.h: syscall number register unknown for this architecture"
+#endif
+
+#endif

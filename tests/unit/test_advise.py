@@ -1,0 +1,153 @@
+"""Advice from reports, without a kernel: profile content, capability rules,
+the docker run that verifies them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from eunomia.advise import AdviceError
+from eunomia.advise.caps import advise_caps, docker_flags, evidence, k8s_capabilities
+from eunomia.advise.inputs import RecordedContainer
+from eunomia.advise.runtime import RUNTIME_AFTER_FILTER
+from eunomia.advise.seccomp import advise_seccomp, k8s_name, k8s_profile, k8s_security_context, oci_profile
+from eunomia.advise.verify import judge, plan_rerun
+
+
+def recorded(syscalls: dict[str, int] | None = None, runtime: dict[str, int] | None = None,
+             capabilities: dict[str, Any] | None = None, machine: str = "x86_64",
+             exit_code: int | None = 0, directory: str = "rec") -> RecordedContainer:
+    report = {"container": {"id": "a" * 64, "name": "app", "namespace": None, "exit_code": exit_code},
+              "syscalls": syscalls if syscalls is not None else {"read": 3, "write": 1},
+              "runtime_syscalls": runtime or {}, "capabilities": capabilities or {}}
+    return RecordedContainer(Path(directory), machine, report, None)
+
+
+def check(process: str, syscall: str | None, granted: int = 0, denied: int = 0,
+          credentials: str = "own", **extra: Any) -> dict[str, Any]:
+    return {"process": process, "syscall": syscall, "credentials": credentials, "granted": granted,
+            "denied": denied, **extra}
+
+
+def test_profile_allows_workload_and_runtime_and_nothing_else() -> None:
+    advice = advise_seccomp([recorded({"read": 3, "write": 1}, {"fstatfs": 1}),
+                             recorded({"openat": 2, "read": 1}, {"execve": 1})])
+    profile = oci_profile(advice)
+    assert profile["defaultAction"] == "SCMP_ACT_ERRNO" and profile["defaultErrnoRet"] == 1
+    assert profile["architectures"] == ["SCMP_ARCH_X86_64"]
+    (rule,) = profile["syscalls"]
+    assert rule["action"] == "SCMP_ACT_ALLOW"
+    assert rule["names"] == sorted({"read", "write", "openat", "fstatfs", "execve"} | RUNTIME_AFTER_FILTER)
+    assert advice.workload == {"read": 4, "write": 1, "openat": 2}
+
+
+def test_unknown_syscall_numbers_are_an_error_never_dropped() -> None:
+    with pytest.raises(AdviceError, match="syscall number 1023, which libseccomp does not name"):
+        advise_seccomp([recorded({"read": 1, "unknown_1023": 5})])
+    with pytest.raises(AdviceError, match="'not_a_syscall' is not known to libseccomp"):
+        advise_seccomp([recorded({"read": 1, "not_a_syscall": 5})])
+
+
+def test_empty_recording_and_unknown_machine_are_errors() -> None:
+    with pytest.raises(AdviceError, match="no syscalls were recorded"):
+        advise_seccomp([recorded({})])
+    with pytest.raises(AdviceError, match="'sparc64' machine"):
+        advise_seccomp([recorded(machine="sparc64")])
+
+
+def test_merging_machines_lists_each_architecture() -> None:
+    advice = advise_seccomp([recorded(), recorded(machine="aarch64", syscalls={"read": 1})])
+    assert advice.architectures == ["SCMP_ARCH_X86_64", "SCMP_ARCH_AARCH64"]
+
+
+def test_k8s_profile_and_security_context() -> None:
+    advice = advise_seccomp([recorded()])
+    doc = k8s_profile(advice, "My_App.v2", "shop")
+    assert doc["apiVersion"] == "security-profiles-operator.x-k8s.io/v1beta1" and doc["kind"] == "SeccompProfile"
+    assert doc["metadata"] == {"name": "my-app-v2", "namespace": "shop"}
+    assert doc["spec"]["defaultAction"] == "SCMP_ACT_ERRNO" and doc["spec"]["syscalls"][0]["names"] == advice.names
+    assert k8s_security_context("My_App.v2", "shop") == {"securityContext": {"seccompProfile": {
+        "type": "Localhost", "localhostProfile": "operator/shop/my-app-v2.json"}}}
+    assert k8s_name("...") == "container"
+
+
+def test_caps_count_only_the_workloads_own_granted_checks() -> None:
+    capabilities = {
+        "CAP_CHOWN": {"checks": [check("chown", "fchownat", granted=2)]},
+        "CAP_NET_BIND_SERVICE": {"checks": [check("httpd", "bind", granted=1)]},
+        "CAP_SETPCAP": {"checks": [check("runc:[2:INIT]", "prctl", granted=55)]},
+        "CAP_DAC_OVERRIDE": {"checks": [check("sh", "openat", granted=3, credentials="borrowed")]},
+        "CAP_SYS_ADMIN": {"checks": [check("sh", "mmap", granted=9), check("sh", None, denied=1),
+                                     check("sh", "write", granted=1, probe=True)]},
+        "CAP_KILL": {"checks": [check("kill", "kill", denied=1)]},
+    }
+    advice = advise_caps([recorded(capabilities=capabilities)])
+    assert advice.names == ["CAP_CHOWN", "CAP_NET_BIND_SERVICE"]  # kernel order
+    assert docker_flags(advice) == ["--cap-drop", "ALL", "--cap-add", "CAP_CHOWN", "--cap-add",
+                                    "CAP_NET_BIND_SERVICE"]
+    assert k8s_capabilities(advice) == {"securityContext": {"capabilities": {
+        "drop": ["ALL"], "add": ["CHOWN", "NET_BIND_SERVICE"]}}}
+    doc = evidence(advice, "app")
+    assert doc["needed"]["CAP_CHOWN"] == {"granted_checks": 2, "processes": ["chown"], "syscalls": ["fchownat"]}
+    assert doc["not_needed"] == {
+        "CAP_DAC_OVERRIDE": {"borrowed credentials (overlayfs)": 3},
+        "CAP_KILL": {"denied only": 1},
+        "CAP_SETPCAP": {"container runtime set-up": 55},
+        "CAP_SYS_ADMIN": {"probe": 11},
+    }
+
+
+def test_caps_need_the_per_check_detail() -> None:
+    with pytest.raises(AdviceError, match="no detail"):
+        advise_caps([recorded(capabilities={"CAP_CHOWN": {"granted": 1, "denied": 0, "processes": ["chown"]}})])
+
+
+def test_rerun_injects_the_advice_and_keeps_the_users_options() -> None:
+    advice = advise_caps([recorded(capabilities={"CAP_CHOWN": {"checks": [check("chown", "fchownat", granted=1)]}})])
+    plan = plan_rerun(["docker", "run", "--rm", "-e", "A=1", "--name", "app", "img", "sh", "-c", "x"],
+                      Path("/tmp/p.json"), advice)
+    assert plan.argv == ["docker", "run", "--security-opt", "seccomp=/tmp/p.json", "--cap-drop", "ALL",
+                         "--cap-add", "CAP_CHOWN", "--rm", "-e", "A=1", "--name", "app", "img", "sh", "-c", "x"]
+    assert (plan.name, plan.named_here, plan.removes_itself) == ("app", False, True)
+    # "--name x" after the image is the program's argument: the container gets a name of ours
+    unnamed = plan_rerun(["docker", "container", "run", "img", "--name", "x"], Path("/p"), advice)
+    assert unnamed.named_here and unnamed.name.startswith("eunomia-verify-")
+    assert unnamed.argv[-5:] == ["--name", unnamed.name, "img", "--name", "x"]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["podman", "run", "img"], "as a `docker run"),
+    (["docker", "run", "--privileged", "img"], "already sets --privileged"),
+    (["docker", "run", "--cap-add=NET_ADMIN", "img"], "already sets --cap-add"),
+    (["docker", "run", "--security-opt", "seccomp=unconfined", "img"], "already sets --security-opt"),
+])
+def test_rerun_refuses_what_would_void_the_proof(argv: list[str], message: str) -> None:
+    with pytest.raises(AdviceError, match=message):
+        plan_rerun(argv, Path("/p"), advise_caps([recorded()]))
+
+
+def test_judge_names_denied_syscalls_and_capabilities() -> None:
+    one = recorded(exit_code=0)
+    caps = advise_caps([one])
+    verdict = judge(one, {"read", "write", "chown"}, caps, exit_code=1, stdout=None,
+                    eperm={"mkdirat": 2, "chown": 1},
+                    capabilities={"CAP_CHOWN": {"checks": [check("chown", "fchownat", denied=1)]},
+                                  "CAP_SYS_ADMIN": {"checks": [check("sh", "mmap", denied=4)]}})
+    assert not verdict.ok and verdict.recorded_exit_code == 0
+    assert verdict.denied_syscalls == {"mkdirat": 2} and verdict.other_eperm == {"chown": 1}
+    assert verdict.denied_capabilities == {"CAP_CHOWN": ["chown"]}  # the mmap probe is not named
+    same = judge(one, {"read"}, caps, exit_code=0, stdout=None, eperm={}, capabilities={})
+    assert same.ok and same.denied_syscalls == {}
+
+
+def test_judge_compares_stdout_only_when_recorded(tmp_path: Path) -> None:
+    (tmp_path / "command.stdout").write_bytes(b"hello\n")
+    one = RecordedContainer(tmp_path, "x86_64", recorded().report, {"argv": ["docker"], "exit_code": 0,
+                                                                    "stdout": "command.stdout"})
+    caps = advise_caps([one])
+    assert judge(one, set(), caps, 0, b"hello\n", {}, {}).ok
+    assert judge(one, set(), caps, 0, b"bye\n", {}, {}).stdout_matches is False
+    with pytest.raises(AdviceError, match="holds no output of its command"):
+        judge(recorded(), set(), caps, 0, b"x", {}, {})
