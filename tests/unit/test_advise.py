@@ -13,7 +13,29 @@ from eunomia.advise.caps import advise_caps, docker_flags, evidence, k8s_capabil
 from eunomia.advise.inputs import RecordedContainer
 from eunomia.advise.runtime import RUNTIME_AFTER_FILTER
 from eunomia.advise.seccomp import advise_seccomp, k8s_name, k8s_profile, k8s_security_context, oci_profile
-from eunomia.advise.verify import judge, plan_rerun
+from eunomia.advise.verify import judge, parse_run_help, plan_rerun
+
+# as `docker run --help` prints them (Docker 20.10), a few lines
+RUN_HELP = """
+Options:
+      --add-host list                  Add a custom host-to-IP mapping
+  -a, --attach list                    Attach to STDIN, STDOUT or STDERR
+      --cap-add list                   Add Linux capabilities
+      --cap-drop list                  Drop Linux capabilities
+      --cidfile string                 Write the container ID to the file
+      --cpu-quota int                  Limit CPU CFS (Completely Fair
+  -d, --detach                         Run container in background and
+  -e, --env list                       Set environment variables
+  -i, --interactive                    Keep STDIN open even if not attached
+      --name string                    Assign a name to the container
+      --oom-score-adj int              Tune host's OOM preferences (-1000
+      --privileged                     Give extended privileges to this
+      --rm                             Automatically remove the container
+      --security-opt list              Security Options
+  -t, --tty                            Allocate a pseudo-TTY
+"""
+OPTIONS = parse_run_help(RUN_HELP)
+CID = Path("/tmp/cid")
 
 
 def recorded(syscalls: dict[str, int] | None = None, runtime: dict[str, int] | None = None,
@@ -37,10 +59,14 @@ def test_profile_allows_workload_and_runtime_and_nothing_else() -> None:
     profile = oci_profile(advice)
     assert profile["defaultAction"] == "SCMP_ACT_ERRNO" and profile["defaultErrnoRet"] == 1
     assert profile["architectures"] == ["SCMP_ARCH_X86_64"]
-    (rule,) = profile["syscalls"]
+    rule, fallback = profile["syscalls"]
     assert rule["action"] == "SCMP_ACT_ALLOW"
     assert rule["names"] == sorted({"read", "write", "openat", "fstatfs", "execve"} | RUNTIME_AFTER_FILTER)
     assert advice.workload == {"read": 4, "write": 1, "openat": 2}
+    # glibc falls back from clone3 to clone only on ENOSYS
+    assert fallback == {"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}
+    with_clone3 = oci_profile(advise_seccomp([recorded({"clone3": 2, "read": 1})]))
+    assert len(with_clone3["syscalls"]) == 1 and "clone3" in with_clone3["syscalls"][0]["names"]
 
 
 def test_unknown_syscall_numbers_are_an_error_never_dropped() -> None:
@@ -68,6 +94,7 @@ def test_k8s_profile_and_security_context() -> None:
     assert doc["apiVersion"] == "security-profiles-operator.x-k8s.io/v1beta1" and doc["kind"] == "SeccompProfile"
     assert doc["metadata"] == {"name": "my-app-v2", "namespace": "shop"}
     assert doc["spec"]["defaultAction"] == "SCMP_ACT_ERRNO" and doc["spec"]["syscalls"][0]["names"] == advice.names
+    assert doc["spec"]["syscalls"][1] == {"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": "38"}
     assert k8s_security_context("My_App.v2", "shop") == {"securityContext": {"seccompProfile": {
         "type": "Localhost", "localhostProfile": "operator/shop/my-app-v2.json"}}}
     assert k8s_name("...") == "container"
@@ -78,17 +105,19 @@ def test_caps_count_only_the_workloads_own_granted_checks() -> None:
         "CAP_CHOWN": {"checks": [check("chown", "fchownat", granted=2)]},
         "CAP_NET_BIND_SERVICE": {"checks": [check("httpd", "bind", granted=1)]},
         "CAP_SETPCAP": {"checks": [check("runc:[2:INIT]", "prctl", granted=55)]},
+        # runc's final exec runs with the container's capabilities: its checks count
+        "CAP_DAC_READ_SEARCH": {"checks": [check("runc:[2:INIT]", "execve", granted=1)]},
         "CAP_DAC_OVERRIDE": {"checks": [check("sh", "openat", granted=3, credentials="borrowed")]},
         "CAP_SYS_ADMIN": {"checks": [check("sh", "mmap", granted=9), check("sh", None, denied=1),
                                      check("sh", "write", granted=1, probe=True)]},
         "CAP_KILL": {"checks": [check("kill", "kill", denied=1)]},
     }
     advice = advise_caps([recorded(capabilities=capabilities)])
-    assert advice.names == ["CAP_CHOWN", "CAP_NET_BIND_SERVICE"]  # kernel order
+    assert advice.names == ["CAP_CHOWN", "CAP_DAC_READ_SEARCH", "CAP_NET_BIND_SERVICE"]  # kernel order
     assert docker_flags(advice) == ["--cap-drop", "ALL", "--cap-add", "CAP_CHOWN", "--cap-add",
-                                    "CAP_NET_BIND_SERVICE"]
+                                    "CAP_DAC_READ_SEARCH", "--cap-add", "CAP_NET_BIND_SERVICE"]
     assert k8s_capabilities(advice) == {"securityContext": {"capabilities": {
-        "drop": ["ALL"], "add": ["CHOWN", "NET_BIND_SERVICE"]}}}
+        "drop": ["ALL"], "add": ["CHOWN", "DAC_READ_SEARCH", "NET_BIND_SERVICE"]}}}
     doc = evidence(advice, "app")
     assert doc["needed"]["CAP_CHOWN"] == {"granted_checks": 2, "processes": ["chown"], "syscalls": ["fchownat"]}
     assert doc["not_needed"] == {
@@ -99,6 +128,13 @@ def test_caps_count_only_the_workloads_own_granted_checks() -> None:
     }
 
 
+def test_caps_refuse_names_that_are_not_capabilities() -> None:
+    with pytest.raises(AdviceError, match="'--privileged' is not a capability"):
+        advise_caps([recorded(capabilities={"--privileged": {"checks": [check("sh", "read", granted=1)]}})])
+    with pytest.raises(AdviceError, match="is not a syscall name"):
+        advise_seccomp([recorded({"read": 1, "x; rm -rf /": 1})])
+
+
 def test_caps_need_the_per_check_detail() -> None:
     with pytest.raises(AdviceError, match="no detail"):
         advise_caps([recorded(capabilities={"CAP_CHOWN": {"granted": 1, "denied": 0, "processes": ["chown"]}})])
@@ -106,26 +142,33 @@ def test_caps_need_the_per_check_detail() -> None:
 
 def test_rerun_injects_the_advice_and_keeps_the_users_options() -> None:
     advice = advise_caps([recorded(capabilities={"CAP_CHOWN": {"checks": [check("chown", "fchownat", granted=1)]}})])
-    plan = plan_rerun(["docker", "run", "--rm", "-e", "A=1", "--name", "app", "img", "sh", "-c", "x"],
-                      Path("/tmp/p.json"), advice)
-    assert plan.argv == ["docker", "run", "--security-opt", "seccomp=/tmp/p.json", "--cap-drop", "ALL",
-                         "--cap-add", "CAP_CHOWN", "--rm", "-e", "A=1", "--name", "app", "img", "sh", "-c", "x"]
+    plan = plan_rerun(["docker", "run", "--rm", "-e", "A=1", "--cpu-quota", "50000", "-it", "--name", "app", "img",
+                       "sh", "-c", "x"], Path("/tmp/p.json"), advice, OPTIONS, CID)
+    assert plan.argv == ["docker", "run", "--cidfile", "/tmp/cid", "--security-opt", "seccomp=/tmp/p.json",
+                         "--cap-drop", "ALL", "--cap-add", "CAP_CHOWN", "--rm", "-e", "A=1", "--cpu-quota", "50000",
+                         "-it", "--name", "app", "img", "sh", "-c", "x"]
     assert (plan.name, plan.named_here, plan.removes_itself) == ("app", False, True)
     # "--name x" after the image is the program's argument: the container gets a name of ours
-    unnamed = plan_rerun(["docker", "container", "run", "img", "--name", "x"], Path("/p"), advice)
-    assert unnamed.named_here and unnamed.name.startswith("eunomia-verify-")
-    assert unnamed.argv[-5:] == ["--name", unnamed.name, "img", "--name", "x"]
+    unnamed = plan_rerun(["docker", "container", "run", "--rm=false", "img", "--name", "x"], Path("/p"), advice,
+                         OPTIONS, CID)
+    assert unnamed.named_here and unnamed.name.startswith("eunomia-verify-") and not unnamed.removes_itself
+    assert unnamed.argv[-6:] == ["--name", unnamed.name, "--rm=false", "img", "--name", "x"]
+    assert plan_rerun(["docker", "run", "--name=web", "-eA=1", "img"], Path("/p"), advice, OPTIONS, CID).name == "web"
 
 
 @pytest.mark.parametrize("argv, message", [
     (["podman", "run", "img"], "as a `docker run"),
     (["docker", "run", "--privileged", "img"], "already sets --privileged"),
     (["docker", "run", "--cap-add=NET_ADMIN", "img"], "already sets --cap-add"),
+    (["docker", "run", "--oom-score-adj", "500", "--cap-add", "SYS_ADMIN", "img"], "already sets --cap-add"),
     (["docker", "run", "--security-opt", "seccomp=unconfined", "img"], "already sets --security-opt"),
+    (["docker", "run", "-tid", "img"], "runs detached"),
+    (["docker", "run", "--no-such-option", "img"], "no option --no-such-option"),
+    (["docker", "run", "-Z", "img"], "no option -Z"),
 ])
 def test_rerun_refuses_what_would_void_the_proof(argv: list[str], message: str) -> None:
     with pytest.raises(AdviceError, match=message):
-        plan_rerun(argv, Path("/p"), advise_caps([recorded()]))
+        plan_rerun(argv, Path("/p"), advise_caps([recorded()]), OPTIONS, CID)
 
 
 def test_judge_names_denied_syscalls_and_capabilities() -> None:
@@ -140,11 +183,19 @@ def test_judge_names_denied_syscalls_and_capabilities() -> None:
     assert verdict.denied_capabilities == {"CAP_CHOWN": ["chown"]}  # the mmap probe is not named
     same = judge(one, {"read"}, caps, exit_code=0, stdout=None, eperm={}, capabilities={})
     assert same.ok and same.denied_syscalls == {}
+    # denied while recorded too: not what the advice changed
+    kill = recorded(capabilities={"CAP_KILL": {"checks": [check("kill", "kill", denied=1)]}})
+    verdict = judge(kill, set(), advise_caps([kill]), 0, None, {},
+                    {"CAP_KILL": {"checks": [check("kill", "kill", denied=1)]}})
+    assert verdict.denied_capabilities == {}
+    # nothing to compare: the container was still running when the recording ended
+    with pytest.raises(AdviceError, match="no exit code to compare with"):
+        judge(recorded(exit_code=None), set(), caps, 0, None, {}, {})
 
 
 def test_judge_compares_stdout_only_when_recorded(tmp_path: Path) -> None:
     (tmp_path / "command.stdout").write_bytes(b"hello\n")
-    one = RecordedContainer(tmp_path, "x86_64", recorded().report, {"argv": ["docker"], "exit_code": 0,
+    one = RecordedContainer(tmp_path, "x86_64", recorded(exit_code=None).report, {"argv": ["docker"], "exit_code": 0,
                                                                     "stdout": "command.stdout"})
     caps = advise_caps([one])
     assert judge(one, set(), caps, 0, b"hello\n", {}, {}).ok

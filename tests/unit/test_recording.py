@@ -265,3 +265,45 @@ def test_recording_directory_must_be_new_or_empty(tmp_path: Path) -> None:
     (tmp_path / "used" / "x").write_text("")
     with pytest.raises(FileExistsError, match="not empty; choose a new directory with -d"):
         RecordingWriter.create_directory(tmp_path / "used")
+
+
+def test_events_of_a_folder_that_cannot_be_made_are_counted(tmp_path: Path) -> None:
+    writer = _writer(tmp_path)
+    (tmp_path / "rec" / "web-aaaaaaaaaaaa").write_text("a file where the folder should be")
+    for pid in range(5):
+        writer.write(ev("exec", WEB, pid, result=0))
+    writer.finish([], {"lost": 0}, None)
+    index = json.loads((tmp_path / "rec" / "index.json").read_text())
+    (entry,) = index["containers"]
+    assert (entry["events"], entry["unwritten"]) == (0, 5) and index["stats"]["unwritten"] == 5
+    assert index["stats"]["error"].startswith("cannot write ")
+
+
+def test_open_logs_are_bounded_and_reopened(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import eunomia.recording.writer as writer_module
+    monkeypatch.setattr(writer_module, "MAX_OPEN_LOGS", 2)
+    writer = _writer(tmp_path)
+    containers = [dict(WEB, id=f"{i:x}" * 64, name=f"c{i}") for i in range(1, 6)]
+    for round_ in range(2):
+        for c in containers:
+            writer.write(ev("exec", c, 10 + round_, result=0))
+            writer.flush()
+            assert sum(f.log.is_open for f in writer._folders.values()) <= 2
+    writer.finish([], {"lost": 0}, None)
+    for c in containers:
+        lines = (tmp_path / "rec" / f"{c['name']}-{c['id'][:12]}" / "events.jsonl").read_text().splitlines()
+        assert [json.loads(line)["process"]["pid"] for line in lines] == [10, 11]
+
+
+def test_checkpoints_skip_unchanged_reports_and_foreign_aggregates(tmp_path: Path) -> None:
+    writer = _writer(tmp_path, wants=lambda cid: cid != "host")
+    writer.write(ev("exec", WEB, 10, result=0))
+    writer.checkpoint([{"type": "syscalls", "container": HOST, "syscalls": {"read": 1}}], {"lost": 0})
+    report = tmp_path / "rec" / "web-aaaaaaaaaaaa" / "report.json"
+    first = report.stat().st_mtime_ns
+    writer.checkpoint([], {"lost": 0})
+    assert report.stat().st_mtime_ns == first  # nothing changed: not rewritten
+    writer.write(ev("exit", WEB, 10, process={"exit_code": 0}))
+    writer.checkpoint([], {"lost": 0})
+    assert json.loads(report.read_text())["processes"][0]["exit_code"] == 0
+    assert not (tmp_path / "rec" / "host").exists()  # the host's totals are not in scope

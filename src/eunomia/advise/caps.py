@@ -54,7 +54,10 @@ def _cap_order(name: str) -> tuple[int, str]:
 
 def not_the_workloads(cap: str, check: dict[str, Any]) -> str | None:
     """Why a check says nothing about what the workload needs, or None."""
-    if is_runtime_process(check.get("process")):
+    if is_runtime_process(check.get("process")) and check.get("syscall") not in ("execve", "execveat"):
+        # runc has applied the container's capabilities before its final
+        # exec: checks during that exec (e.g. of the entrypoint's file) are
+        # the container's own
         return "container runtime set-up"
     if check.get("credentials") == "borrowed":
         return "borrowed credentials (overlayfs)"
@@ -69,6 +72,9 @@ def advise_caps(recorded: list[RecordedContainer]) -> CapabilityAdvice:
     for one in recorded:
         capabilities = one.report.get("capabilities") or {}
         for cap, totals in capabilities.items():
+            if cap not in CAPABILITIES:
+                raise AdviceError(f"{one.directory}: {cap!r} is not a capability this eunomia knows; "
+                                  "the report is damaged or newer: record again with this version")
             checks = totals.get("checks")
             if checks is None:
                 raise AdviceError(f"{one.directory}: the capability checks of {one.name!r} have no detail "

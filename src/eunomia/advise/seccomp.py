@@ -26,6 +26,15 @@ ARCHITECTURES = {
     "ppc64le": "SCMP_ARCH_PPC64LE", "s390x": "SCMP_ARCH_S390X", "riscv64": "SCMP_ARCH_RISCV64",
 }
 UNKNOWN_NAME = re.compile(r"^unknown_(\d+)$")
+SYSCALL_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+ENOSYS = 38
+# Syscalls a program probes and falls back from only on ENOSYS: glibc 2.34+
+# creates threads with clone3 and uses clone only when clone3 returns
+# ENOSYS (Docker's default profile answers it so, to keep namespace flags
+# filterable).  Under a profile that leaves them out they must fail with
+# ENOSYS, not EPERM — and a filter-refused call never reaches the syscall
+# tracker, so a recording made under Docker's default profile cannot show them.
+ENOSYS_FALLBACKS = ("clone3",)
 K8S_NAME_UNSAFE = re.compile(r"[^a-z0-9-]+")
 
 
@@ -68,6 +77,8 @@ def _check_name(name: str, one: RecordedContainer) -> None:
     """A name a profile can allow: libseccomp knows it (checked when the
     recording machine has this machine's architecture)."""
     unknown = UNKNOWN_NAME.match(name)
+    if not unknown and not SYSCALL_NAME.match(name):
+        raise AdviceError(f"{one.directory}: {name!r} is not a syscall name; the report is damaged: record again")
     if unknown:
         raise AdviceError(f"{one.directory}: {one.name!r} made syscall number {unknown.group(1)}, which "
                           "libseccomp does not name on the recording machine; a profile cannot allow it by "
@@ -82,13 +93,21 @@ def _check_name(name: str, one: RecordedContainer) -> None:
         pass  # names are checked where libseccomp is installed
 
 
+def _rules(advice: SeccompAdvice, errno_key: str, errno: Any) -> list[dict[str, Any]]:
+    rules: list[dict[str, Any]] = [{"names": advice.names, "action": "SCMP_ACT_ALLOW"}]
+    fallbacks = [name for name in ENOSYS_FALLBACKS if name not in advice.names]
+    if fallbacks:
+        rules.append({"names": fallbacks, "action": "SCMP_ACT_ERRNO", errno_key: errno})
+    return rules
+
+
 def oci_profile(advice: SeccompAdvice) -> dict[str, Any]:
     """The profile as Docker (`--security-opt seccomp=FILE`) and OCI runtimes read it."""
     return {
         "defaultAction": "SCMP_ACT_ERRNO",
         "defaultErrnoRet": 1,
         "architectures": list(advice.architectures),
-        "syscalls": [{"names": advice.names, "action": "SCMP_ACT_ALLOW"}],
+        "syscalls": _rules(advice, "errnoRet", ENOSYS),
     }
 
 
@@ -111,7 +130,7 @@ def k8s_profile(advice: SeccompAdvice, container: str, namespace: str | None) ->
         "spec": {
             "defaultAction": "SCMP_ACT_ERRNO",
             "architectures": list(advice.architectures),
-            "syscalls": [{"action": "SCMP_ACT_ALLOW", "names": advice.names}],
+            "syscalls": _rules(advice, "errnoRet", str(ENOSYS)),  # the operator's errnoRet is a string
         },
     }
 

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,19 +19,34 @@ from .inputs import RecordedContainer
 
 # options that would override or void what is being verified
 CONFLICTING = ("--privileged", "--cap-add", "--cap-drop", "--security-opt")
-# options of `docker run` that take a value as the next argument (to find the image)
-VALUE_OPTIONS = frozenset({
-    "-a", "--attach", "--add-host", "--blkio-weight", "-c", "--cpu-shares", "--cgroup-parent", "--cidfile",
-    "--cpus", "--cpuset-cpus", "--cpuset-mems", "--device", "--dns", "--dns-option", "--dns-search",
-    "--entrypoint", "-e", "--env", "--env-file", "--expose", "--gpus", "--group-add", "-h", "--hostname",
-    "--health-cmd", "--health-interval", "--health-retries", "--health-timeout", "--ip", "--ip6", "--ipc",
-    "--isolation", "-l", "--label", "--label-file", "--link", "--log-driver", "--log-opt", "--mac-address",
-    "-m", "--memory", "--memory-reservation", "--memory-swap", "--mount", "--name", "--network", "--net",
-    "--network-alias", "--pid", "--pids-limit", "--platform", "-p", "--publish", "--pull", "--restart",
-    "--runtime", "--shm-size", "--stop-signal", "--stop-timeout", "--storage-opt", "--sysctl", "--tmpfs",
-    "--ulimit", "-u", "--user", "--userns", "--uts", "-v", "--volume", "--volume-driver", "--volumes-from",
-    "-w", "--workdir", "--cgroupns", "--init-path",
-})
+# the workload must run in the foreground: its exit code is the container's
+DETACHING = ("--detach",)
+OPTION_LINE = re.compile(r"^\s+(?:-(\w), )?--([a-z0-9-]+)(?: (\w+))?\s")
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """What `docker run` accepts: long option → takes a value; short → long."""
+
+    takes_value: dict[str, bool]
+    short: dict[str, str]
+
+
+def parse_run_help(text: str) -> RunOptions:
+    """Options from `docker run --help`: a type word after the name
+    (list, string, int, duration, bytes …) means it takes a value."""
+    takes_value: dict[str, bool] = {}
+    short: dict[str, str] = {}
+    for line in text.splitlines():
+        match = OPTION_LINE.match(line)
+        if match:
+            letter, name, kind = match.groups()
+            takes_value[f"--{name}"] = kind is not None
+            if letter:
+                short[f"-{letter}"] = f"--{name}"
+    if "--name" not in takes_value:
+        raise AdviceError("`docker run --help` did not list its options; is the docker CLI installed?")
+    return RunOptions(takes_value, short)
 
 
 @dataclass
@@ -52,52 +68,77 @@ class Verdict:
     denied_capabilities: dict[str, list[str]] = field(default_factory=dict)  # CAP → processes
 
 
-def plan_rerun(argv: list[str], profile: Path, caps: CapabilityAdvice) -> RerunPlan:
-    """`docker run …` with `--security-opt seccomp=PROFILE --cap-drop ALL --cap-add …` injected."""
-    if argv[:2] == ["docker", "container"] and argv[2:3] == ["run"]:
+def plan_rerun(argv: list[str], profile: Path, caps: CapabilityAdvice, options: RunOptions,
+               cidfile: Path) -> RerunPlan:
+    """`docker run …` with `--security-opt seccomp=PROFILE --cap-drop ALL --cap-add …`
+    and `--cidfile` injected (the container to remove is the one this run created)."""
+    if argv[:3] == ["docker", "container", "run"]:
         argv = ["docker", "run", *argv[3:]]
     if argv[:2] != ["docker", "run"]:
         raise AdviceError("give the workload as a `docker run …` command after `--`, e.g. "
                           "eunomia advise verify DIR -c app -- docker run --rm myimage")
-    options = _options(argv[2:])
-    for option, _ in options:
-        if option.split("=", 1)[0] in CONFLICTING:
-            raise AdviceError(f"the command already sets {option.split('=', 1)[0]}: leave capabilities and "
-                              "security options out, verify injects the advised ones")
-    names = [value for option, value in options if option.split("=", 1)[0] == "--name"]
+    parsed = _options(argv[2:], options)
+    for option, _ in parsed:
+        if option in CONFLICTING:
+            raise AdviceError(f"the command already sets {option}: leave capabilities and security options "
+                              "out, verify injects the advised ones")
+        if option in DETACHING:
+            raise AdviceError("the command runs detached (-d): verify needs the workload in the foreground "
+                              "to compare its exit code; leave -d out")
+        if option == "--cidfile":
+            raise AdviceError("the command sets --cidfile: leave it out, verify uses its own")
+    names = [value for option, value in parsed if option == "--name" and value]
     name = names[-1] if names else f"eunomia-verify-{uuid.uuid4().hex[:10]}"
-    injected = ["--security-opt", f"seccomp={profile}", "--cap-drop", "ALL"]
+    removes = any(option == "--rm" and (value is None or value.lower() in ("true", "1")) for option, value in parsed)
+    injected = ["--cidfile", str(cidfile), "--security-opt", f"seccomp={profile}", "--cap-drop", "ALL"]
     for cap in caps.names:
         injected += ["--cap-add", cap]
     if not names:
         injected += ["--name", name]
-    return RerunPlan(["docker", "run", *injected, *argv[2:]], name, not names,
-                     any(option == "--rm" for option, _ in options))
+    return RerunPlan(["docker", "run", *injected, *argv[2:]], name, not names, removes)
 
 
-def _options(args: list[str]) -> list[tuple[str, str | None]]:
-    """The options before the image: (option, value) pairs."""
+def _options(args: list[str], known: RunOptions) -> list[tuple[str, str | None]]:
+    """The options before the image, as (long option, value); unknown ones are refused."""
     found: list[tuple[str, str | None]] = []
     i = 0
-    while i < len(args) and args[i].startswith("-"):
-        option = args[i]
-        if option == "--":
-            break
-        if "=" not in option and option in VALUE_OPTIONS and i + 1 < len(args):
-            found.append((option, args[i + 1]))
-            i += 2
-            continue
-        found.append((option.split("=", 1)[0], option.split("=", 1)[1]) if "=" in option else (option, None))
+    while i < len(args) and args[i].startswith("-") and args[i] != "-":
+        arg = args[i]
         i += 1
+        if arg == "--":
+            break
+        if arg.startswith("--"):
+            option, eq, value = arg.partition("=")
+            if option not in known.takes_value:
+                raise AdviceError(f"`docker run` has no option {option}; check the command")
+            if known.takes_value[option] and not eq:
+                if i >= len(args):
+                    raise AdviceError(f"{option} needs a value")
+                value, i = args[i], i + 1
+            found.append((option, value if (eq or known.takes_value[option]) else None))
+            continue
+        # short options, possibly clustered (-it, -tid) and with a value (-e A=1, -eA=1)
+        letters = arg[1:]
+        while letters:
+            option = known.short.get(f"-{letters[0]}")
+            if option is None:
+                raise AdviceError(f"`docker run` has no option -{letters[0]}; check the command")
+            letters = letters[1:]
+            if known.takes_value[option]:
+                value = letters.lstrip("=") if letters else None
+                if value is None:
+                    if i >= len(args):
+                        raise AdviceError(f"-{arg[1]} needs a value")
+                    value, i = args[i], i + 1
+                found.append((option, value))
+                break
+            found.append((option, None))
     return found
 
 
 def recorded_exit_code(recorded: RecordedContainer) -> int | None:
-    """The container's exit code in the recording (Docker's), else the command's."""
-    code = recorded.report["container"].get("exit_code")
-    if code is None and recorded.command is not None:
-        code = recorded.command.get("exit_code")
-    return code
+    """The container's exit code in the recording, from Docker."""
+    return recorded.report["container"].get("exit_code")
 
 
 def recorded_stdout(recorded: RecordedContainer) -> bytes | None:
@@ -113,6 +154,10 @@ def judge(recorded: RecordedContainer, allowed: set[str], caps: CapabilityAdvice
           stdout: bytes | None, eperm: dict[str, int], capabilities: dict[str, Any]) -> Verdict:
     """Compare the rerun with the recording; name what the advice denied."""
     expected = recorded_exit_code(recorded)
+    if expected is None and stdout is None:
+        raise AdviceError(f"{recorded.directory}: the container had not exited when the recording ended, so "
+                          "there is no exit code to compare with: record the whole run (`eunomia record -- "
+                          "docker run …`), or compare the output with --stdout")
     verdict = Verdict(ok=True, exit_code=exit_code, recorded_exit_code=expected)
     if expected is not None and exit_code != expected:
         verdict.ok = False
@@ -126,8 +171,8 @@ def judge(recorded: RecordedContainer, allowed: set[str], caps: CapabilityAdvice
     for name, n in sorted(eperm.items()):
         (verdict.other_eperm if name in allowed else verdict.denied_syscalls)[name] = n
     for cap, totals in capabilities.items():
-        if cap in caps.needed:
-            continue
+        if cap in caps.needed or "denied only" in caps.ignored.get(cap, {}):
+            continue  # advised, or denied while recorded too: not what the advice changed
         for check in totals.get("checks") or []:
             if check.get("denied") and not_the_workloads(cap, check) is None:
                 verdict.denied_capabilities.setdefault(cap, [])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import select
 import subprocess
 import sys
 import tempfile
@@ -19,13 +20,13 @@ from ..advise import AdviceError
 from ..advise.caps import advise_caps, docker_flags, evidence, k8s_capabilities
 from ..advise.inputs import RecordedContainer, load_container
 from ..advise.seccomp import advise_seccomp, k8s_profile, k8s_security_context, oci_profile
-from ..advise.verify import RerunPlan, Verdict, judge, plan_rerun
+from ..advise.verify import RerunPlan, RunOptions, Verdict, judge, parse_run_help, plan_rerun
 from ..pipeline.scope import Scope
 from ..pipeline.session import TraceSession
 from ..sinks.escape import escape_text
 from . import app
 from .context import build_context
-from .errors import RuntimeFailure, UsageError, handle_errors, require_root
+from .errors import RuntimeFailure, UsageError, handle_errors, require_root, warn
 
 advise_app = typer.Typer(
     name="advise", no_args_is_help=True,
@@ -67,9 +68,13 @@ CONTAINER_HELP = "The container: name, folder, id or id prefix, as in the record
 
 def _load(directories: list[Path], container: str) -> list[RecordedContainer]:
     try:
-        return load_container(directories, container)
+        recorded = load_container(directories, container)
     except AdviceError as exc:
         raise UsageError(str(exc)) from None
+    for one in recorded:
+        for warning in one.warnings:
+            warn(warning)
+    return recorded
 
 
 def _emit(text: str, output: Path | None) -> None:
@@ -181,6 +186,7 @@ def verify(
     except AdviceError as exc:
         raise UsageError(str(exc)) from None
     require_root("eunomia advise verify")
+    options = _docker_run_options()
     with tempfile.TemporaryDirectory(prefix="eunomia-verify-") as temp:
         profile = keep_profile or Path(temp) / "seccomp.json"
         try:
@@ -188,10 +194,13 @@ def verify(
         except OSError as exc:
             raise UsageError(f"cannot write {profile}: {exc.strerror}") from None
         try:
-            plan = plan_rerun(list(command), profile.resolve(), caps_advice)
+            plan = plan_rerun(list(command), profile.resolve(), caps_advice, options, Path(temp) / "cid")
         except AdviceError as exc:
             raise UsageError(str(exc)) from None
-        exit_code, out, eperm, capabilities = _rerun(plan, timeout)
+        if _container_exists(plan.name):
+            raise UsageError(f"a container named {escape_text(plan.name)!r} exists already; remove it "
+                             "(docker rm -f) or give the rerun another --name")
+        exit_code, out, eperm, capabilities = _rerun(plan, timeout, Path(temp) / "cid")
     try:
         verdict = judge(recorded[0], set(seccomp_advice.names), caps_advice, exit_code,
                         out if stdout else None, eperm, capabilities)
@@ -201,7 +210,21 @@ def verify(
     raise typer.Exit(0 if verdict.ok else 1)
 
 
-def _rerun(plan: RerunPlan, timeout: float) -> tuple[int, bytes, dict[str, int], dict[str, Any]]:
+def _docker_run_options() -> RunOptions:
+    try:
+        text = subprocess.run(["docker", "run", "--help"], capture_output=True, text=True, timeout=30).stdout
+        return parse_run_help(text)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise RuntimeFailure(f"cannot run the docker CLI: {exc}; install docker.io") from None
+    except AdviceError as exc:
+        raise RuntimeFailure(str(exc)) from None
+
+
+def _container_exists(name: str) -> bool:
+    return subprocess.run(["docker", "container", "inspect", name], capture_output=True).returncode == 0
+
+
+def _rerun(plan: RerunPlan, timeout: float, cidfile: Path) -> tuple[int, bytes, dict[str, int], dict[str, Any]]:
     """Run the planned docker run while the syscall (with failures) and cap
     trackers watch its container; its stdout is passed on and kept."""
     chosen = [tracker_registry.discover()[name] for name in ("syscall", "cap")]
@@ -214,26 +237,14 @@ def _rerun(plan: RerunPlan, timeout: float) -> tuple[int, bytes, dict[str, int],
             child = subprocess.Popen(plan.argv, stdout=subprocess.PIPE)
         except OSError as exc:
             raise RuntimeFailure(f"cannot run docker: {exc.strerror}") from None
-        assert child.stdout is not None
-        out = bytearray()
-        deadline = time.monotonic() + timeout
         try:
-            while True:
-                chunk = child.stdout.read1(1 << 16)
-                if chunk:
-                    out += chunk
-                    sys.stdout.buffer.write(chunk)
-                    sys.stdout.buffer.flush()
-                session.poll(lambda tracker, event: None, timeout=0)
-                if not chunk and child.poll() is not None:
-                    break
-                if time.monotonic() > deadline:
-                    child.kill()
-                    raise RuntimeFailure(f"the workload ran longer than {timeout:.0f}s; give more with -T")
+            out = _pump(child, session, timeout)
+            exit_code = child.wait()
         finally:
-            if not plan.removes_itself:
-                subprocess.run(["docker", "rm", "-f", plan.name], capture_output=True, check=False)
-        exit_code = child.wait()
+            if child.poll() is None:
+                child.kill()
+                child.wait()
+            _remove_created(cidfile)
         session.drain(lambda tracker, event: None)
         eperm: dict[str, int] = {}
         capabilities: dict[str, Any] = {}
@@ -244,7 +255,44 @@ def _rerun(plan: RerunPlan, timeout: float) -> tuple[int, bytes, dict[str, int],
                 eperm.update(record.get("eperm") or {})
             elif record["type"] == "capabilities":
                 capabilities.update(record.get("capabilities") or {})
-    return exit_code, bytes(out), eperm, capabilities
+    return exit_code, out, eperm, capabilities
+
+
+def _pump(child: subprocess.Popen[bytes], session: TraceSession, timeout: float) -> bytes:
+    """Pass the child's stdout on (and keep it) while polling the session,
+    until the child exits or the timeout."""
+    assert child.stdout is not None
+    out = bytearray()
+    deadline = time.monotonic() + timeout
+    stdout_open = True
+    while stdout_open or child.poll() is None:
+        if time.monotonic() > deadline:
+            raise RuntimeFailure(f"the workload ran longer than {timeout:.0f}s; give more time with -T")
+        if stdout_open:
+            ready, _, _ = select.select([child.stdout], [], [], 0.1)
+            if ready:
+                chunk = child.stdout.read1(1 << 16)
+                if not chunk:
+                    stdout_open = False
+                else:
+                    out += chunk
+                    with contextlib.suppress(OSError):
+                        sys.stdout.buffer.write(chunk)
+                        sys.stdout.buffer.flush()
+        else:
+            time.sleep(0.05)
+        session.poll(lambda tracker, event: None, timeout=0)
+    return bytes(out)
+
+
+def _remove_created(cidfile: Path) -> None:
+    """Remove the container this run created (by id: never another of that name)."""
+    try:
+        container_id = cidfile.read_text().strip()
+    except OSError:
+        return  # docker run created nothing
+    if container_id:  # with --rm it is gone already, unless the CLI died first
+        subprocess.run(["docker", "rm", "-f", container_id], capture_output=True, check=False)
 
 
 def _report(verdict: Verdict, profile_size: int, caps: list[str], err: IO[str]) -> None:

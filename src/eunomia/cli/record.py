@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import platform
 import shutil
 import signal
@@ -43,7 +44,7 @@ Examples:
 
   eunomia record -c app -- docker run --rm --name app myimage   # one run, from its first exec
 
-  eunomia report eunomia-recordings/20261128T120000Z --html report.html
+  eunomia report eunomia-recordings/20261128T120000 --html report.html
 """
 
 
@@ -131,16 +132,23 @@ def _record(chosen: list[tracker_registry.TrackerDef], scope: Scope, run: RunInf
         where = ", ".join(scope.containers) if scope.containers else "all containers"
         typer.echo(f"eunomia: recording {where}{' and the host' if scope.host else ''} into {directory} "
                    f"(probes attached in {time.monotonic() - began:.2f}s); Ctrl-C to stop", err=True)
+        if stop.requested:  # stopped while the probes were being attached: run nothing
+            command = None
         child, tee = _start(command, directory) if command else (None, None)
         progress = Progress(sys.stderr)
         loop = _Loop(session, writer, stop, child, timeout, progress, emit)
-        loop.run()
-        if tee is not None:
-            tee.join(timeout=2)  # COMMAND's last output
-        session.drain(emit)
-        summary = session.summary()
-        writer.finish(session.aggregates(), summary, loop.command_result(command))
-        progress.clear()
+        try:
+            loop.run()
+        finally:
+            if child is not None and child.poll() is None and not stop.requested:
+                child.kill()  # an error in the loop: do not leave COMMAND running
+                child.wait()
+            if tee is not None:
+                tee.join(timeout=2)  # COMMAND's last output
+            session.drain(emit)
+            summary = session.summary()
+            writer.finish(session.aggregates(), summary, loop.command_result(command))
+            progress.clear()
     exit_code = loop.exit_code()
     typer.echo(f"eunomia: recorded {writer.containers} container(s), {writer.events} events "
                f"({summary['lost']} lost in the kernel) into {directory}", err=True)
@@ -179,6 +187,15 @@ def _tee(source: IO[bytes], path: Path) -> None:
                 pass  # a closed stdout or a full disk must not block COMMAND
     if saved is not None:
         saved.close()
+
+
+def _terminal_sent_it() -> bool:
+    """Ctrl-C on a terminal signals the whole foreground process group,
+    COMMAND included: it must not get a second SIGINT from us."""
+    try:
+        return os.isatty(0) and os.tcgetpgrp(0) == os.getpgrp()
+    except OSError:
+        return False
 
 
 class _Loop:
@@ -221,8 +238,10 @@ class _Loop:
             return True
         if self._forwarded_at is None:  # let COMMAND stop too, and record its end
             self._forwarded_at = now
-            with contextlib.suppress(ProcessLookupError):
-                child.send_signal(self.stop.signum or signal.SIGTERM)
+            signum = self.stop.signum or signal.SIGTERM
+            if not (signum == signal.SIGINT and _terminal_sent_it()):
+                with contextlib.suppress(ProcessLookupError):
+                    child.send_signal(signum)
         elif now - self._forwarded_at > COMMAND_STOP_TIMEOUT:
             child.kill()
             child.wait()

@@ -57,21 +57,32 @@ def replace_file(path: Path, data: bytes) -> None:
 
 
 class EventLog:
-    """One container's events.jsonl, appended in whole lines."""
+    """One container's events.jsonl, appended in whole lines.
+
+    The file is opened when there is something to write and may be closed
+    in between (suspend(): a recording of thousands of containers must not
+    hold a descriptor for each); O_APPEND makes reopening safe."""
 
     FLUSH_AT = 1 << 16
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, failed: bool = False) -> None:
         self.path = path
-        try:
-            self._fd: int | None = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
-        except OSError as exc:
-            raise RecordingWriteError(path, exc) from None
+        self._fd: int | None = None
         self._buffer = bytearray()
         self._pending = 0        # lines in the buffer
         self.written = 0         # lines on disk
         self.unwritten = 0       # lines that could not be written
-        self.failed = False
+        self.failed = failed     # writing failed once: count, do not retry
+        self.writes = 0          # flushes that wrote something (recency, for suspend)
+
+    @property
+    def is_open(self) -> bool:
+        return self._fd is not None
+
+    @property
+    def pending(self) -> int:
+        """Lines appended but not written yet."""
+        return self._pending
 
     def append(self, line: bytes) -> None:
         """line: one JSON document ending in a newline."""
@@ -83,10 +94,24 @@ class EventLog:
         if len(self._buffer) >= self.FLUSH_AT:
             self.flush()
 
+    def _give_up(self, exc: OSError, lines_written: int) -> None:
+        self.written += lines_written
+        self.unwritten += self._pending - lines_written
+        self._buffer.clear()
+        self._pending = 0
+        self.failed = True
+        raise RecordingWriteError(self.path, exc) from None
+
     def flush(self) -> None:
         """Write the buffer; on failure keep whole lines only, count the rest and raise."""
-        if not self._buffer or self._fd is None:
+        if not self._buffer:
             return
+        if self._fd is None:
+            try:
+                self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
+            except OSError as exc:
+                self._give_up(exc, 0)
+        assert self._fd is not None
         data = memoryview(bytes(self._buffer))  # immutable: the buffer may be cleared while views live
         done = 0
         try:
@@ -99,30 +124,24 @@ class EventLog:
                     os.ftruncate(self._fd, os.fstat(self._fd).st_size - (done - whole))
                 except OSError:
                     pass
-            lines = self._buffer.count(b"\n", 0, whole)
-            self.written += lines
-            self.unwritten += self._pending - lines
-            self._buffer.clear()
-            self._pending = 0
-            self.failed = True
-            raise RecordingWriteError(self.path, exc) from None
+            self._give_up(exc, self._buffer.count(b"\n", 0, whole))
         self.written += self._pending
+        self.writes += 1
         self._buffer.clear()
         self._pending = 0
 
-    @property
-    def pending(self) -> int:
-        """Lines appended but not written yet."""
-        return self._pending
-
     def moved_to(self, path: Path) -> None:
-        """Its folder was renamed (the descriptor stays valid)."""
+        """Its folder was renamed (an open descriptor stays valid)."""
         self.path = path
 
-    def close(self) -> None:
+    def suspend(self) -> None:
+        """Flush and close the descriptor until there is more to write."""
         try:
             self.flush()
         finally:
             if self._fd is not None:
                 os.close(self._fd)
                 self._fd = None
+
+    def close(self) -> None:
+        self.suspend()

@@ -52,6 +52,9 @@ class _Folder:
     report: ContainerReport
 
 
+MAX_OPEN_LOGS = 256  # events.jsonl descriptors kept open at once
+
+
 def _dump(document: Any) -> bytes:
     return orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n"
 
@@ -68,6 +71,7 @@ class RecordingWriter:
         self.describe = describe or (lambda container_id: {})
         self.wants = wants or (lambda container_id: True)
         self._folders: dict[str, _Folder] = {}
+        self._written: dict[str, bytes] = {}  # folder → the report last written (unchanged: not rewritten)
         self.error: str | None = None
         self.lost_in_kernel = 0
 
@@ -120,10 +124,12 @@ class RecordingWriter:
         path = self.directory / name
         try:
             path.mkdir(exist_ok=True)
-            event_log = EventLog(path / "events.jsonl")
-        except (OSError, RecordingWriteError) as exc:
-            self._failed(exc if isinstance(exc, RecordingWriteError) else RecordingWriteError(path, exc))
-            return None
+            failed = False
+        except OSError as exc:
+            # its events are counted as unwritten; the index still lists it
+            self._failed(RecordingWriteError(path, exc))
+            failed = True
+        event_log = EventLog(path / "events.jsonl", failed=failed)
         found = self._folders[container_id] = _Folder(dict(container), name, event_log, ContainerReport(container_id))
         return found
 
@@ -131,6 +137,18 @@ class RecordingWriter:
         for folder in self._folders.values():
             try:
                 folder.log.flush()
+            except RecordingWriteError as exc:
+                self._failed(exc)
+        self._limit_open_logs()
+
+    def _limit_open_logs(self) -> None:
+        """Keep at most MAX_OPEN_LOGS descriptors: close the least recently written."""
+        logs = [f.log for f in self._folders.values() if f.log.is_open]
+        if len(logs) <= MAX_OPEN_LOGS:
+            return
+        for event_log in sorted(logs, key=lambda l: l.writes)[:len(logs) - MAX_OPEN_LOGS]:
+            try:
+                event_log.suspend()
             except RecordingWriteError as exc:
                 self._failed(exc)
 
@@ -148,22 +166,40 @@ class RecordingWriter:
         by_container: dict[str, list[Event]] = {}
         for record in aggregates:
             container = record.get("container") or {}
-            if self._folder(container) is not None:  # a container seen only in aggregates gets a folder too
-                by_container.setdefault(container.get("id") or "", []).append(record)
+            if not self.wants(container.get("id") or ""):
+                continue  # kernel totals of a container outside the scope (no kernel filter)
+            self._folder(container)  # a container seen only in aggregates gets a folder too
+            by_container.setdefault(container.get("id") or "", []).append(record)
         end = self.now()
+        renamed = [self._rename_if_named(folder) for folder in self._folders.values()]
+        if any(renamed):  # the index must name the folders as they are now, before anything else
+            self._write_index(stats, end, complete, command)
         for container_id, folder in self._folders.items():
             folder.report.set_aggregates(by_container.get(container_id, []))
-            self._rename_if_named(folder)
-            report = folder.report.to_dict(self._container_document(container_id, folder),
-                                           {"start": self.run.start, "end": end},
-                                           {"events": folder.log.written, "unwritten": folder.log.unwritten,
-                                            "dropped": self.lost_in_kernel}, complete)
-            try:
-                replace_file(self.directory / folder.folder / "report.json", _dump(report))
-                for name, data in render_tables(report).items():
-                    replace_file(self.directory / folder.folder / name, data)
-            except RecordingWriteError as exc:
-                self._failed(exc)
+            self._write_report(container_id, folder, end, complete)
+        self._write_index(stats, end, complete, command)
+
+    def _write_report(self, container_id: str, folder: _Folder, end: str, complete: bool) -> None:
+        """report.json and the CSV tables, when anything but the window's end changed."""
+        if folder.log.failed and not (self.directory / folder.folder).is_dir():
+            return
+        report = folder.report.to_dict(self._container_document(container_id, folder),
+                                       {"start": self.run.start, "end": end},
+                                       {"events": folder.log.written, "unwritten": folder.log.unwritten,
+                                        "dropped": self.lost_in_kernel}, complete)
+        fingerprint = _dump({**report, "window": None})
+        if not complete and self._written.get(folder.folder) == fingerprint:
+            return  # a checkpoint skips what did not change (a stopped container)
+        try:
+            replace_file(self.directory / folder.folder / "report.json", _dump(report))
+            for name, data in render_tables(report).items():
+                replace_file(self.directory / folder.folder / name, data)
+            self._written[folder.folder] = fingerprint
+        except RecordingWriteError as exc:
+            self._failed(exc)
+
+    def _write_index(self, stats: dict[str, Any], end: str, complete: bool,
+                     command: dict[str, Any] | None) -> None:
         try:
             replace_file(self.directory / "index.json", _dump(self._index(stats, end, complete, command)))
         except RecordingWriteError as exc:
@@ -178,23 +214,22 @@ class RecordingWriter:
                 self._failed(exc)
         if self.error is not None:
             # the index says how much is missing, if it could be written at all
-            try:
-                replace_file(self.directory / "index.json",
-                             _dump(self._index(stats, self.now(), True, command)))
-            except RecordingWriteError:
-                pass
+            self._write_index(stats, self.now(), True, command)
 
-    def _rename_if_named(self, folder: _Folder) -> None:
+    def _rename_if_named(self, folder: _Folder) -> bool:
+        """Rename a folder made before its container had a name; True if done."""
         wanted = folder_name(folder.container.get("id") or "", folder.container.get("name"))
         if wanted == folder.folder or (self.directory / wanted).exists():
-            return
+            return False
         try:
             os.rename(self.directory / folder.folder, self.directory / wanted)
         except OSError as exc:
             log.warning("cannot rename %s to %s: %s", folder.folder, wanted, exc)
-            return
+            return False
+        self._written.pop(folder.folder, None)
         folder.folder = wanted
         folder.log.moved_to(self.directory / wanted / "events.jsonl")
+        return True
 
     def _container_document(self, container_id: str, folder: _Folder) -> dict[str, Any]:
         c = folder.container

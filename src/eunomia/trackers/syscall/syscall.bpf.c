@@ -226,6 +226,9 @@ int BPF_PROG(handle_sys_enter, struct pt_regs *regs, long nr)
 
 	if (should_discard_cached(&cgroup_id) || nr < 0)
 		return 0;
+	/* a 32-bit (ia32) call's number names another syscall: not counted */
+	if (eun_compat_syscall())
+		return 0;
 	task = bpf_get_current_task_btf();
 	if (runtime_task(task)) {
 		count_runtime(task, cgroup_id, nr);

@@ -18,4 +18,17 @@
 #error "eunomia/syscall_nr.h: syscall number register unknown for this architecture"
 #endif
 
+/* x86-64: set while a 32-bit (ia32) syscall runs, whose numbers mean other
+ * syscalls; cleared on the way back to user space, after sys_exit */
+#define EUN_TS_COMPAT 0x0002
+
+static __always_inline bool eun_compat_syscall(void)
+{
+#if defined(__TARGET_ARCH_x86)
+	return bpf_get_current_task_btf()->thread_info.status & EUN_TS_COMPAT;
+#else
+	return false; /* arm64 AArch32 tasks are not told apart */
+#endif
+}
+
 #endif
