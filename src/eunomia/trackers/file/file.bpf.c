@@ -144,9 +144,11 @@ struct {
 	__type(value, __u8);
 } opens_seen SEC(".maps");
 
-/* bounded and never evicting: a failed insert is counted as map_full */
+/* bounded and never evicting: a failed insert is counted as map_full.
+ * Per-CPU values: the counters are plain increments (no atomic on every
+ * read and write); user space sums the CPUs. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
 	__uint(max_entries, FILE_BYTES_ENTRIES);
 	__type(key, struct file_bytes_key);
 	__type(value, struct file_bytes);
@@ -200,11 +202,11 @@ static __always_inline enum io_kind io_kind_of(long nr)
 static __always_inline void add_bytes(struct file_bytes *v, long ret, bool is_write)
 {
 	if (is_write) {
-		__sync_fetch_and_add(&v->bytes_written, ret);
-		__sync_fetch_and_add(&v->writes, 1);
+		v->bytes_written += ret;
+		v->writes += 1;
 	} else {
-		__sync_fetch_and_add(&v->bytes_read, ret);
-		__sync_fetch_and_add(&v->reads, 1);
+		v->bytes_read += ret;
+		v->reads += 1;
 	}
 }
 
@@ -221,21 +223,24 @@ static __always_inline struct file_bytes *file_bytes_of(struct file_bytes_key *k
 		stat_inc(EUN_STAT_MAP_FULL);
 		return NULL;
 	}
-	return bpf_map_lookup_elem(&file_bytes, key); /* ours, or another CPU's */
+	return bpf_map_lookup_elem(&file_bytes, key); /* this CPU's slot of the new entry */
 }
 
 /* Count bytes moved from (or to) the file behind fd, if a regular file. */
 static __always_inline void count_fd(eun_cgroup_id cgroup_id, int fd, long bytes, bool is_write)
 {
 	struct file_bytes_key key = { .cgroup_id = cgroup_id };
+	struct file *file = eun_fd_file(fd);
 	struct file_bytes *v;
 	struct inode *inode;
 
-	inode = BPF_CORE_READ(eun_fd_file(fd), f_inode);
-	if (!inode || (BPF_CORE_READ(inode, i_mode) & S_IFMT) != S_IFREG)
+	if (!file)
+		return;
+	inode = file->f_inode;
+	if (!inode || (inode->i_mode & S_IFMT) != S_IFREG)
 		return; /* pipes, sockets, devices: not files */
-	key.inode = BPF_CORE_READ(inode, i_ino);
-	key.device = BPF_CORE_READ(inode, i_sb, s_dev);
+	key.inode = inode->i_ino;
+	key.device = inode->i_sb->s_dev;
 	v = file_bytes_of(&key);
 	if (v)
 		add_bytes(v, bytes, is_write);
@@ -500,26 +505,28 @@ static __always_inline void put_fd_file(struct event_file *e, __u32 *pos,
 
 /* Count a successful open; true when this process opened this file with
  * these flags before (the event is then not streamed). */
-static __always_inline bool open_is_repeat(struct task_struct *task, int fd, __u32 flags)
+static __always_inline bool open_is_repeat(eun_cgroup_id cgroup_id, int fd, __u32 flags)
 {
+	struct task_struct *task = bpf_get_current_task_btf();
 	struct file *file = eun_fd_file(fd);
 	struct file_bytes_key bkey = {};
 	struct open_seen_key key = {};
 	struct file_bytes *counts;
+	struct inode *inode;
 
-	if (!file)
+	if (!file || !(inode = file->f_inode))
 		return false;
-	bkey.cgroup_id = key.cgroup_id = bpf_get_current_cgroup_id();
-	bkey.inode = key.inode = BPF_CORE_READ(file, f_inode, i_ino);
-	bkey.device = key.device = BPF_CORE_READ(file, f_inode, i_sb, s_dev);
-	if ((BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT) == S_IFREG) {
+	bkey.cgroup_id = key.cgroup_id = cgroup_id;
+	bkey.inode = key.inode = inode->i_ino;
+	bkey.device = key.device = inode->i_sb->s_dev;
+	if ((inode->i_mode & S_IFMT) == S_IFREG) {
 		counts = file_bytes_of(&bkey);
 		if (counts)
-			__sync_fetch_and_add(&counts->opens, 1);
+			counts->opens += 1;
 	}
-	key.tgid = bpf_get_current_pid_tgid() >> 32;
-	key.process_start = BPF_CORE_READ(task, group_leader, start_time);
-	key.exec_id = BPF_CORE_READ(task, self_exec_id);
+	key.tgid = task->tgid;
+	key.process_start = task->group_leader->start_time;
+	key.exec_id = task->self_exec_id;
 	key.flags = flags;
 	return seen_before(&opens_seen, &key);
 }
@@ -554,9 +561,15 @@ static __always_inline int trace_file_op(struct pt_regs *regs, long ret, long nr
 	__u64 size;
 	int fd;
 
+	eun_cgroup_id cgroup_id;
+
 	if (ret <= -ERESTART_FIRST && ret >= -ERESTART_LAST)
 		return 0;
-	if (should_discard() || eun_compat_syscall())
+	if (should_discard_cached(&cgroup_id)) {
+		stat_inc(EUN_STAT_FILTERED);
+		return 0;
+	}
+	if (eun_compat_syscall())
 		return 0;
 	a[0] = PT_REGS_PARM1_CORE_SYSCALL(regs);
 	a[1] = PT_REGS_PARM2_CORE_SYSCALL(regs);
@@ -564,7 +577,7 @@ static __always_inline int trace_file_op(struct pt_regs *regs, long ret, long nr
 	a[3] = PT_REGS_PARM4_CORE_SYSCALL(regs);
 	if (!decode_open(nr, a, &c) && !decode_names(nr, a, &c) && !decode_attrs(nr, a, &c))
 		return 0;
-	if (c.op == FILE_OP_OPEN && ret >= 0 && open_is_repeat(task, (int)ret, c.flags))
+	if (c.op == FILE_OP_OPEN && ret >= 0 && open_is_repeat(cgroup_id, (int)ret, c.flags))
 		return 0;
 	e = bpf_map_lookup_elem(&file_scratch, &zero);
 	if (!e)

@@ -1,8 +1,8 @@
 """Bytes read and written per (container, file), from the kernel's map.
 
 The kernel counts every successful read/write-family call on a regular
-file in `file_bytes`, keyed by {cgroup id, inode, device}; nothing is
-streamed.  A container may own several cgroups (nested ones): their counts
+file in `file_bytes`, keyed by {cgroup id, inode, device}, per CPU (summed
+here); nothing is streamed.  A container may own several cgroups (nested ones): their counts
 are summed here.  Paths come from the open events seen while tracing.
 """
 
@@ -25,12 +25,13 @@ def file_bytes_records(entries: list[tuple[tuple[int, int, int, int], tuple[int,
     """One `file_bytes` record per (container, file), most bytes first."""
     containers: dict[str, Any] = {}
     totals: dict[tuple[str, str, int], list[int]] = {}
-    for key, counts in entries:  # struct file_bytes_key → struct file_bytes
+    for key, counts in entries:  # struct file_bytes_key → struct file_bytes, per CPU
         container = container_of(key["cgroup_id"])
         containers.setdefault(container.id, container)
         total = totals.setdefault((container.id, device(key["device"]), key["inode"]), [0, 0, 0, 0, 0])
-        for i, name in enumerate(COUNTERS):
-            total[i] += counts[name]
+        for per_cpu in counts if isinstance(counts, list) else [counts]:
+            for i, name in enumerate(COUNTERS):
+                total[i] += per_cpu[name]
     records = []
     for (container_id, dev_name, inode), (read, written, reads, writes, opens) in totals.items():
         records.append({

@@ -587,7 +587,9 @@ int BPF_PROG(handle_send_length, struct sock *sk, int ret, int flags)
 	struct net_call *call;
 	eun_cgroup_id cgroup_id;
 
-	if (ret <= 0 || sk_protocol_of(sk) != IPPROTO_UDP || should_discard_cached(&cgroup_id))
+	/* every send on the machine passes here: the cached filter first, then
+	 * the protocol through a direct (BTF-typed) load */
+	if (ret <= 0 || should_discard_cached(&cgroup_id) || sk_protocol_direct(sk) != IPPROTO_UDP)
 		return 0;
 	if (sock_connected(sk)) {
 		sock_ends(sk, &ends);
@@ -609,8 +611,8 @@ int BPF_PROG(handle_recv_length, struct sock *sk, int ret, int flags)
 	__u32 tid;
 
 	/* a peek reads the datagram again later; the error queue holds no data */
-	if (ret <= 0 || (flags & (MSG_PEEK | MSG_ERRQUEUE)) || sk_protocol_of(sk) != IPPROTO_UDP ||
-	    should_discard_cached(&cgroup_id))
+	if (ret <= 0 || (flags & (MSG_PEEK | MSG_ERRQUEUE)) || should_discard_cached(&cgroup_id) ||
+	    sk_protocol_direct(sk) != IPPROTO_UDP)
 		return 0;
 	if (!sock_connected(sk)) {
 		tid = current_tid();

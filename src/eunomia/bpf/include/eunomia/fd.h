@@ -11,12 +11,19 @@
 #define S_IFSOCK 0140000
 #define S_IFREG 0100000
 
+/* kfunc (Linux 6.2+): a kernel address as a read-only, BTF-typed pointer;
+ * the verifier turns the call into a register move */
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
+
 /*
  * The struct file behind descriptor fd of the current task (NULL when not
  * open): current->files->fdt->fd[fd], bounded by fdt->max_fds as fget()
  * does.  Task, files and fdtable are read with direct (BTF-typed,
- * fault-safe) loads rather than one bpf_probe_read_kernel() call each: this
- * runs for every read and write of a monitored container.
+ * fault-safe) loads rather than one bpf_probe_read_kernel() call each, and
+ * the file comes back BTF-typed too (bpf_rdonly_cast), so callers read
+ * file->f_inode->… with direct loads: this runs for every read and write
+ * of a monitored container.  Only the array slot needs a helper (a variable
+ * index into a BTF pointer is not allowed).
  */
 static __always_inline struct file *eun_fd_file(long fd)
 {
@@ -28,9 +35,9 @@ static __always_inline struct file *eun_fd_file(long fd)
 	if (fd < 0 || (unsigned long)fd >= fdt->max_fds)
 		return NULL;
 	fds = fdt->fd;
-	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]))
+	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
 		return NULL;
-	return file;
+	return bpf_rdonly_cast(file, bpf_core_type_id_kernel(struct file));
 }
 
 /* The socket behind descriptor fd of the current task, or NULL. */

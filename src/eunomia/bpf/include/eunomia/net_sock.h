@@ -46,6 +46,15 @@ static __always_inline __u16 sk_protocol_of(const struct sock *sk)
 	return BPF_CORE_READ_BITFIELD_PROBED(sk, sk_protocol);
 }
 
+/* The same through a direct load: sk as a BTF-typed pointer (fd.h's
+ * bpf_rdonly_cast), no helper call — for hooks on every send and receive. */
+static __always_inline __u16 sk_protocol_direct(const struct sock *sk)
+{
+	struct sock *s = bpf_rdonly_cast(sk, bpf_core_type_id_kernel(struct sock));
+
+	return BPF_CORE_READ_BITFIELD(s, sk_protocol);
+}
+
 static __always_inline __u16 sk_family_of(const struct sock *sk)
 {
 	return BPF_CORE_READ(sk, __sk_common.skc_family);
