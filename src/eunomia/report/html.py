@@ -24,9 +24,9 @@ h1{font-size:1.5rem;margin:0 0 .5rem}h2{display:inline;font-size:1.2rem;margin:0
 h4{margin:.8rem 0 .3rem}
 code,.argv{font-family:ui-monospace,monospace;font-size:.9em;overflow-wrap:anywhere;white-space:pre-wrap}
 table{border-collapse:collapse;margin:.3rem 0 .8rem;font-size:.9rem}
-th,td{border:1px solid #d1d5db;padding:.2rem .5rem;text-align:left;vertical-align:top;overflow-wrap:anywhere;
+th,td{border:1px solid #d1d5db;padding:.2rem .5rem;text-align:left;vertical-align:top;overflow-wrap:break-word;
 max-width:60rem}
-th{background:#f3f4f6}td.num,th.num{text-align:right;white-space:nowrap}
+th{background:#f3f4f6;white-space:nowrap}td.num,th.num{text-align:right;white-space:nowrap}
 .warning{background:#fef3c7;border:1px solid #f59e0b;padding:.5rem .8rem;margin:.5rem 0}
 .warnings li{margin:.2rem 0}
 dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:.1rem 1rem;margin:.5rem 0}
