@@ -20,7 +20,7 @@ BPF_CFLAGS := -target bpf -mcpu=v3 -g -O2 -Wall -Werror -D__TARGET_ARCH_$(ARCH) 
 RUN_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: all deps bench-deps bpf venv run test unit integration test-images dockerd bench clean distclean
+.PHONY: all deps bench-deps bpf venv run test unit integration test-images dockerd bench bench-quick clean distclean
 
 all: bpf venv
 
@@ -69,13 +69,19 @@ integration: deps bpf venv test-images
 test: deps bpf venv test-images
 	$(BIN)/pytest -q tests/unit tests/integration $(PYTEST_ARGS)
 
-# --- benchmarks (not tests): ratios with and without the agent
-bench-deps:
-	@PKGS="wrk nginx-core gcc libc6-dev" scripts/install-deps.sh
+# --- benchmarks (not tests): bench/run.py, see README "Performance".  Workloads
+# (syscall loop, nginx + wrk, exec storm) in locally built containers, alone and
+# beside Eunomia, bpftrace, auditd and strace; results in bench/results/.
+BENCH_ARGS ?=
 
-bench: deps bpf venv test-images bench-deps
-	$(BIN)/python bench/exec_storm.py
-	$(BIN)/python bench/syscall_overhead.py
+bench-deps:
+	@PKGS="wrk bpftrace auditd strace nginx-core gcc libc6-dev clang bpftool" scripts/install-deps.sh
+
+bench: deps bpf venv dockerd bench-deps
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+bench-quick: deps bpf venv dockerd bench-deps
+	$(BIN)/python bench/run.py --quick $(BENCH_ARGS)
 
 clean:
 	find src -name '*.bpf.o' -delete -o -name '*.bpf.d' -delete

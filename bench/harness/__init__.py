@@ -1,0 +1,1 @@
+"""Eunomia's benchmark harness: see bench/run.py."""

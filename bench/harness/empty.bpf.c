@@ -1,0 +1,31 @@
+/* Empty programs on the every-syscall hooks.
+ * - the bpf_stats baseline: run_time_ns/run_cnt of bench_empty_enter is what
+ *   kernel.bpf_stats_enabled itself costs (two clock reads per run) plus the
+ *   dispatch of a raw tracepoint program;
+ * - the floor of any every-syscall hook: the loop's slowdown with one of them
+ *   attached (and bpf_stats off) is what merely hooking sys_enter or sys_exit
+ *   costs each syscall, before a tracker does anything. */
+#define SEC(name) __attribute__((section(name), used))
+
+SEC("raw_tp/sys_enter")
+int bench_empty_enter(void *ctx)
+{
+	return 0;
+}
+
+SEC("raw_tp/sys_exit")
+int bench_empty_exit(void *ctx)
+{
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* a syscall tracepoint (the perf kind: syscalls:sys_enter_<name>) runs through
+ * a handler on the sys_enter tracepoint that is called for every syscall and
+ * tests the syscall number: enabling one costs all syscalls a little */
+SEC("tracepoint/syscalls/sys_enter_connect")
+int bench_empty_tp_connect(void *ctx)
+{
+	return 0;
+}
