@@ -1,8 +1,9 @@
 """Proof of the advice: rerun the workload under it and compare.
 
-    plan = plan_rerun(argv, profile_path, caps)       # docker run … with the advice injected
-    ...run it while tracing syscall failures and capability checks...
-    verdict = judge(plan, recorded, exit_code, stdout, failures, checks)
+    options = parse_run_help(docker_run_help_text)    # what this docker run accepts
+    plan = plan_rerun(argv, profile, caps, options, cidfile)   # the advice injected
+    ...run plan.argv while tracing syscall failures and capability checks...
+    verdict = judge(recorded, allowed, caps, exit_code, stdout, eperm, capabilities)
 """
 
 from __future__ import annotations
