@@ -75,6 +75,11 @@ def _endpoint(end: dict[str, Any] | None, with_port: bool = True) -> dict[str, A
     return {"ip": end.get("ip"), "port": end.get("port") if with_port else None, "container": end.get("container")}
 
 
+def _new_file(path: str | None) -> dict[str, Any]:
+    return {"path": path, "operations": {}, "failed": {}, "bytes_read": 0, "bytes_written": 0,
+            "reads": 0, "writes": 0, "opens": 0}
+
+
 def _bump(counts: dict[str, int], key: str, n: int = 1) -> None:
     counts[key] = counts.get(key, 0) + n
 
@@ -124,8 +129,7 @@ class ContainerReport:
     def _file_entry(self, path: str) -> dict[str, Any]:
         entry = self._files.get(path)
         if entry is None:
-            entry = self._files[path] = {"path": path, "operations": {}, "failed": {}, "bytes_read": 0,
-                                         "bytes_written": 0, "reads": 0, "writes": 0, "opens": 0}
+            entry = self._files[path] = _new_file(path)
         return entry
 
     def _file(self, event: Event) -> None:
@@ -210,12 +214,10 @@ class ContainerReport:
                 continue
             path = (record.get("file") or {}).get("path")
             if path is None:  # open before the recording began
-                entry = {"path": None, "operations": {}, "failed": {}, "bytes_read": 0, "bytes_written": 0,
-                         "reads": 0, "writes": 0, "opens": 0}
+                entry = _new_file(None)
                 unnamed.append(entry)
             else:
-                entry = files.setdefault(path, {"path": path, "operations": {}, "failed": {}, "bytes_read": 0,
-                                                "bytes_written": 0, "reads": 0, "writes": 0, "opens": 0})
+                entry = files.setdefault(path, _new_file(path))
             for key in ("bytes_read", "bytes_written", "reads", "writes", "opens"):
                 entry[key] += record.get(key) or 0
         return sorted(files.values(), key=lambda f: f["path"]) + unnamed

@@ -103,25 +103,6 @@ struct {
 	__type(value, __u8);
 } cap_seen SEC(".maps");
 
-static __always_inline void count_check(struct cap_count_key *key)
-{
-	__u64 *count = bpf_map_lookup_elem(&cap_counts, key), one = 1;
-
-	if (count) {
-		*count += 1;
-		return;
-	}
-	/* BPF_NOEXIST: another CPU may have added the key meanwhile; then
-	 * this CPU's slot exists too and the lookup finds it */
-	if (bpf_map_update_elem(&cap_counts, key, &one, BPF_NOEXIST)) {
-		count = bpf_map_lookup_elem(&cap_counts, key);
-		if (count)
-			*count += 1;
-		else
-			stat_inc(EUN_STAT_MAP_FULL);
-	}
-}
-
 /* True the first time this process (since its last exec) makes this check
  * with this outcome and these credentials. */
 static __always_inline bool first_check(struct task_struct *task, const struct cap_count_key *count)
@@ -203,7 +184,7 @@ int BPF_PROG(handle_cap_capable, const struct cred *cred, struct user_namespace 
 	key.syscall = current_syscall(task);
 	key.borrowed = cred != task->real_cred;
 	key.probe = asked_by_probe(ctx);
-	count_check(&key);
+	count_key(&cap_counts, &key);
 	if (!first_check(task, &key))
 		return 0;
 	e = reserve_record(sizeof(*e));

@@ -165,22 +165,8 @@ static __always_inline __u32 slot_of(eun_cgroup_id cgroup_id)
 static __always_inline void count_in(void *map, eun_cgroup_id cgroup_id, long nr)
 {
 	struct syscall_key key = { .cgroup_id = cgroup_id, .nr = nr };
-	__u64 *count, one = 1;
 
-	count = bpf_map_lookup_elem(map, &key);
-	if (count) {
-		*count += 1;
-		return;
-	}
-	/* BPF_NOEXIST: another CPU may have added the key meanwhile; then
-	 * this CPU's slot exists too and the lookup finds it */
-	if (bpf_map_update_elem(map, &key, &one, BPF_NOEXIST)) {
-		count = bpf_map_lookup_elem(map, &key);
-		if (count)
-			*count += 1;
-		else
-			stat_inc(EUN_STAT_MAP_FULL);
-	}
+	count_key(map, &key);
 }
 
 /* One of runc's set-up tasks?  comm is read as one 8-byte word: its first

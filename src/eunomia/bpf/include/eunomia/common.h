@@ -106,6 +106,29 @@ static __always_inline bool seen_before(void *map, const void *key)
 	return false;
 }
 
+/*
+ * +1 for key in a per-CPU hash of __u64 counters (no atomics: user space
+ * sums the CPUs).  A failed insert with BPF_NOEXIST means another CPU added
+ * the key meanwhile — this CPU's slot exists then and the lookup finds it —
+ * or the map is full, counted as EUN_STAT_MAP_FULL.
+ */
+static __always_inline void count_key(void *map, const void *key)
+{
+	__u64 *count = bpf_map_lookup_elem(map, key), one = 1;
+
+	if (count) {
+		*count += 1;
+		return;
+	}
+	if (bpf_map_update_elem(map, key, &one, BPF_NOEXIST)) {
+		count = bpf_map_lookup_elem(map, key);
+		if (count)
+			*count += 1;
+		else
+			stat_inc(EUN_STAT_MAP_FULL);
+	}
+}
+
 static __always_inline void fill_task(struct eun_task *t, struct task_struct *task)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
