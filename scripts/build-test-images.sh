@@ -1,12 +1,18 @@
 #!/bin/sh
 # Build the images the tests run, locally: nothing is pulled from a registry.
 #   eunomia-test/busybox  a busybox-static rootfs (docker import)
+# EUNOMIA_FRESH=1 (set by .ci/run) removes the image first, so the build
+# itself is exercised the way a fresh machine needs it.
 set -eu
 IMAGE=eunomia-test/busybox:latest
 VERSION=2   # bump when the image's content changes: older images are rebuilt
+if [ "${EUNOMIA_FRESH:-}" = 1 ]; then
+    docker image rm -f "$IMAGE" >/dev/null 2>&1 || true
+fi
 have=$(docker image inspect --format '{{ index .Config.Labels "org.eunomia.test-image" }}' "$IMAGE" 2>/dev/null || true)
 if [ "$have" = "$VERSION" ]; then exit 0; fi
 BUSYBOX=/bin/busybox   # from busybox-static: runs in an empty rootfs
+[ -x "$BUSYBOX" ] || { echo "error: $BUSYBOX missing: apt-get install busybox-static (scripts/install-deps.sh)" >&2; exit 1; }
 root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
 mkdir -p "$root/bin" "$root/tmp" "$root/etc" "$root/proc" "$root/sys" "$root/dev" "$root/root"

@@ -29,7 +29,10 @@ def docker_daemon() -> None:
     if os.geteuid() != 0:
         pytest.skip("integration tests need root (BPF) — run: sudo make test")
     subprocess.run([str(ROOT / "scripts" / "ensure-dockerd.sh")], check=True)
-    subprocess.run([str(ROOT / "scripts" / "build-test-images.sh")], check=True)
+    # `make test` built it (from scratch under EUNOMIA_FRESH=1); this only
+    # builds what is missing when pytest runs on its own
+    subprocess.run([str(ROOT / "scripts" / "build-test-images.sh")], check=True,
+                   env={**os.environ, "EUNOMIA_FRESH": "0"})
 
 
 def unique(prefix: str = "eun") -> str:
@@ -69,18 +72,22 @@ def containers() -> Iterator[Containers]:
 class Tracer:
     """`eunomia trace -f json` in the background, events written to a file."""
 
-    def __init__(self, args: list[str], out: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(self, args: list[str], out: Path, env: dict[str, str] | None = None,
+                 wrapper: tuple[str, ...] = ()) -> None:
         self.out = out
         self._stdout = open(out, "wb")
-        self.proc = subprocess.Popen([EUNOMIA, "trace", *args, "-f", "json"], stdout=self._stdout,
-                                     stderr=subprocess.PIPE, env=env)
+        self.ready_file = out.with_suffix(".ready")
+        self.proc = subprocess.Popen([*wrapper, EUNOMIA, "trace", *args, "-f", "json",
+                                      "--ready-file", str(self.ready_file)],
+                                     stdout=self._stdout, stderr=subprocess.PIPE, env=env)
         self.stderr = self._wait_ready()
 
     def _wait_ready(self, timeout: float = 30) -> str:
+        """Until eunomia wrote its ready file: every probe is attached."""
         seen = b""
         deadline = time.monotonic() + timeout
         assert self.proc.stderr is not None
-        while b"eunomia: tracing" not in seen:
+        while not self.ready_file.exists():
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 rest = self.proc.stderr.read() if self.proc.poll() is not None else b""
                 raise AssertionError(f"eunomia did not start: {(seen + rest).decode(errors='replace')}")
@@ -90,8 +97,11 @@ class Tracer:
         return seen.decode(errors="replace")
 
     def stop(self) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-        """SIGTERM, wait, and return (events, summary)."""
-        time.sleep(0.5)  # let the last records reach the ring
+        """SIGTERM, wait, and return (events, summary).
+
+        No sleep first: a BPF program writes its record into the ring before
+        the traced syscall returns, so whatever the test waited for is in the
+        ring already, and eunomia drains the ring before it exits."""
         self.proc.send_signal(signal.SIGTERM)
         _, err = self.proc.communicate(timeout=60)
         self.stderr += err.decode(errors="replace")
@@ -106,8 +116,8 @@ class Tracer:
 def tracer(tmp_path: Path) -> Iterator[Any]:
     started: list[Tracer] = []
 
-    def start(*args: str, env: dict[str, str] | None = None) -> Tracer:
-        t = Tracer(list(args), tmp_path / f"events-{len(started)}.jsonl", env=env)
+    def start(*args: str, env: dict[str, str] | None = None, wrapper: tuple[str, ...] = ()) -> Tracer:
+        t = Tracer(list(args), tmp_path / f"events-{len(started)}.jsonl", env=env, wrapper=wrapper)
         started.append(t)
         return t
 

@@ -3,9 +3,9 @@ creates: connect/accept/close with exact byte counts, refused connections,
 published ports through the bridge gateway, IPv6 on loopback, bind/listen,
 UDP peers, and the container filter working in the kernel.
 
-Clients sleep a second before connecting: a container's addresses reach the
-registry with Docker's "start" event, and the server's accept is named by
-the client's address (see the report on that race).
+Clients connect the moment they start: the server's accept is named by the
+client's address before Docker's "start" event says which container holds
+it (the kernel's address_owners map does).
 """
 
 from __future__ import annotations
@@ -86,7 +86,7 @@ def test_tcp_between_containers_names_both_ends_and_counts_bytes(tracer, network
     t = tracer("net")
     server_ip = echo_server(containers, network, server)
     echoed = run(containers, client, ["--network", network],
-                 f"sleep 1; {SEND_PAYLOAD} | nc -w 3 {server_ip} 8080; nc -w 2 {server_ip} 8081; true",
+                 f"{SEND_PAYLOAD} | nc -w 3 {server_ip} 8080; nc -w 2 {server_ip} 8081; true",
                  detach=False)
     assert echoed == "0" * PAYLOAD_BYTES
     client_ip = ip_of(client, network) or None
@@ -147,7 +147,7 @@ def test_published_port_reached_through_the_gateway(tracer, network, containers)
     echo_server(containers, network, server, ["-p", f"{gateway}:{host_port}:8080"])
     t = tracer("net")
     echoed = run(containers, client, ["--network", network],
-                 f"sleep 1; {SEND_PAYLOAD} | nc -w 3 {gateway} {host_port}", detach=False)
+                 f"{SEND_PAYLOAD} | nc -w 3 {gateway} {host_port}", detach=False)
     assert echoed == "0" * PAYLOAD_BYTES
     events, _ = t.stop()
 
@@ -209,7 +209,7 @@ def test_udp_peers_between_containers(tracer, network, containers):
     t = tracer("net")
     # one probe of 100 bytes on the wire: 72 bytes of UDP payload, sent with sendto()
     run(containers, sender, ["--network", network],
-        f"sleep 1; traceroute -n -q 1 -m 1 -p 5000 {target_ip} 100", detach=False)
+        f"traceroute -n -q 1 -m 1 -p 5000 {target_ip} 100", detach=False)
     events, summary = t.stop()
 
     peers = [e for e in events if e["type"] == "udp_peers" and e["container"]["name"] == sender]
@@ -269,7 +269,7 @@ def test_filter_keeps_only_the_selected_container_in_kernel(tracer, network, con
     server_ip = echo_server(containers, network, server)
     t = tracer("net", "-c", server)
     run(containers, client, ["--network", network],
-        f"sleep 1; {SEND_PAYLOAD} | nc -w 3 {server_ip} 8080; traceroute -n -q 1 -m 1 -p 5000 {server_ip} 100",
+        f"{SEND_PAYLOAD} | nc -w 3 {server_ip} 8080; traceroute -n -q 1 -m 1 -p 5000 {server_ip} 100",
         detach=False)
     events, summary = t.stop()
 

@@ -10,7 +10,6 @@ import os
 import shutil
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -309,7 +308,9 @@ def test_unix_connect_path_peer_and_failure(tracer, containers, helper):
     docker("exec", "-d", name, "/helper", "listen", "/tmp/sock")
     docker("exec", "-d", name, "/helper", "listen", "@eun-abstract")
     docker("exec", name, "sh", "-c", "while [ ! -S /tmp/sock ]; do sleep 0.05; done")
-    time.sleep(0.3)  # the abstract one listens too
+    # the abstract one listens too: the kernel lists it in the netns's /proc/net/unix
+    docker("exec", name, "sh", "-c", "until grep -q ' @eun-abstract$' /proc/net/unix; do sleep 0.05; done",
+           timeout=20)
     ok = docker("exec", name, "/helper", "connect", "/tmp/sock").stdout
     missing = docker("exec", name, "/helper", "connect", "/tmp/missing").stdout
     abstract = docker("exec", name, "/helper", "connect", "@eun-abstract").stdout

@@ -56,6 +56,18 @@ def counts_of(events: list[dict], container_id: str) -> dict[str, int]:
     return record_of(events, container_id)["syscalls"]
 
 
+def wait_traced(pid: int, strace: subprocess.Popen, timeout: float = 20) -> None:
+    """Until strace is attached: the kernel names the tracer in /proc/PID/status."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert strace.poll() is None, "strace exited"
+        status = Path(f"/proc/{pid}/status").read_text()
+        if "TracerPid:\t0\n" not in status:
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"strace did not attach to {pid}")
+
+
 def test_counts_cover_every_syscall_strace_sees(tracer, containers, tmp_path):
     name = unique()
     # the shell waits for a go file, then execs the workload: strace attaches first
@@ -66,7 +78,7 @@ def test_counts_cover_every_syscall_strace_sees(tracer, containers, tmp_path):
     t = tracer("syscall")
     log = tmp_path / "strace.log"
     strace = subprocess.Popen(["strace", "-f", "-qq", "-o", str(log), "-p", pid])
-    time.sleep(1.0)  # attached
+    wait_traced(int(pid), strace)
     docker("exec", name, "touch", "/tmp/go")
     docker("wait", name, timeout=60)
     strace.wait(timeout=60)
@@ -162,7 +174,6 @@ def trace_in_process(knobs: dict[str, dict[str, Any]] | None,
     session = TraceSession(tracker_registry.select(["syscall"]), Scope(), context, knobs=knobs)
     with session, contextlib.closing(context):
         result = action()
-        time.sleep(0.5)
         session.drain(lambda tracker, event: None)  # the cgroup records name the new container
         return session.aggregates(), session.summary(), result
 

@@ -109,3 +109,14 @@ def test_host_addresses_reread_after_ttl(tmp_path):
 
 def test_host_addresses_without_proc(tmp_path):
     assert "127.0.0.1" not in HostAddresses(tmp_path)
+
+
+def test_address_key_is_the_kernels_eun_ip_addr():
+    from eunomia.trackers.net.addresses import format_ip
+    from eunomia.trackers.net.peers import address_key
+
+    assert address_key("172.18.0.5") == bytes(10) + b"\xff\xff" + bytes([172, 18, 0, 5])
+    assert address_key("fd00::2") == bytes([0xfd]) + bytes(14) + b"\x02"
+    assert address_key("not an address") is None
+    for ip in ("172.18.0.5", "fd00::2", "::1"):
+        assert format_ip(address_key(ip)) == ip

@@ -7,6 +7,8 @@ import errno
 import io
 import json
 import os
+import shutil
+import tempfile
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -186,18 +188,46 @@ def test_event_log_keeps_whole_lines_when_the_disk_fills(tmp_path: Path, monkeyp
     assert (log.written, log.unwritten) == (2, 3)
 
 
-def test_replace_file_is_atomic(tmp_path: Path) -> None:
+def _as_nobody_if_root(check) -> None:
+    """Run check() where permissions apply: root writes anywhere, so as root
+    it runs in a forked child that dropped to nobody (65534)."""
+    if os.geteuid() != 0:
+        check()
+        return
+    pid = os.fork()
+    if pid == 0:  # child: report the outcome through the exit code only
+        code = 1
+        try:
+            os.setgid(65534)
+            os.setuid(65534)
+            check()
+            code = 0
+        except BaseException:
+            code = 1
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, "the check failed as nobody"
+
+
+def test_replace_file_is_atomic() -> None:
+    # not under tmp_path: its parents are root's 0700, nobody could not even reach it
+    tmp_path = Path(tempfile.mkdtemp(prefix="eunomia-atomic-"))
     target = tmp_path / "report.json"
     replace_file(target, b"old")
-    os.chmod(tmp_path, 0o500)
-    try:
-        if os.geteuid() == 0:
-            pytest.skip("root writes anywhere")
+    os.chmod(tmp_path, 0o555)
+    os.chmod(target, 0o644)
+
+    def refused() -> None:
         with pytest.raises(RecordingWriteError):
             replace_file(target, b"new")
+
+    try:
+        _as_nobody_if_root(refused)
+        assert target.read_bytes() == b"old" and not list(tmp_path.glob(".*tmp"))
     finally:
         os.chmod(tmp_path, 0o700)
-    assert target.read_bytes() == b"old" and not list(tmp_path.glob(".*tmp"))
+        shutil.rmtree(tmp_path)
 
 
 def test_csv_tables_neutralise_formulas_and_escape_controls() -> None:

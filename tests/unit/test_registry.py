@@ -161,3 +161,26 @@ def test_add_container_then_cgroup(registry, resolver):
     assert registry.find("listed") == [listed]
     assert registry.add_cgroup(5, f"/docker/{LATE}") is listed
     assert registry.container_of(5).image == "alpine"
+
+
+def test_an_address_docker_has_not_named_yet_is_named_by_its_kernel_owner(registry):
+    """The kernel's address_owners map (ip → cgroup id of the task that used it
+    as its own address) names a peer before Docker's start event gives the
+    container its addresses; a stopped container's old entry names nobody."""
+    web = registry.add_cgroup(4242, f"/system.slice/docker-{WEB}.scope")
+    owners = {"172.18.0.5": 4242, "172.18.0.9": 777}  # 777: a host cgroup
+    registry.add_address_owners(owners.get)
+    assert registry.by_ip("172.18.0.5") is web
+    assert registry.by_ip("172.18.0.9") is None
+    assert registry.by_ip("10.9.9.9") is None
+    registry.forget_addresses(WEB)  # Docker's die event: the address goes back to the pool
+    assert registry.by_ip("172.18.0.5") is None
+
+
+def test_docker_addresses_win_over_the_kernel_map(registry):
+    web = registry.add_cgroup(1, f"/docker/{WEB}")
+    db = registry.add_cgroup(2, f"/docker/{DB}")
+    db.ips = ["172.18.0.5"]          # Docker says: db holds it now
+    registry.add_address_owners({"172.18.0.5": 1}.get)   # web held it before
+    assert registry.by_ip("172.18.0.5") is db
+    assert web is not db

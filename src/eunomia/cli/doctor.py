@@ -12,7 +12,7 @@ from rich.table import Table
 
 from .. import trackers as tracker_registry
 from ..bpf import features
-from ..bpf.tracefs import tracefs_root
+from ..bpf.tracefs import mounted_by_us, tracefs_root
 from ..context.docker import DockerResolver, DockerUnavailable
 from ..context.mounts import find_cgroup_mounts
 from ..context.oci import OciRoots
@@ -48,8 +48,15 @@ def doctor(debug: bool = typer.Option(False, "--debug", help="Verbose logs and t
         if name in ESSENTIAL and name in found and not found[name].available:
             problems.append(f"{name} unavailable: {found[name].detail}")
     tfs = tracefs_root()
-    table.add_row("tracefs", "[green]mounted[/]" if tfs else "[yellow]not mounted[/]",
-                  escape(f"at {tfs}" if tfs else "eunomia mounts it at /sys/kernel/tracing when it starts"))
+    if tfs is not None and mounted_by_us() == tfs:
+        tfs_status, tfs_detail = "[green]mounted by eunomia[/]", f"at {tfs} (it was not mounted)"
+    elif tfs is not None:
+        tfs_status, tfs_detail = "[green]mounted[/]", f"at {tfs}"
+    else:
+        tfs_status = "[yellow]not mounted[/]"
+        tfs_detail = (found["tracepoint"].detail if "tracepoint" in found
+                      else "eunomia mounts it at /sys/kernel/tracing when it starts (as root)")
+    table.add_row("tracefs", tfs_status, escape(tfs_detail))
     console.print(table)
 
     trackers = Table(title="Trackers", title_justify="left")

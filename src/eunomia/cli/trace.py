@@ -18,6 +18,7 @@ from ..sinks import FORMATS, make_sink
 from . import app
 from .context import build_context
 from .errors import RuntimeFailure, UsageError, handle_errors, require_root
+from .ready import announce_ready
 from .stopping import StopFlag, install_stop_handlers
 
 EXAMPLES = """
@@ -49,6 +50,9 @@ def trace(
     fmt: Optional[str] = typer.Option(None, "-f", "--format", metavar="table|json|csv",
                                       help="Output format (default: table on a terminal, json otherwise)."),
     output: Optional[Path] = typer.Option(None, "-o", "--output", metavar="FILE", help="Write events to FILE."),
+    ready_file: Optional[Path] = typer.Option(
+        None, "--ready-file", metavar="FILE",
+        help="Create FILE (holding eunomia's pid) once every probe is attached: scripts wait for it."),
     debug: bool = typer.Option(False, "--debug", help="Verbose logs and tracebacks."),
 ) -> None:
     """Stream what containers do, live: one event per line.
@@ -73,7 +77,7 @@ def trace(
     sink = make_sink(fmt, out, stderr=sys.stderr)
     stop = install_stop_handlers()
     try:
-        _run(chosen, scope, sink, stop, timeout)
+        _run(chosen, scope, sink, stop, timeout, ready_file)
     finally:
         if output is not None:
             out.close()
@@ -89,7 +93,7 @@ def _open_output(output: Path | None) -> IO[bytes]:
 
 
 def _run(chosen: list[tracker_registry.TrackerDef], scope: Scope, sink: Any,
-         stop: StopFlag, timeout: float | None) -> dict[str, Any]:
+         stop: StopFlag, timeout: float | None, ready_file: Path | None = None) -> dict[str, Any]:
     printed = {t.name: set(t.printed_kinds) if t.printed_kinds else None for t in chosen}
 
     def emit(tracker: tracker_registry.TrackerDef, event: dict[str, Any]) -> None:
@@ -106,6 +110,7 @@ def _run(chosen: list[tracker_registry.TrackerDef], scope: Scope, sink: Any,
             where += " and the host"
         typer.echo(f"eunomia: tracing {', '.join(t.name for t in chosen)} in {where} "
                    f"(probes attached in {time.monotonic() - started:.2f}s); Ctrl-C to stop", err=True)
+        announce_ready(ready_file)
         deadline = started + timeout if timeout is not None else None
         while not stop.requested:
             remaining = None if deadline is None else deadline - time.monotonic()

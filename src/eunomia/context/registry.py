@@ -33,6 +33,9 @@ class ContainerRegistry:
         self._retry_at: dict[str, float] = {}
         self._readdress_at = 0.0
         self._stopped: set[str] = set()
+        # ip → cgroup id of the task that last used it as its own address
+        # (the net tracker's kernel map): names a peer before Docker does
+        self._address_owners: list[Callable[[str], int | None]] = []
 
     def add_cgroup(self, cgroup_id: int, path: str) -> Container | None:
         """Record a cgroup; returns its container, or None for a host cgroup."""
@@ -93,6 +96,9 @@ class ContainerRegistry:
         for c in reversed(list(self._by_id.values())):
             if ip in c.ips:
                 return c
+        found = self._owner_of_address(ip)
+        if found is not None:
+            return found
         now = self._clock()
         if now >= self._readdress_at:
             self._readdress_at = now + RETRY_SECONDS
@@ -102,6 +108,19 @@ class ContainerRegistry:
                 self._enrich(c, refresh=True)
                 if ip in c.ips:
                     return c
+        return None
+
+    def add_address_owners(self, owner_of: Callable[[str], int | None]) -> None:
+        """A source of ip → cgroup id, as seen by the kernel (a container's
+        own connects and accepts), asked when Docker has not named an address."""
+        self._address_owners.append(owner_of)
+
+    def _owner_of_address(self, ip: str) -> Container | None:
+        for owner_of in self._address_owners:
+            cgroup_id = owner_of(ip)
+            container = self._by_cgroup.get(cgroup_id) if cgroup_id is not None else None
+            if container is not None and container.id not in self._stopped:
+                return container
         return None
 
     def forget_addresses(self, container_id: str) -> None:

@@ -178,6 +178,8 @@ class TraceSession:
             raise
         for kind, layout in obj.decoder.layouts.values():
             self.enricher.plan(tracker, kind, layout)
+        if tracker.on_load is not None:
+            tracker.on_load(obj, self.ctx.registry)
         self._running.append(running)
         return running
 

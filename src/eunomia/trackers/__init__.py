@@ -48,6 +48,9 @@ class TrackerDef:
     # last touch on each enriched event, with the container registry at hand
     # (e.g. naming the container behind a peer address)
     post_enrich: Callable[[dict[str, Any], "ContainerRegistry"], None] | None = None
+    # once the object is loaded: hand the registry what it can ask the
+    # tracker's kernel maps (e.g. which container holds an address)
+    on_load: Callable[["Object", "ContainerRegistry"], None] | None = None
 
     @property
     def object_path(self) -> Path:

@@ -10,7 +10,7 @@ host (see peers.py), which makes the container↔container map.
 from eunomia.trackers import TrackerDef
 
 from .addresses import format_ip
-from .peers import aggregates, post_enrich
+from .peers import aggregates, post_enrich, watch_address_owners
 
 # the syscall tracepoints need tracefs; without it connect/close still work
 # (they come from raw tracepoints), accept, bind, listen and UDP peers do not
@@ -42,4 +42,5 @@ TRACKER = TrackerDef(
     formatters={"eun_ip_addr": format_ip},
     aggregates=aggregates,
     post_enrich=post_enrich,
+    on_load=watch_address_owners,
 )

@@ -178,6 +178,49 @@ static __always_inline void event_init(struct event_net *e, enum net_op op, long
 	e->direction = NET_DIRECTION_NONE;
 }
 
+/*
+ * Which cgroup holds a local address: the source address of every TCP
+ * connect and the local address of every accepted connection, written by
+ * the task's own cgroup before any filtering (a container filtered out is
+ * still a peer worth naming).  User space names the container behind a
+ * peer address with it when the runtime has not said yet which container
+ * holds the address: Docker's "start" event, which carries a container's
+ * addresses, comes after the container's first process runs, and a client
+ * that connects at once would otherwise stay unnamed.  The connect's SYN_SENT
+ * runs before the server can accept, so the entry is there in time.
+ */
+struct address_key {
+	eun_ip_addr ip;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct address_key);
+	__type(value, eun_cgroup_id);
+} address_owners SEC(".maps");
+
+static __always_inline bool ip_is_loopback(const __u32 *ip)
+{
+	/* IPv4-mapped 127.0.0.0/8, or ::1 */
+	if (ip[0] == 0 && ip[1] == 0 && ip[2] == bpf_htonl(0xffff))
+		return (bpf_ntohl(ip[3]) >> 24) == 127;
+	return ip[0] == 0 && ip[1] == 0 && ip[2] == 0 && ip[3] == bpf_htonl(1);
+}
+
+static __always_inline void address_remember(const struct sock *sk)
+{
+	eun_cgroup_id cgid = bpf_get_current_cgroup_id();
+	struct net_ends ends = {};
+	struct address_key key = {};
+
+	sock_ends(sk, &ends);
+	copy_ip(key.ip, ends.local);
+	if (ip_is_loopback(key.ip) || !(key.ip[0] | key.ip[1] | key.ip[2] | key.ip[3]))
+		return;
+	bpf_map_update_elem(&address_owners, &key, &cgid, BPF_ANY);
+}
+
 /* ---- TCP: the owner of a socket, and events in any context ---------------- */
 
 static __always_inline void owner_remember(const struct sock *sk, bool inbound)
@@ -230,6 +273,7 @@ static __always_inline void tcp_syn_sent(const struct sock *sk)
 {
 	struct net_call *call = call_of(CALL_CONNECT);
 
+	address_remember(sk);
 	if (call) {
 		call->reached = 1;
 		call->sk = (__u64)sk;
@@ -365,7 +409,10 @@ static __always_inline int accept_return(long ret)
 	if (ret < 0)
 		return 0;
 	sk = sock_of_fd(ret);
-	if (!sock_is_inet_tcp(sk) || should_discard())
+	if (!sock_is_inet_tcp(sk))
+		return 0;
+	address_remember(sk);
+	if (should_discard())
 		return 0;
 	event_init(&e, NET_OP_ACCEPT, 0);
 	fill_task(&e.task, (struct task_struct *)bpf_get_current_task());

@@ -7,6 +7,8 @@ container registry learnt from Docker:
 * a loopback address (127.0.0.0/8, ::1) is the container's own network
   namespace, so the same container (for the host: no name);
 * an address on one of a container's Docker networks is that container;
+  before Docker has said so (a client that connects at once), the kernel's
+  address_owners map names the cgroup that used the address as its own;
 * a server end on one of the host's own addresses (a Docker bridge gateway
   included) reached a published port: the container it is published to.
 
@@ -17,8 +19,10 @@ opens its own connection to the container.
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any, Callable, Protocol
 
+from ...bpf.errors import BpfError
 from ...context.model import HOST, Container, container_fields
 from .addresses import (
     HostAddresses,
@@ -127,6 +131,33 @@ def udp_records(entries: list[tuple[tuple[int, bytes, int], tuple[int, int]]],
         rec[f"packets_{suffix}"] += packets
     return sorted(records.values(), key=lambda r: (r["container"]["id"], r["destination"]["ip"] or "",
                                                    r["destination"]["port"] or 0))
+
+
+def address_key(ip: str) -> bytes | None:
+    """An address as the kernel stores it (eun_ip_addr: IPv6, or IPv4-mapped)."""
+    try:
+        addr = ipaddress.ip_address(ip)
+    except ValueError:
+        return None
+    if isinstance(addr, ipaddress.IPv4Address):
+        return b"\0" * 10 + b"\xff\xff" + addr.packed
+    return addr.packed
+
+
+def watch_address_owners(obj: Any, registry: Any) -> None:
+    """Let the registry ask the kernel's address_owners map (see net.bpf.c)."""
+    owners = obj.maps["address_owners"].typed("16s", "<Q")
+
+    def owner_of(ip: str) -> int | None:
+        key = address_key(ip)
+        if key is None:
+            return None
+        try:
+            return owners.get(key)
+        except BpfError:  # the object is closed (the session ended)
+            return None
+
+    registry.add_address_owners(owner_of)
 
 
 def aggregates(obj: Any, registry: Registry) -> list[dict[str, Any]]:
