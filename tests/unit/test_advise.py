@@ -3,6 +3,7 @@ the docker run that verifies them."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -10,10 +11,13 @@ import pytest
 
 from eunomia.advise import AdviceError
 from eunomia.advise.caps import advise_caps, docker_flags, evidence, k8s_capabilities
-from eunomia.advise.inputs import RecordedContainer
+from eunomia.advise.inputs import RecordedContainer, load_container
 from eunomia.advise.runtime import RUNTIME_AFTER_FILTER
 from eunomia.advise.seccomp import advise_seccomp, k8s_name, k8s_profile, k8s_security_context, oci_profile
 from eunomia.advise.verify import judge, parse_run_help, plan_rerun
+
+from ..recording_events import sample_events
+from ..recording_samples import DB, FOLDERS, WEB, index_doc, sample_reports, write_recording
 
 # as `docker run --help` prints them (Docker 20.10), a few lines
 RUN_HELP = """
@@ -202,3 +206,76 @@ def test_judge_compares_stdout_only_when_recorded(tmp_path: Path) -> None:
     assert judge(one, set(), caps, 0, b"bye\n", {}, {}).stdout_matches is False
     with pytest.raises(AdviceError, match="holds no output of its command"):
         judge(recorded(), set(), caps, 0, b"x", {}, {})
+
+
+# -- the recordings advise reads: the loader of `eunomia report`, nothing stricter or looser ------
+
+def _advisable(tmp_path: Path) -> Path:
+    """A complete recording whose web container has syscalls and per-check capability detail."""
+    reports = sample_reports()
+    reports[WEB]["capabilities"] = {"CAP_NET_BIND_SERVICE": {
+        "granted": 1, "denied": 0, "processes": ["nginx"],
+        "checks": [check("nginx", "bind", granted=1)]}}
+    return write_recording(tmp_path / "rec", reports=reports)
+
+
+@pytest.mark.parametrize("encode", [
+    lambda text: b"\xef\xbb\xbf" + text.encode("utf-8"),
+    lambda text: text.encode("utf-16"),
+    lambda text: text.replace('"testhost"', '"test\\udcffhost"').encode("utf-8"),   # a lone surrogate
+])
+def test_advice_reads_what_report_reads(tmp_path: Path, encode) -> None:
+    directory = _advisable(tmp_path)
+    for path in (directory / "index.json", directory / FOLDERS[WEB] / "report.json"):
+        path.write_bytes(encode(path.read_text(encoding="utf-8")))
+    (one,) = load_container([directory], WEB)
+    assert one.machine == "x86_64" and one.report["syscalls"]["read"] == 900
+    assert one.report["capabilities"]["CAP_NET_BIND_SERVICE"]["checks"][0]["process"] == "nginx"
+
+
+@pytest.mark.parametrize("value", [None, [1], "many"])
+def test_wrong_typed_loss_counters_are_a_bad_recording(tmp_path: Path, value: Any) -> None:
+    directory = _advisable(tmp_path)
+    doc = index_doc()
+    doc["stats"]["trackers"]["syscall"] = {"lost": value, "map_full": 0}
+    (directory / "index.json").write_text(json.dumps(doc))
+    with pytest.raises(AdviceError, match="index.json: invalid at /stats/trackers/syscall/lost: "):
+        load_container([directory], WEB)
+
+
+def test_losses_are_a_warning(tmp_path: Path) -> None:
+    directory = _advisable(tmp_path)
+    doc = index_doc()
+    doc["stats"]["trackers"] = {"syscall": {"lost": 3, "map_full": 2}, "cap": {"lost": 1}}
+    (directory / "index.json").write_text(json.dumps(doc))
+    (one,) = load_container([directory], WEB)
+    assert any("lost 4 events and could not count 2" in w for w in one.warnings)
+
+
+def test_reports_that_are_not_advice_material(tmp_path: Path) -> None:
+    directory = _advisable(tmp_path)
+    (directory / FOLDERS[DB] / "report.json").unlink()
+    with pytest.raises(AdviceError, match="the report of 'db' was never written"):
+        load_container([directory], DB)
+    (directory / FOLDERS[DB] / "events.jsonl").write_text(json.dumps(sample_events()[DB][0]) + "\n")
+    with pytest.raises(AdviceError, match="rebuilt from its events.jsonl"):
+        load_container([directory], DB)
+    (directory / "index.json").unlink()  # its report.json is complete, but the machine is unknown
+    with pytest.raises(AdviceError, match="has no index.json .*: the machine it was recorded on is unknown"):
+        load_container([directory], WEB)
+
+
+def test_advice_errors_are_one_bounded_line(tmp_path: Path) -> None:
+    directory = _advisable(tmp_path)
+    doc = index_doc()
+    doc["containers"][1]["name"] = "\x1b]0;pwned\x07" + "N" * 5_000_000
+    (directory / "index.json").write_text(json.dumps(doc))
+    with pytest.raises(AdviceError) as caught:
+        load_container([directory], "nginx")
+    message = str(caught.value)
+    assert len(message) <= 500 and "\n" not in message and "\x1b" not in message and "\x07" not in message
+    # messages made by the advice itself are bounded too
+    long_name = "x" * 1_000_000
+    with pytest.raises(AdviceError) as caught:
+        advise_seccomp([recorded({"read": 1, long_name + "; rm -rf /\n": 1})])
+    assert len(str(caught.value)) <= 500 and "\n" not in str(caught.value)

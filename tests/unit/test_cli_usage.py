@@ -122,3 +122,72 @@ def test_version(runner):
     result = runner.invoke(app, ["--version"])
     assert result.exit_code == 0
     assert result.output.strip() == f"eunomia {eunomia.__version__}"
+
+
+def _one_error_line(result) -> str:
+    lines = [line for line in _all_output(result).splitlines() if line.strip()]
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("eunomia: error: ") and "Traceback" not in lines[0]
+    return lines[0]
+
+
+@pytest.mark.parametrize("value", ["inf", "-inf", "nan", "1e99", "-1", "31622401"])
+@pytest.mark.parametrize("command", [["trace", "exec"], ["record", "-d", "{tmp}/rec"],
+                                     ["advise", "verify", "{tmp}/rec", "-c", "app"]])
+def test_timeouts_that_are_not_a_number_of_seconds_are_usage_errors(runner, tmp_path, command, value):
+    args = [arg.replace("{tmp}", str(tmp_path)) for arg in command] + ["-T", value]
+    if command[0] == "advise":
+        args += ["--", "docker", "run", "--rm", "busybox"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    line = _one_error_line(result)
+    assert line.startswith(f"eunomia: error: -T {float(value):g} is not a usable number of seconds; "
+                           "give a finite number from ")
+    assert not (tmp_path / "rec").exists()  # refused before anything was made
+
+
+def test_record_with_dashdash_but_no_command_is_a_usage_error(runner, tmp_path):
+    result = runner.invoke(app, ["record", "-d", str(tmp_path / "rec"), "-T", "5", "--"])
+    assert result.exit_code == 2
+    assert "no COMMAND after `--`" in _one_error_line(result)
+    assert not (tmp_path / "rec").exists()
+
+
+@pytest.mark.parametrize("command", ["trace", "record"])
+@pytest.mark.parametrize("selector", ["", "  "])
+def test_an_empty_container_name_is_a_usage_error(runner, tmp_path, command, selector):
+    result = runner.invoke(app, [command, "-c", selector, "-T", "1"] +
+                           (["-d", str(tmp_path / "rec")] if command == "record" else []))
+    assert result.exit_code == 2
+    assert f"-c {selector!r} names no container; give a container name, id or id prefix" in \
+        _one_error_line(result)
+
+
+def test_record_into_an_existing_file_says_what_is_wrong(runner, tmp_path):
+    existing = tmp_path / "notes.txt"
+    existing.write_text("mine")
+    result = runner.invoke(app, ["record", "-d", str(existing), "-T", "1"])
+    assert result.exit_code == 2
+    assert _one_error_line(result) == (f"eunomia: error: {existing} exists and is not a directory; "
+                                       "choose a new directory with -d")
+    assert existing.read_text() == "mine"
+
+
+def test_record_names_the_container_of_a_foreground_docker_run(tmp_path):
+    from pathlib import Path
+
+    from eunomia.advise.verify import RunOptions, with_cidfile
+
+    options = RunOptions({"--name": True, "--rm": False, "--detach": False, "--cidfile": True, "--env": True},
+                         {"-d": "--detach", "-e": "--env"})
+    cid = tmp_path / "command.cid"
+    assert with_cidfile(["docker", "run", "--rm", "-e", "-d", "img", "-d"], options, cid) == (
+        ["docker", "run", "--cidfile", str(cid), "--rm", "-e", "-d", "img", "-d"], cid)  # -d: -e's value, img's arg
+    assert with_cidfile(["/usr/bin/docker", "container", "run", "img"], options, cid) == (
+        ["/usr/bin/docker", "container", "run", "--cidfile", str(cid), "img"], cid)
+    assert with_cidfile(["docker", "run", "--cidfile=/x/id", "img"], options, cid) == (
+        ["docker", "run", "--cidfile=/x/id", "img"], Path("/x/id"))  # its own
+    assert with_cidfile(["docker", "run", "-d", "img"], options, cid) is None  # detached: outlives it by design
+    assert with_cidfile(["docker", "run", "--detach=true", "img"], options, cid) is None
+    assert with_cidfile(["docker", "run", "--bogus", "img"], options, cid) is None  # docker will say so
+    assert with_cidfile(["sh", "-c", "docker run img"], options, cid) is None

@@ -11,6 +11,7 @@ from eunomia.report import RecordingError, load_recording, select_containers
 from eunomia.report.model import Process
 from eunomia.report.tree import process_forest, walk
 
+from ..recording_events import sample_events, write_events
 from ..recording_samples import (API, DB, FOLDERS, HOSTILE_ARGV, HOSTILE_PATH, IDS, NAMES, WEB, assert_valid_recording,
                                  index_doc, sample_reports, schema_errors, write_recording)
 
@@ -177,3 +178,181 @@ def test_process_forest_shows_every_process_once_even_with_a_parent_loop():
     node3 = next(n for _, n in walk(forest) if n.pid == 3)
     assert len(node3.programs) == 2
     assert [node.pid for _, node in walk(forest, limit=2)] == [1, 2]
+
+
+# -- hostile or garbled recordings (issue 10): one bounded line, never a traceback --------------
+
+MAX_MESSAGE = 500
+
+
+def _one_line(caught: pytest.ExceptionInfo) -> str:
+    message = str(caught.value)
+    assert "\n" not in message and "\x1b" not in message and len(message) <= MAX_MESSAGE, message[:600]
+    return message
+
+
+def _rewrite(path: Path, change) -> None:
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    change(doc)
+    path.write_text(json.dumps(doc), encoding="utf-8")
+
+
+@pytest.mark.parametrize("encode", [
+    lambda text: b"\xef\xbb\xbf" + text.encode("utf-8"),   # a BOM
+    lambda text: text.encode("utf-16"),                      # UTF-16 (with its BOM)
+    lambda text: text.encode("utf-16-le"),                   # UTF-16 without one
+])
+def test_bom_and_utf16_load(recording_dir, encode):
+    for path in (recording_dir / "index.json", recording_dir / FOLDERS[WEB] / "report.json"):
+        path.write_bytes(encode(path.read_text(encoding="utf-8")))
+    recording = load_recording(recording_dir)
+    assert recording.containers[0].report.files[0].path == HOSTILE_PATH
+    assert recording.document["host"]["machine"] == "x86_64"  # the validated documents are kept
+
+
+@pytest.mark.parametrize("where, value", [
+    ("/files/0/bytes_read", "1" + "0" * 400),                  # 10^400: no float holds it
+    ("/files/0/bytes_written", "123456789012345678901234567890"),  # over 64 bits
+    ("/stats/events", "1e400"),
+    ("/stats/events", "NaN"),
+    ("/stats/events", "-Infinity"),
+])
+def test_numbers_out_of_range_name_the_field(recording_dir, where, value):
+    path = recording_dir / FOLDERS[WEB] / "report.json"
+    key = where.rsplit("/", 1)[1]
+    doc = json.loads(path.read_text())
+    parent = doc["files"][0] if where.startswith("/files") else doc["stats"]
+    parent[key] = 424242424242
+    path.write_text(json.dumps(doc).replace("424242424242", value, 1))
+    with pytest.raises(RecordingError) as caught:
+        load_recording(recording_dir)
+    message = _one_line(caught)
+    assert f"report.json: invalid at {where}: " in message and "record again" in message
+
+
+def test_integral_floats_are_integers(recording_dir):
+    path = recording_dir / FOLDERS[WEB] / "report.json"
+    path.write_text(path.read_text().replace('"bytes_written": 4096', '"bytes_written": 4096.0'))
+    recording = load_recording(recording_dir)
+    written = recording.containers[0].report.files[0].bytes_written
+    assert written == 4096 and type(written) is int
+
+
+def test_deep_nesting_is_an_error_not_a_crash(recording_dir):
+    for depth in (100, 100_000):
+        nested = "[" * depth + "]" * depth
+        text = json.dumps(index_doc()).replace('"exec": {"lost": 0}', f'"exec": {{"lost": 0, "deep": {nested}}}')
+        (recording_dir / "index.json").write_text(text)
+        with pytest.raises(RecordingError) as caught:
+            load_recording(recording_dir)
+        assert "nested" in _one_line(caught)
+
+
+@pytest.mark.parametrize("value", [None, [1], "many", -1, 1.5])
+def test_wrong_typed_loss_counters_name_the_field(recording_dir, value):
+    doc = index_doc()
+    doc["stats"]["trackers"]["exec"] = {"lost": 0, "map_full": value}
+    (recording_dir / "index.json").write_text(json.dumps(doc))
+    with pytest.raises(RecordingError) as caught:
+        load_recording(recording_dir)
+    assert "index.json: invalid at /stats/trackers/exec/map_full: " in _one_line(caught)
+
+
+def test_huge_names_are_cut_in_messages_and_warnings(recording_dir):
+    huge = "N\x1b" * 2_000_000
+    doc = index_doc()
+    doc["containers"][0]["name"] = huge
+    doc["stats"]["error"] = huge
+    (recording_dir / "index.json").write_text(json.dumps(doc))
+    (recording_dir / FOLDERS[WEB] / "report.json").unlink()
+    recording = load_recording(recording_dir)
+    assert recording.containers[0].name == huge  # kept whole; only messages are cut
+    assert all(len(w) <= MAX_MESSAGE and "\x1b" not in w for w in recording.warnings)
+    with pytest.raises(RecordingError) as caught:
+        select_containers(recording, ["nginx"])
+    assert "it holds: " in _one_line(caught)
+
+
+def test_huge_folder_name_is_invalid_not_an_os_error(recording_dir):
+    doc = index_doc()
+    doc["containers"][0]["folder"] = "F" * 5_000_000
+    (recording_dir / "index.json").write_text(json.dumps(doc))
+    with pytest.raises(RecordingError) as caught:
+        load_recording(recording_dir)
+    assert "invalid at /containers/0/folder: " in _one_line(caught)
+
+
+def test_huge_directory_name_is_cut(tmp_path):
+    with pytest.raises(RecordingError) as caught:
+        load_recording(tmp_path / ("d" * 100_000))
+    assert "File name too long; give the directory that 'eunomia record' wrote" in _one_line(caught)
+
+
+# -- partial recordings: rebuilt from events.jsonl ----------------------------------------------
+
+def test_recording_without_index_is_rebuilt_from_its_events(tmp_path):
+    """The recorder was killed (-9) before its first checkpoint and before writing index.json."""
+    directory = write_events(tmp_path / "rec")
+    recording = load_recording(directory)
+    assert not recording.complete
+    assert [c.display_name for c in recording.containers] == sorted(NAMES, key=lambda n: FOLDERS[n])
+    assert any("no index.json" in w and "rebuilt" in w for w in recording.warnings)
+    by_name = {c.name: c for c in recording.containers}
+    web = by_name[WEB]
+    assert web.id == IDS[WEB] and web.rebuilt and web.report is not None and not web.report.complete
+    assert [p.args for p in web.report.processes] == [("nginx", "-g", "daemon off;"),
+                                                       ("sh", "-c", "echo \x1b[31mred\x1b[0m \x07bell")]
+    files = {f.path: f for f in web.report.files}
+    assert files["/etc/hosts"].operations == {"open_read": 1}
+    assert files["/etc/shadow"].failed == {"open_read": {"EACCES": 1}}
+    (conn,) = web.report.connections
+    assert (conn.direction, conn.peer_container, conn.destination.port, conn.count) == ("outbound", API, 8080, 1)
+    api = by_name[API]
+    assert api.report.listening[0].port == 8080
+    (signal,) = api.report.signals   # web's signal into api is in api's folder too: api received it
+    assert signal.direction == "received" and signal.sender_container == WEB
+    assert recording.window == ("2026-11-28T12:34:56.000000Z", "2026-11-28T12:34:58.000000Z")
+    assert any(w.startswith(f"container {WEB}: rebuilt from its events.jsonl (7 events)") for w in recording.warnings)
+
+
+def test_missing_report_is_rebuilt_from_events(tmp_path):
+    directory = write_recording(tmp_path / "rec", complete=False, without_report=(DB,))
+    write_events(directory, {DB: sample_events()[DB]})
+    recording = load_recording(directory)
+    db = recording.containers[2]
+    assert db.rebuilt and db.report is not None and db.report.processes[0].args == ("postgres", "-D", "/data")
+    assert db.report.window[0] == index_doc()["window"]["start"]  # the run's window, from index.json
+    assert any(w.startswith(f"container {DB}: rebuilt from its events.jsonl (1 events)") for w in recording.warnings)
+    assert not recording.containers[0].rebuilt
+
+
+def test_folders_not_in_the_index_are_rebuilt(tmp_path):
+    """index.json written at start (no containers yet), killed before the first checkpoint."""
+    directory = write_events(tmp_path / "rec")
+    doc = index_doc(complete=False, names=())
+    (directory / "index.json").write_text(json.dumps(doc))
+    recording = load_recording(directory)
+    assert {c.name for c in recording.containers} == set(NAMES)
+    assert all(c.rebuilt for c in recording.containers)
+    assert any(w.startswith(f"container {WEB}: not in index.json") for w in recording.warnings)
+
+
+def test_damaged_event_lines_are_skipped_and_counted(tmp_path):
+    events = sample_events()
+    directory = write_events(tmp_path / "rec", {WEB: events[WEB]})
+    log = directory / FOLDERS[WEB] / "events.jsonl"
+    lines = log.read_text().splitlines()
+    garbage = ["not json", "[1, 2]", '{"type": "open", "container": 5}', "[" * 5000, lines[2][:40]]
+    bad_types = json.dumps({**events[WEB][2], "file": {"path": ["x"], "flags": "read"}})
+    log.write_text("\n".join(lines[:2] + garbage + [bad_types] + lines[2:]) + "\n" + lines[3][:25])
+    recording = load_recording(directory)
+    (web,) = recording.containers
+    assert web.rebuilt and web.report is not None
+    assert {f.path for f in web.report.files} == {"/etc/hosts", "/etc/shadow"}
+    assert any("lines of its events.jsonl could not be read" in w for w in recording.warnings)
+
+
+def test_empty_directory_and_folders_without_events_are_not_a_recording(tmp_path):
+    (tmp_path / "rec" / "web-a1a1a1a1a1a1").mkdir(parents=True)
+    with pytest.raises(RecordingError, match="is not a recording: it has no index.json"):
+        load_recording(tmp_path / "rec")

@@ -9,5 +9,12 @@ capability set a container needs, and their proof by enforcement.
 """
 
 
+from ..report.load import one_line
+
+
 class AdviceError(Exception):
-    """The advice cannot be given from these recordings; the message names the fix."""
+    """The advice cannot be given from these recordings; the message (one bounded line,
+    controls escaped: it quotes recorded names) names the fix."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(one_line(message))

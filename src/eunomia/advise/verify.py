@@ -4,10 +4,14 @@
     plan = plan_rerun(argv, profile, caps, options, cidfile)   # the advice injected
     ...run plan.argv while tracing syscall failures and capability checks...
     verdict = judge(recorded, allowed, caps, exit_code, stdout, eperm, capabilities)
+
+    with_cidfile(argv, options, cidfile)   # any foreground docker run, made to name its container
+                                           # (eunomia record removes it when it does not stop)
 """
 
 from __future__ import annotations
 
+import os
 import re
 import uuid
 from dataclasses import dataclass, field
@@ -73,12 +77,11 @@ def plan_rerun(argv: list[str], profile: Path, caps: CapabilityAdvice, options: 
                cidfile: Path) -> RerunPlan:
     """`docker run …` with `--security-opt seccomp=PROFILE --cap-drop ALL --cap-add …`
     and `--cidfile` injected (the container to remove is the one this run created)."""
-    if argv[:3] == ["docker", "container", "run"]:
-        argv = ["docker", "run", *argv[3:]]
-    if argv[:2] != ["docker", "run"]:
+    args = docker_run_args(argv)
+    if args is None:
         raise AdviceError("give the workload as a `docker run …` command after `--`, e.g. "
                           "eunomia advise verify DIR -c app -- docker run --rm myimage")
-    parsed = _options(argv[2:], options)
+    parsed = _options(args, options)
     for option, _ in parsed:
         if option in CONFLICTING:
             raise AdviceError(f"the command already sets {option}: leave capabilities and security options "
@@ -90,13 +93,47 @@ def plan_rerun(argv: list[str], profile: Path, caps: CapabilityAdvice, options: 
             raise AdviceError("the command sets --cidfile: leave it out, verify uses its own")
     names = [value for option, value in parsed if option == "--name" and value]
     name = names[-1] if names else f"eunomia-verify-{uuid.uuid4().hex[:10]}"
-    removes = any(option == "--rm" and (value is None or value.lower() in ("true", "1")) for option, value in parsed)
+    removes = any(option == "--rm" and _true(value) for option, value in parsed)
     injected = ["--cidfile", str(cidfile), "--security-opt", f"seccomp={profile}", "--cap-drop", "ALL"]
     for cap in caps.names:
         injected += ["--cap-add", cap]
     if not names:
         injected += ["--name", name]
-    return RerunPlan(["docker", "run", *injected, *argv[2:]], name, not names, removes)
+    return RerunPlan([argv[0], "run", *injected, *args], name, not names, removes)
+
+
+def docker_run_args(argv: list[str]) -> list[str] | None:
+    """What follows `docker run` (or `docker container run`); None for another command."""
+    if not argv or os.path.basename(argv[0]) != "docker":
+        return None
+    if argv[1:3] == ["container", "run"]:
+        return argv[3:]
+    return argv[2:] if argv[1:2] == ["run"] else None
+
+
+def with_cidfile(argv: list[str], options: RunOptions, cidfile: Path) -> tuple[list[str], Path] | None:
+    """A `docker run` in the foreground, made to name the container it creates:
+    (argv with `--cidfile CIDFILE` injected, CIDFILE), or (argv, its own
+    --cidfile).  None for another command, a detached run (its container
+    outlives the command by design) or options this docker does not know."""
+    args = docker_run_args(argv)
+    if args is None:
+        return None
+    try:
+        parsed = _options(args, options)
+    except AdviceError:
+        return None  # docker itself will say what is wrong
+    if any(option in DETACHING and _true(value) for option, value in parsed):
+        return None
+    given = [value for option, value in parsed if option == "--cidfile" and value]
+    if given:
+        return list(argv), Path(given[-1])
+    return [*argv[:len(argv) - len(args)], "--cidfile", str(cidfile), *args], cidfile
+
+
+def _true(value: str | None) -> bool:
+    """A boolean option's value: `--rm`, `--rm=true`, `--rm=1`."""
+    return value is None or value.lower() in ("true", "1")
 
 
 def _options(args: list[str], known: RunOptions) -> list[tuple[str, str | None]]:

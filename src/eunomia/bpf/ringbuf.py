@@ -18,10 +18,13 @@ this reader targets x86-64, where the machines in CI run.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import mmap
 import select
 import struct
 import time
+import traceback
 from typing import Callable
 
 from .errors import BpfError
@@ -30,6 +33,7 @@ from .maps import BPF_MAP_TYPE_RINGBUF, Map
 BUSY_BIT = 1 << 31
 DISCARD_BIT = 1 << 30
 HEADER_SIZE = 8
+log = logging.getLogger(__name__)
 _U64 = struct.Struct("<Q")
 _U32 = struct.Struct("<I")
 
@@ -76,7 +80,13 @@ class RingBuffer:
                 break
             length = header & ~(BUSY_BIT | DISCARD_BIT)
             if not header & DISCARD_BIT:
-                handle(data[offset + HEADER_SIZE : offset + HEADER_SIZE + length])
+                record = data[offset + HEADER_SIZE : offset + HEADER_SIZE + length]
+                try:
+                    handle(record)
+                except BaseException as exc:
+                    _forget(exc, record)
+                    _U64.pack_into(self._consumer, 0, consumer)  # the records before it are consumed
+                    raise
                 count += 1
             consumer += (length + HEADER_SIZE + 7) & ~7
             if count & 0x3FF == 0:
@@ -87,8 +97,26 @@ class RingBuffer:
 
     def close(self) -> None:
         self._data.release()
-        self._producer.close()
+        try:
+            self._producer.close()
+        except BufferError:  # a record's view outlived its handler: unmapped when the view goes
+            log.warning("%s: a view of a ring buffer record is still alive; unmapped later", self.name)
         self._consumer.close()
+
+
+def _forget(exc: BaseException, record: memoryview) -> None:
+    """A handler raised: its traceback holds the frames below with their
+    locals (the record, slices of it).  Clear them and release the record,
+    else the mapping cannot be closed while the error unwinds, and a
+    BufferError would replace the real error."""
+    seen: set[int] = set()
+    chained: BaseException | None = exc
+    while chained is not None and id(chained) not in seen:
+        seen.add(id(chained))
+        traceback.clear_frames(chained.__traceback__)
+        chained = chained.__cause__ or chained.__context__
+    with contextlib.suppress(BufferError):
+        record.release()
 
 
 class RingPoller:

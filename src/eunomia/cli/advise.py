@@ -15,6 +15,7 @@ import orjson
 import typer
 import yaml
 
+from .. import outputs
 from .. import trackers as tracker_registry
 from ..advise import AdviceError
 from ..advise.caps import advise_caps, docker_flags, evidence, k8s_capabilities
@@ -26,7 +27,7 @@ from ..pipeline.session import TraceSession
 from ..sinks.escape import escape_text
 from . import app
 from .context import build_context
-from .errors import RuntimeFailure, UsageError, handle_errors, require_root, warn
+from .errors import RuntimeFailure, UsageError, check_seconds, handle_errors, require_root, warn
 
 advise_app = typer.Typer(
     name="advise", no_args_is_help=True,
@@ -62,30 +63,33 @@ Examples:
   eunomia advise verify rec/ -c app --stdout -- docker run --rm --name app myimage
 """
 
+OUTPUT_HELP = ("Write to FILE (a regular file is replaced whole; /dev/null, /dev/stdout or a pipe is written to; "
+               "other links are refused).")
 DIRS_HELP = "Recordings (from eunomia record); several are merged: the advice holds for every run."
 CONTAINER_HELP = "The container: name, folder, id or id prefix, as in the recordings."
 
 
 def _load(directories: list[Path], container: str) -> list[RecordedContainer]:
+    """The recordings, read by the loader every command uses; a bad one is a usage error
+    (one line, exit 2).  Their warnings are shown once the advice is made (_warn)."""
     try:
-        recorded = load_container(directories, container)
+        return load_container(directories, container)
     except AdviceError as exc:
         raise UsageError(str(exc)) from None
+
+
+def _warn(recorded: list[RecordedContainer]) -> None:
     for one in recorded:
         for warning in one.warnings:
             warn(warning)
-    return recorded
 
 
 def _emit(text: str, output: Path | None) -> None:
+    """To stdout, or to FILE whole (a device, pipe or /dev/stdout is written to, never replaced)."""
     if output is None:
-        sys.stdout.write(text)
-        return
-    try:
-        output.write_text(text)
-    except OSError as exc:
-        raise UsageError(f"cannot write {output}: {exc.strerror}; choose a writable path for -o") from None
-    typer.echo(f"eunomia: wrote {output}", err=True)
+        outputs.write_stdout(text)
+    elif not outputs.write_file(output, text.encode(), "-o"):
+        typer.echo(f"eunomia: wrote {escape_text(str(output))}", err=True)
 
 
 def _json(document: Any) -> str:
@@ -100,7 +104,7 @@ def seccomp(
     fmt: str = typer.Option("oci", "-f", "--format", metavar="oci|k8s",
                             help="oci: the JSON Docker and OCI runtimes read; k8s: a security-profiles-operator "
                                  "SeccompProfile and the securityContext that uses it."),
-    output: Optional[Path] = typer.Option(None, "-o", "--output", metavar="FILE", help="Write to FILE."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", metavar="FILE", help=OUTPUT_HELP),
     debug: bool = typer.Option(False, "--debug", help="Tracebacks on errors."),
 ) -> None:
     """The smallest seccomp profile the container can run with.
@@ -115,6 +119,7 @@ def seccomp(
         advice = advise_seccomp(recorded)
     except AdviceError as exc:
         raise UsageError(str(exc)) from None
+    _warn(recorded)
     name = recorded[0].name
     if fmt == "oci":
         _emit(_json(oci_profile(advice)), output)
@@ -134,7 +139,7 @@ def caps(
     container: str = typer.Option(..., "-c", "--container", metavar="NAME|ID", help=CONTAINER_HELP),
     fmt: str = typer.Option("docker", "-f", "--format", metavar="docker|k8s|json",
                             help="docker: run flags; k8s: securityContext.capabilities; json: with the evidence."),
-    output: Optional[Path] = typer.Option(None, "-o", "--output", metavar="FILE", help="Write to FILE."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", metavar="FILE", help=OUTPUT_HELP),
     debug: bool = typer.Option(False, "--debug", help="Tracebacks on errors."),
 ) -> None:
     """The capabilities the container needs, as drop-ALL-then-add.
@@ -149,6 +154,7 @@ def caps(
         advice = advise_caps(recorded)
     except AdviceError as exc:
         raise UsageError(str(exc)) from None
+    _warn(recorded)
     if fmt == "docker":
         _emit(" ".join(docker_flags(advice)) + "\n", output)
     elif fmt == "k8s":
@@ -168,7 +174,7 @@ def verify(
                                 help="Also compare the standard output with the recording's command.stdout."),
     keep_profile: Optional[Path] = typer.Option(None, "--profile", metavar="FILE",
                                                 help="Write the profile used to FILE (default: a temporary file)."),
-    timeout: float = typer.Option(600, "-T", "--timeout", metavar="SECONDS", min=1,
+    timeout: float = typer.Option(600, "-T", "--timeout", metavar="SECONDS",
                                   help="Give up on the workload after this long."),
     debug: bool = typer.Option(False, "--debug", help="Verbose logs and tracebacks."),
 ) -> None:
@@ -179,12 +185,14 @@ def verify(
     recording's.  When it differs, eunomia names what the advice denied:
     syscalls that returned EPERM and capability checks that failed, as its
     tracers saw them.  Exit code 0 when verified, 1 when not."""
+    check_seconds(timeout, low=1, until_stopped=False)
     recorded = _load([directory], container)
     try:
         seccomp_advice = advise_seccomp(recorded)
         caps_advice = advise_caps(recorded)
     except AdviceError as exc:
         raise UsageError(str(exc)) from None
+    _warn(recorded)
     require_root("eunomia advise verify")
     options = _docker_run_options()
     with tempfile.TemporaryDirectory(prefix="eunomia-verify-") as temp:

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import os
-import sys
 from typing import Any, Callable, TypeVar
 
 import typer
 
+from .. import outputs
 from ..bpf.errors import BpfError, BpfPermissionError, NotSupportedError, VerifierError
 from ..pipeline.scope import AmbiguousContainerError, UnknownContainerError
 from ..trackers import UnknownTrackerError
 
 EXIT_RUNTIME = 1
 EXIT_USAGE = 2
+MAX_SECONDS = 366 * 24 * 3600  # -T: longer is a typo, not a plan
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -40,6 +42,8 @@ def warn(message: str) -> None:
 def _message(exc: BaseException) -> tuple[str, int]:
     if isinstance(exc, (UsageError, UnknownTrackerError, UnknownContainerError, AmbiguousContainerError)):
         return str(exc), EXIT_USAGE
+    if isinstance(exc, outputs.OutputError):
+        return str(exc), EXIT_USAGE if exc.usage else EXIT_RUNTIME
     if isinstance(exc, VerifierError):
         tail = "\n".join(exc.log.splitlines()[-3:])
         return f"{exc}; verifier says: {tail} (run with --debug for the whole log)", EXIT_RUNTIME
@@ -70,22 +74,38 @@ def handle_errors(fn: F) -> F:
             return fn(*args, **kwargs)
         except typer.Exit:
             raise
-        except BrokenPipeError:
-            # the reader went away (e.g. `| head`): not an error
-            try:
-                sys.stdout = open(os.devnull, "w")
-            except OSError:
-                pass
-            raise typer.Exit(0)
         except KeyboardInterrupt:
             raise typer.Exit(130)
         except Exception as exc:
+            if _reader_left(exc):  # `| head` had enough: not an error
+                outputs.discard_stdout()
+                raise typer.Exit(0)
+            if isinstance(exc, outputs.OutputError) and exc.stdout:
+                outputs.discard_stdout()  # what is still buffered must not fail again at exit
             if debug:
                 raise
             message, code = _message(exc)
             raise fail(message, code) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _reader_left(exc: Exception) -> bool:
+    """The reader of our output (stdout, a FIFO given with -o) went away; a
+    broken pipe elsewhere (a socket, COMMAND) is an error."""
+    if isinstance(exc, outputs.OutputError):
+        return exc.closed
+    return isinstance(exc, BrokenPipeError) and outputs.stdout_closed()
+
+
+def check_seconds(value: float | None, option: str = "-T", *, low: float = 0,
+                  until_stopped: bool = True) -> None:
+    """A number of seconds must be finite and sane: inf, nan and 1e99 are not "forever"."""
+    if value is None or (math.isfinite(value) and low <= value <= MAX_SECONDS):
+        return
+    rest = f", or leave {option} out to run until stopped" if until_stopped else ""
+    raise UsageError(f"{option} {value:g} is not a usable number of seconds; give a finite number from {low:g} to "
+                     f"{MAX_SECONDS} (366 days){rest}")
 
 
 def require_root(action: str) -> None:

@@ -16,24 +16,30 @@ from pathlib import Path
 from typing import IO, Any, Optional
 
 import typer
+from typer.core import TyperCommand
 
 from .. import __version__
 from .. import trackers as tracker_registry
+from ..advise import AdviceError
+from ..advise.verify import docker_run_args, parse_run_help, with_cidfile
 from ..bpf import features
+from ..outputs import OutputError
 from ..pipeline.scope import Scope
 from ..pipeline.session import Context, TraceSession
 from ..recording.files import RecordingWriteError
 from ..recording.writer import RecordingWriter, RunInfo
 from . import app
 from .context import build_context
-from .errors import RuntimeFailure, UsageError, handle_errors, require_root
+from .errors import RuntimeFailure, UsageError, check_seconds, handle_errors, require_root
 from .progress import Progress
-from .stopping import StopFlag, install_stop_handlers
+from .stopping import StartedContainer, StopFlag, die_with_us, install_stop_handlers
 
 CHECKPOINT_SECONDS = 5.0    # reports and index rewritten this often while recording
 COMMAND_GRACE = 0.5         # after COMMAND exits: late events, Docker's die event
 COMMAND_STOP_TIMEOUT = 10.0  # after forwarding a stop signal to COMMAND
+CONTAINER_GONE_TIMEOUT = 10.0  # docker run ends once its container is removed
 COMMAND_STDOUT = "command.stdout"
+COMMAND_CIDFILE = "command.cid"  # the id of the container a `docker run` COMMAND created
 
 EXAMPLES = """
 Examples:
@@ -52,9 +58,18 @@ def utc_now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-@app.command(epilog=EXAMPLES)
+class _RecordCommand(TyperCommand):
+    """Notes whether `--` was given: with nothing after it, COMMAND is missing."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:  # ctx: the click Context
+        ctx.meta["eunomia.dashdash"] = "--" in args
+        return super().parse_args(ctx, args)
+
+
+@app.command(epilog=EXAMPLES, cls=_RecordCommand)
 @handle_errors
 def record(
+    ctx: typer.Context,
     command: Optional[list[str]] = typer.Argument(
         None, metavar="[-- COMMAND...]", show_default=False,
         help="Run COMMAND once every probe is attached; record until it exits; its exit code is eunomia's."),
@@ -62,10 +77,10 @@ def record(
                                          help="Only this container (name, id or id prefix; it may start later); "
                                               "repeat for more. Default: every container."),
     host: bool = typer.Option(False, "--host", help="Record processes outside containers too (folder 'host')."),
-    timeout: Optional[float] = typer.Option(None, "-T", "--timeout", metavar="SECONDS", min=0,
+    timeout: Optional[float] = typer.Option(None, "-T", "--timeout", metavar="SECONDS",
                                             help="Stop after this many seconds."),
     directory: Optional[Path] = typer.Option(None, "-d", "--dir", metavar="DIR",
-                                             help="Where to write (new or empty). "
+                                             help="Where to write (a new or empty directory, not a link). "
                                                   "Default: ./eunomia-recordings/<UTC time>."),
     debug: bool = typer.Option(False, "--debug", help="Verbose logs and tracebacks."),
 ) -> None:
@@ -75,8 +90,17 @@ def record(
     it arrives), report.json (processes, files, network, signals,
     capabilities, syscalls; see docs/report.md) and CSV tables.  Stops at
     the timeout, on Ctrl-C or SIGTERM, or when COMMAND exits; everything is
-    flushed first.  Put COMMAND after `--`.
+    flushed first.  Put COMMAND after `--`.  COMMAND dies with eunomia; the
+    container of a `docker run` COMMAND is removed when it does not stop
+    within 10 s of the stop signal (its id is in DIR/command.cid).
     """
+    check_seconds(timeout)
+    if not command and ctx.meta.get("eunomia.dashdash"):
+        raise UsageError("no COMMAND after `--`; give the command to run, e.g. -- docker run --rm myimage, "
+                         "or leave `--` out to record until stopped")
+    for selector in container:
+        if not selector.strip():
+            raise UsageError(f"-c {selector!r} names no container; give a container name, id or id prefix")
     if command and shutil.which(command[0]) is None:
         raise UsageError(f"command not found: {command[0]!r}; give a program on PATH or a path to it")
     started_at = utc_now()
@@ -84,7 +108,7 @@ def record(
         directory = Path("eunomia-recordings") / started_at[:19].replace("-", "").replace(":", "")
     try:
         RecordingWriter.create_directory(directory)
-    except (FileExistsError, RecordingWriteError) as exc:
+    except (FileExistsError, RecordingWriteError, OutputError) as exc:
         raise UsageError(str(exc)) from None
     require_root("eunomia record")
     btf = features.probe("btf")
@@ -134,15 +158,16 @@ def _record(chosen: list[tracker_registry.TrackerDef], scope: Scope, run: RunInf
                    f"(probes attached in {time.monotonic() - began:.2f}s); Ctrl-C to stop", err=True)
         if stop.requested:  # stopped while the probes were being attached: run nothing
             command = None
-        child, tee = _start(command, directory) if command else (None, None)
+        child, tee, container = _start(command, directory) if command else (None, None, None)
         progress = Progress(sys.stderr)
-        loop = _Loop(session, writer, stop, child, timeout, progress, emit)
+        loop = _Loop(session, writer, stop, child, timeout, progress, emit, container)
         try:
             loop.run()
         finally:
-            if child is not None and child.poll() is None and not stop.requested:
-                child.kill()  # an error in the loop: do not leave COMMAND running
-                child.wait()
+            if child is not None and child.poll() is None:  # an error in the loop: do not leave COMMAND running
+                loop.end_command("eunomia stopped on an error")
+            elif container is not None and stop.requested and container.running():
+                container.remove("it was still running when the recording stopped")
             if tee is not None:
                 tee.join(timeout=2)  # COMMAND's last output
             session.drain(emit)
@@ -157,17 +182,37 @@ def _record(chosen: list[tracker_registry.TrackerDef], scope: Scope, run: RunInf
     return exit_code
 
 
-def _start(command: list[str], directory: Path) -> tuple[subprocess.Popen[bytes], threading.Thread]:
-    """Start COMMAND; its standard output goes on to ours and into
-    DIR/command.stdout (what `eunomia advise verify --stdout` compares)."""
+def _start(command: list[str], directory: Path
+           ) -> tuple[subprocess.Popen[bytes], threading.Thread, StartedContainer | None]:
+    """Start COMMAND, to die with eunomia; its standard output goes on to ours
+    and into DIR/command.stdout (what `eunomia advise verify --stdout`
+    compares).  A foreground `docker run` writes its container's id to
+    DIR/command.cid: that container is removed if it does not stop."""
+    container = None
+    docker_run = _with_cidfile(command, (directory / COMMAND_CIDFILE).absolute())
+    if docker_run is not None:
+        command, cidfile = docker_run
+        container = StartedContainer(command[0], cidfile)
     try:
-        child = subprocess.Popen(command, stdout=subprocess.PIPE)
+        child = subprocess.Popen(command, stdout=subprocess.PIPE, preexec_fn=die_with_us())
     except OSError as exc:
         raise UsageError(f"cannot run {command[0]!r}: {exc.strerror}") from None
     tee = threading.Thread(target=_tee, args=(child.stdout, directory / COMMAND_STDOUT), name="command-stdout",
                            daemon=True)
     tee.start()
-    return child, tee
+    return child, tee, container
+
+
+def _with_cidfile(command: list[str], cidfile: Path) -> tuple[list[str], Path] | None:
+    """A foreground `docker run` COMMAND with --cidfile (as advise verify injects it)."""
+    if docker_run_args(command) is None:
+        return None
+    try:
+        help_text = subprocess.run([command[0], "run", "--help"], capture_output=True, text=True,
+                                   timeout=30, check=False).stdout
+        return with_cidfile(command, parse_run_help(help_text), cidfile)
+    except (OSError, subprocess.TimeoutExpired, AdviceError):
+        return None  # docker run itself will say what is wrong
 
 
 def _tee(source: IO[bytes], path: Path) -> None:
@@ -203,8 +248,9 @@ class _Loop:
 
     def __init__(self, session: TraceSession, writer: RecordingWriter, stop: StopFlag,
                  child: subprocess.Popen[bytes] | None, timeout: float | None, progress: Progress,
-                 emit: Any) -> None:
+                 emit: Any, container: StartedContainer | None = None) -> None:
         self.session, self.writer, self.stop, self.child = session, writer, stop, child
+        self.container = container  # what a `docker run` COMMAND started
         self.progress, self.emit = progress, emit
         self.started = time.monotonic()
         self.deadline = None if timeout is None else self.started + timeout
@@ -243,10 +289,22 @@ class _Loop:
                 with contextlib.suppress(ProcessLookupError):
                     child.send_signal(signum)
         elif now - self._forwarded_at > COMMAND_STOP_TIMEOUT:
-            child.kill()
-            child.wait()
+            name = signal.Signals(self.stop.signum or signal.SIGTERM).name
+            self.end_command(f"it did not stop within {COMMAND_STOP_TIMEOUT:.0f} s of {name}")
             return True
         return False
+
+    def end_command(self, why: str) -> None:
+        """COMMAND did not end: remove the container it started (a docker run
+        then ends by itself), then kill COMMAND."""
+        child = self.child
+        assert child is not None
+        if self.container is not None and self.container.remove(why):
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                child.wait(timeout=CONTAINER_GONE_TIMEOUT)
+        if child.poll() is None:
+            child.kill()
+            child.wait()
 
     def command_result(self, command: list[str] | None) -> dict[str, Any] | None:
         if command is None:

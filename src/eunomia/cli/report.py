@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
 from pathlib import Path
 from typing import Optional
 
 import typer
 from rich.console import Console
 
+from .. import outputs
 from ..report import RecordingError, load_recording, select_containers
 from ..report import console as console_view
 from ..report import html as html_view
@@ -37,7 +35,9 @@ def report(
     directory: Path = typer.Argument(..., metavar="DIR", show_default=False,
                                      help="A recording directory (written by 'eunomia record')."),
     html: Optional[Path] = typer.Option(None, "--html", metavar="FILE",
-                                        help="Write the report as one HTML page to FILE and print its path."),
+                                        help="Write the report as one HTML page to FILE and print its path "
+                                             "(a regular file is replaced whole; /dev/stdout or a pipe "
+                                             "is written to; other links are refused)."),
     container: list[str] = typer.Option([], "-c", "--container", metavar="NAME|ID",
                                          help="Only this container (name, folder, id or id prefix); repeat for more."),
     top: int = typer.Option(15, "--top", metavar="N", min=1, help="Rows of each terminal table."),
@@ -55,31 +55,11 @@ def report(
     except RecordingError as exc:
         raise UsageError(str(exc)) from None
     if html is None:
-        console_view.render(Console(highlight=False, emoji=False), recording, chosen, rows=top)
+        out = outputs.stdout_text()  # a closed pipe ends quietly, a full disk in one line
+        console_view.render(Console(file=out, highlight=False, emoji=False), recording, chosen, rows=top)
         return
     for warning in recording.warnings:
         warn(warning)
-    _write(html, html_view.render(recording, chosen))
-    typer.echo(escape_text(str(html)))
-
-
-def _write(path: Path, page: str) -> None:
-    """Write the page whole or not at all (a temporary file renamed over FILE)."""
-    where = path.parent if str(path.parent) else Path(".")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=where)
-    except OSError as exc:
-        raise UsageError(f"cannot write {escape_text(str(path))}: {exc.strerror}; "
-                         "choose a writable path for --html") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(page)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise UsageError(f"cannot write {escape_text(str(path))}: {exc.strerror}; "
-                         "choose a writable path for --html") from None
+    # whole or not at all; a device, a pipe or /dev/stdout is written to, never replaced
+    if not outputs.write_file(html, html_view.render(recording, chosen).encode("utf-8"), "--html"):
+        typer.echo(escape_text(str(html)))

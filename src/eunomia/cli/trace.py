@@ -6,10 +6,11 @@ import contextlib
 import sys
 import time
 from pathlib import Path
-from typing import IO, Any, Optional
+from typing import Any, Optional
 
 import typer
 
+from .. import outputs
 from .. import trackers as tracker_registry
 from ..bpf import features
 from ..pipeline.scope import Scope
@@ -17,7 +18,7 @@ from ..pipeline.session import TraceSession
 from ..sinks import FORMATS, make_sink
 from . import app
 from .context import build_context
-from .errors import RuntimeFailure, UsageError, handle_errors, require_root
+from .errors import RuntimeFailure, UsageError, check_seconds, handle_errors, require_root
 from .ready import announce_ready
 from .stopping import StopFlag, install_stop_handlers
 
@@ -45,11 +46,13 @@ def trace(
     container: list[str] = typer.Option([], "-c", "--container", metavar="NAME|ID",
                                          help="Only this container (name, id or id prefix); repeat for more."),
     host: bool = typer.Option(False, "--host", help="Include processes that run outside containers."),
-    timeout: Optional[float] = typer.Option(None, "-T", "--timeout", metavar="SECONDS", min=0,
+    timeout: Optional[float] = typer.Option(None, "-T", "--timeout", metavar="SECONDS",
                                             help="Stop after this many seconds."),
     fmt: Optional[str] = typer.Option(None, "-f", "--format", metavar="table|json|csv",
                                       help="Output format (default: table on a terminal, json otherwise)."),
-    output: Optional[Path] = typer.Option(None, "-o", "--output", metavar="FILE", help="Write events to FILE."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", metavar="FILE",
+                                          help="Write events to FILE (a regular file is replaced; /dev/null, "
+                                               "/dev/stdout or a pipe are written to; other links are refused)."),
     ready_file: Optional[Path] = typer.Option(
         None, "--ready-file", metavar="FILE",
         help="Create FILE (holding eunomia's pid) once every probe is attached: scripts wait for it."),
@@ -63,6 +66,12 @@ def trace(
     filtered and lost is printed (a final "summary" line in JSON).
     """
     chosen = tracker_registry.select(trackers or [])
+    check_seconds(timeout)
+    for selector in container:
+        if not selector.strip():
+            raise UsageError(f"-c {selector!r} names no container; give a container name, id or id prefix")
+    if output is not None:
+        outputs.check(output, "-o")
     if fmt is None:
         fmt = "table" if output is None and sys.stdout.isatty() else "json"
     if fmt not in FORMATS:
@@ -79,17 +88,15 @@ def trace(
     try:
         _run(chosen, scope, sink, stop, timeout, ready_file)
     finally:
-        if output is not None:
-            out.close()
+        out.close()
 
 
-def _open_output(output: Path | None) -> IO[bytes]:
+def _open_output(output: Path | None) -> outputs.Guarded:
+    """Standard output, or FILE by the rules of eunomia.outputs; a failed
+    write is one line naming the fix (a closed pipe ends quietly)."""
     if output is None:
-        return sys.stdout.buffer
-    try:
-        return open(output, "wb")
-    except OSError as exc:
-        raise UsageError(f"cannot write {output}: {exc.strerror}; choose a writable path for -o") from None
+        return outputs.stdout("-o")
+    return outputs.open_stream(output, "-o")
 
 
 def _run(chosen: list[tracker_registry.TrackerDef], scope: Scope, sink: Any,

@@ -22,7 +22,7 @@ from ..bpf import features
 from ..bpf.errors import BpfError, NotSupportedError
 from ..bpf.layout import enum_short_names
 from ..bpf.maps import Map
-from ..bpf.object import Object, ObjectSpec
+from ..bpf.object import Object, ObjectSpec, destroy_links
 from ..bpf.ringbuf import RingBuffer, RingPoller
 from ..bpf.tracefs import ensure_tracefs
 from ..context.docker import DockerResolver
@@ -354,6 +354,8 @@ class TraceSession:
         if self._poller is not None:
             self._poller.close()
             self._poller = None
+        # every tracker's links at once: each detach waits for the kernel
+        destroy_links([link for r in self._running for link in r.obj.links])
         for r in reversed(self._running):
             r.ring.close()
             r.obj.close()

@@ -4,11 +4,22 @@ Streamed events (exec, file, network, signal … events) are folded as they
 arrive.  Aggregates the kernel keeps (bytes per file, UDP peers,
 capability checks, syscall counts) are totals read from BPF maps: each
 reading replaces the previous one.
+
+A folder whose report.json was never written (the recorder was killed
+before its first checkpoint) is folded again from its events.jsonl
+(fold_folder): without the aggregates, which only the kernel had.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+import orjson
 
 from ..context.model import HOST
 from . import SCHEMA_VERSION
@@ -266,3 +277,130 @@ class ContainerReport:
             "runtime_syscalls": self._aggregate("syscalls", "runtime_syscalls"),
             "stats": stats,
         }
+
+
+# -- folding events.jsonl again -----------------------------------------------------------------------
+
+EVENTS = "events.jsonl"
+INT_RANGE = (-(1 << 63), (1 << 64) - 1)
+
+
+@dataclass
+class Folded:
+    """A container folder's events.jsonl, folded again."""
+
+    folder: str
+    container_id: str
+    container: dict[str, Any]     # the container object of its events
+    report: ContainerReport | None
+    events: int = 0               # lines folded
+    skipped: int = 0              # lines that are not events, or do not fold
+    start: str | None = None      # the first and last event's time
+    end: str | None = None
+
+    @classmethod
+    def unread(cls, folder: str) -> Folded:
+        return cls(folder, folder.rsplit("-", 1)[-1], {}, None)
+
+    def text(self, key: str) -> str | None:
+        value = self.container.get(key)
+        return value if isinstance(value, str) else None
+
+
+def fold_folder(folder: Path) -> Folded | None:
+    """The folder's events.jsonl folded into a report; None when it cannot be read.
+    Lines that are not events (damaged, cut by a kill) are skipped and counted."""
+    path = folder / EVENTS
+    short = folder.name.rsplit("-", 1)[-1]
+    try:
+        with contextlib.closing(_read_events(path)) as events:
+            container = _owner(short, events)
+        report = ContainerReport(container["id"] if container else short)
+        folded = Folded(folder.name, report.container_id, container, report)
+        for event in _read_events(path):
+            try:
+                if not _is_event(event, 0):
+                    raise ValueError("not an event")
+                report.add(event)
+            except (AttributeError, KeyError, TypeError, ValueError, IndexError):
+                folded.skipped += 1
+                continue
+            folded.events += 1
+            folded.start = min(folded.start or event["time"], event["time"])
+            folded.end = max(folded.end or event["time"], event["time"])
+    except OSError:
+        return None
+    return folded
+
+
+def _read_events(path: Path) -> Iterator[Any]:
+    with open(path, "rb") as lines:
+        for line in lines:
+            if not line.strip():
+                continue
+            try:
+                yield orjson.loads(line)
+            except orjson.JSONDecodeError:
+                try:  # a lone surrogate escape, an integer over 64 bits
+                    yield json.loads(line)
+                except (ValueError, RecursionError):
+                    yield None
+
+
+def _owner(short: str, events: Iterable[Any]) -> dict[str, Any]:
+    """The container the folder is of: the one whose id starts with the folder's short id
+    (a folder also holds signals and connects from other containers)."""
+    first: dict[str, Any] = {}
+    for event in events:
+        target = event.get("target") if isinstance(event, dict) else None
+        for container in (event.get("container") if isinstance(event, dict) else None,
+                          target.get("container") if isinstance(target, dict) else None):
+            if isinstance(container, dict) and isinstance(container.get("id"), str):
+                if container["id"][:12] == short:
+                    return container
+                first = first or container
+    return first
+
+
+def _is_event(value: Any, depth: int) -> bool:
+    """Event-shaped, shallow, with numbers a report can hold."""
+    if depth == 0 and not (isinstance(value, dict) and isinstance(value.get("type"), str)
+                           and isinstance(value.get("time"), str) and isinstance(value.get("container"), dict)
+                           and isinstance(value.get("process"), dict)
+                           and type(value["process"].get("pid")) is int):
+        return False
+    if isinstance(value, (dict, list)):
+        return depth < 8 and all(_is_event(v, depth + 1) for v in (value.values() if isinstance(value, dict)
+                                                                   else value))
+    if isinstance(value, float):
+        return math.isfinite(value) and INT_RANGE[0] <= value <= INT_RANGE[1]
+    return not isinstance(value, int) or INT_RANGE[0] <= value <= INT_RANGE[1]
+
+
+def rebuilt_report(folded: Folded, start: str | None, unwritten: int, dropped: int) -> dict[str, Any]:
+    """report.json as the folded events make it (complete=false: a checkpoint that was never written)."""
+    assert folded.report is not None
+    container = {"id": folded.container_id, "name": folded.text("name"), "image": folded.text("image"),
+                 "runtime": folded.text("runtime"), "labels": {}, "pod": folded.text("pod"),
+                 "namespace": folded.text("namespace"), "started": None, "exited": None, "exit_code": None}
+    return folded.report.to_dict(container, {"start": start or folded.start, "end": folded.end},
+                                 {"events": folded.events, "unwritten": unwritten, "dropped": dropped}, False)
+
+
+def rebuilt_index(folds: list[Folded]) -> dict[str, Any]:
+    """index.json as the folders make it, when the recorder died before writing one."""
+    entries: dict[str, dict[str, Any]] = {}
+    for f in folds:
+        entries.setdefault(f.container_id, {"id": f.container_id, "name": f.text("name"), "image": f.text("image"),
+                                            "folder": f.folder, "events": f.events, "unwritten": 0})
+    unknown = "unknown"
+    return {
+        "schema_version": SCHEMA_VERSION, "tool": {"name": "eunomia", "version": unknown},
+        "host": {"hostname": unknown, "kernel": unknown, "machine": unknown},
+        "window": {"start": min((f.start for f in folds if f.start), default=None),
+                   "end": max((f.end for f in folds if f.end), default=None)},
+        "complete": False, "trackers": [], "scope": {"containers": [], "host": False}, "command": None,
+        "containers": list(entries.values()),
+        "stats": {"trackers": {}, "lost": 0, "undecodable": 0, "events": sum(f.events for f in folds),
+                  "unwritten": 0},
+    }

@@ -1,11 +1,15 @@
 """A recording on disk: route events to their container's folder, write
 reports at checkpoints and at the end.
 
-    writer = RecordingWriter(directory, meta, describe=..., wants=...)
+    writer = RecordingWriter(directory, meta, describe=..., wants=...)   # index.json, complete=false
     writer.write(event)                 # as events arrive
     writer.flush()                      # after each batch
     writer.checkpoint(aggregates, stats)       # every few seconds
     writer.finish(aggregates, stats, command)  # reports complete=true
+
+index.json is there from the start (no containers yet, complete=false), so
+a recorder killed before its first checkpoint leaves a recording whose
+reports `eunomia report` rebuilds from events.jsonl.
 
 The writer never raises on a full disk while recording: the first failure
 is kept in `error`, and every event that could not be written is counted
@@ -22,6 +26,7 @@ from typing import Any, Callable
 
 import orjson
 
+from ..outputs import make_directory
 from . import SCHEMA_VERSION
 from .builder import ContainerReport
 from .files import EventLog, RecordingWriteError, folder_name, replace_file
@@ -74,10 +79,13 @@ class RecordingWriter:
         self._written: dict[str, bytes] = {}  # folder → the report last written (unchanged: not rewritten)
         self.error: str | None = None
         self.lost_in_kernel = 0
+        self._write_index({}, None, False, None)  # before any event: a recording from the start
 
     @staticmethod
     def create_directory(directory: Path) -> None:
-        """Make the recording's directory; it must be new or empty."""
+        """Make the recording's directory; it must be new or empty, not a link
+        (OutputError, FileExistsError and RecordingWriteError name the fix)."""
+        make_directory(directory, "-d")
         try:
             directory.mkdir(parents=True, exist_ok=True)
             if any(directory.iterdir()):
@@ -198,7 +206,7 @@ class RecordingWriter:
         except RecordingWriteError as exc:
             self._failed(exc)
 
-    def _write_index(self, stats: dict[str, Any], end: str, complete: bool,
+    def _write_index(self, stats: dict[str, Any], end: str | None, complete: bool,
                      command: dict[str, Any] | None) -> None:
         try:
             replace_file(self.directory / "index.json", _dump(self._index(stats, end, complete, command)))
@@ -242,7 +250,7 @@ class RecordingWriter:
                 "labels": dict(extra["labels"] or {}), "pod": c.get("pod"), "namespace": c.get("namespace"),
                 "started": extra["started"], "exited": extra["exited"], "exit_code": extra["exit_code"]}
 
-    def _index(self, stats: dict[str, Any], end: str, complete: bool,
+    def _index(self, stats: dict[str, Any], end: str | None, complete: bool,
                command: dict[str, Any] | None) -> dict[str, Any]:
         events = sum(f.log.written for f in self._folders.values())
         unwritten = sum(f.log.unwritten for f in self._folders.values())

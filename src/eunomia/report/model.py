@@ -2,7 +2,9 @@
 
 The constructors take documents that have already been validated against the
 JSON Schemas in eunomia.recording.schema, so they only pick fields; every
-string is kept exactly as recorded (escaping is the renderers' job).
+string is kept exactly as recorded (escaping is the renderers' job).  The
+validated documents themselves are kept too (`document`), for the commands
+that read fields the views leave out (eunomia advise).
 """
 
 from __future__ import annotations
@@ -229,6 +231,7 @@ class Report:
     events: int
     unwritten: int
     dropped: int
+    document: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)  # report.json as validated
 
     @classmethod
     def of(cls, d: dict[str, Any]) -> Report:
@@ -248,7 +251,8 @@ class Report:
                                           processes=tuple(v["processes"]))
                                for k, v in d["capabilities"].items()),
             syscalls=dict(d["syscalls"]),
-            events=d["stats"]["events"], unwritten=d["stats"]["unwritten"], dropped=d["stats"]["dropped"])
+            events=d["stats"]["events"], unwritten=d["stats"]["unwritten"], dropped=d["stats"]["dropped"],
+            document=d)
 
 
 @dataclass(frozen=True)
@@ -270,11 +274,15 @@ class IndexEntry:
 
 @dataclass(frozen=True)
 class ContainerRecording:
-    """A listed container and its report, None when report.json is missing."""
+    """A listed container and its report, None when report.json is missing.
+
+    rebuilt: the report was folded again from the folder's events.jsonl (the
+    recorder died before writing report.json): the kernel's totals are missing."""
 
     entry: IndexEntry
     report: Optional[Report]
     path: Path
+    rebuilt: bool = False
 
     @property
     def id(self) -> str:
@@ -323,6 +331,8 @@ class Recording:
     stats: RunStats
     containers: list[ContainerRecording] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    document: dict[str, Any] = field(default_factory=dict, repr=False)  # index.json as validated (or rebuilt)
+    index_rebuilt: bool = False   # there was no index.json: made from the folders (host, trackers unknown)
 
     @classmethod
     def of(cls, path: Path, d: dict[str, Any]) -> Recording:
@@ -334,4 +344,5 @@ class Recording:
                    scope_host=d["scope"]["host"],
                    command=None if cmd is None else (tuple(cmd["argv"]), cmd["exit_code"]),
                    stats=RunStats(trackers=dict(s["trackers"]), lost=s["lost"], undecodable=s["undecodable"],
-                                  events=s["events"], unwritten=s["unwritten"], error=s.get("error")))
+                                  events=s["events"], unwritten=s["unwritten"], error=s.get("error")),
+                   document=d)
