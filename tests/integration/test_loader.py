@@ -96,3 +96,15 @@ def test_ring_buffer_delivers_an_exec_of_the_host_with_filter_off():
     assert len(execs) == 1
     assert execs[0]["executable"] in ("/bin/echo", "/usr/bin/echo")
     assert execs[0]["task.comm"] == "echo"
+
+
+def test_batch_lookup_reads_every_entry_across_batches():
+    """More entries than one batch (4096): every key once, with its value."""
+    with ObjectSpec(discover()["cgroup"].object_path) as spec:
+        with spec.load() as obj:
+            verdicts = obj.maps["container_verdicts"].typed("<Q", "<B")
+            written = {1000 + i: i % 3 for i in range(5000)}
+            for key, value in written.items():
+                verdicts[key] = value
+            assert dict(verdicts.items_batch()) == written
+            assert len(verdicts.items_batch()) == 5000
