@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..context.docker import DockerResolver, DockerUnavailable
+from ..context.lookups import BackgroundLookups
 from ..context.mounts import find_cgroup_mounts
 from ..context.oci import OciStateResolver
 from ..context.processes import ProcessTable
@@ -18,5 +19,6 @@ def build_context() -> Context:
     except DockerUnavailable as exc:
         warn(f"Docker is not reachable ({exc}); tracing goes on, but container names and images "
              "will be missing: start dockerd (or set DOCKER_HOST)")
-    registry = ContainerRegistry([docker, OciStateResolver()])
+    # metadata is looked up on a worker thread: the event path never waits for Docker
+    registry = ContainerRegistry([docker, OciStateResolver()], background=BackgroundLookups("container-lookups"))
     return Context(registry=registry, processes=ProcessTable(), mounts=find_cgroup_mounts(), docker=docker)

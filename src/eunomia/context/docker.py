@@ -147,6 +147,11 @@ class DockerResolver:
                 self._seen.setdefault(c.id, c)
         return found
 
+    def cached(self, ref: CgroupRef) -> Container | None:
+        """What the event stream or a listing already told about it (no call)."""
+        with self._cond:
+            return self._seen.get(ref.container_id)
+
     def resolve(self, ref: CgroupRef) -> Container | None:
         if self._client is None or ref.runtime not in ("docker", "unknown"):
             return None

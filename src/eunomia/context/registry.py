@@ -13,6 +13,7 @@ import time
 from typing import Callable, Protocol
 
 from .cgroups import parse_cgroup_path
+from .lookups import BackgroundLookups
 from .model import HOST_CONTAINER, CgroupRef, Container
 
 RETRY_SECONDS = 2.0  # how often to retry metadata of a container nobody knew
@@ -24,9 +25,17 @@ class Resolver(Protocol):
 
 
 class ContainerRegistry:
-    def __init__(self, resolvers: list[Resolver], clock: Callable[[], float] = time.monotonic) -> None:
+    """With `background`, resolvers are asked on its worker thread, never on
+    the caller's: a container is returned at once, and its metadata fills in
+    when the answer comes (`resolving(id)` says one is on its way).  What a
+    resolver already holds in memory (`cached(ref)`, e.g. Docker's create
+    events) is taken at once."""
+
+    def __init__(self, resolvers: list[Resolver], clock: Callable[[], float] = time.monotonic,
+                 background: BackgroundLookups | None = None) -> None:
         self._resolvers = resolvers
         self._clock = clock
+        self._background = background
         self._by_cgroup: dict[int, Container] = {}
         self._by_id: dict[str, Container] = {}
         self._refs: dict[str, CgroupRef] = {}
@@ -150,8 +159,39 @@ class ContainerRegistry:
             return [c for cid, c in list(self._by_id.items()) if cid.startswith(sel)]
         return []
 
+    def get(self, container_id: str) -> Container | None:
+        """The container with this full id, if known."""
+        return self._by_id.get(container_id)
+
+    def resolving(self, container_id: str) -> bool:
+        """Is metadata of this container being looked up right now?"""
+        return self._background is not None and self._background.pending(container_id)
+
+    def close(self) -> None:
+        if self._background is not None:
+            self._background.close()
+
     def _enrich(self, container: Container, refresh: bool = False) -> None:
         ref = self._refs.get(container.id) or CgroupRef(container.runtime or "unknown", container.id)
+        if self._background is None:
+            self._resolve(container, ref, refresh)
+            return
+        if not refresh and self._from_memory(container, ref):
+            return
+        # not asked again per event while the answer is on its way
+        self._retry_at[container.id] = self._clock() + RETRY_SECONDS
+        self._background.submit(container.id, lambda: self._resolve(container, ref, refresh))
+
+    def _from_memory(self, container: Container, ref: CgroupRef) -> bool:
+        for resolver in self._resolvers:
+            cached = getattr(resolver, "cached", None)
+            found = cached(ref) if cached is not None else None
+            if found is not None:
+                _merge(container, found)
+                return True
+        return False
+
+    def _resolve(self, container: Container, ref: CgroupRef, refresh: bool) -> None:
         for resolver in self._resolvers:
             found = resolver.refresh(ref) if refresh and hasattr(resolver, "refresh") else resolver.resolve(ref)
             if found is not None:

@@ -26,13 +26,14 @@ from ..bpf.object import Object, ObjectSpec, destroy_links
 from ..bpf.ringbuf import RingBuffer, RingPoller
 from ..bpf.tracefs import ensure_tracefs
 from ..context.docker import DockerResolver
-from ..context.model import HOST, Container
+from ..context.model import HOST, Container, container_fields
 from ..context.mounts import CgroupMounts, walk_cgroups
 from ..context.processes import ProcessTable
 from ..context.registry import ContainerRegistry
 from ..trackers import TrackerDef, discover
 from .clock import BootClock
 from .enrich import Enricher, Event
+from .hold import HoldQueue
 from .scope import VERDICT_KEEP, AmbiguousContainerError, Scope, UnknownContainerError
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,7 @@ class Context:
 
     def close(self) -> None:
         """Its owner closes it (a session may be one of several users)."""
+        self.registry.close()
         if self.docker is not None:
             self.docker.close()
 
@@ -75,6 +77,19 @@ def edge_of(event: Event) -> tuple[str, str, str, int] | None:
         return None
     transport = (event.get("network") or {}).get("transport") or ""
     return source["container"], destination["container"], transport, destination.get("port") or 0
+
+
+def _rename(event: Event, container: Container | None) -> None:
+    """A held event gets what its container's lookup brought: the container
+    block, and its own end of a connection (named by the short id till now)."""
+    if container is None or container.name is None:
+        return
+    short = container.id[:12]
+    event["container"] = container_fields(container)
+    for end in ("source", "destination"):
+        side = event.get(end)
+        if isinstance(side, dict) and side.get("container") == short:
+            side["container"] = container.name
 
 
 class TraceSession:
@@ -104,6 +119,7 @@ class TraceSession:
         self.edges: dict[tuple[str, str, str, int], int] = {}
         self.final_stats: dict[str, Any] | None = None
         self._handlers: tuple[Callable[..., None], list[Callable[[memoryview], None]]] | None = None
+        self._hold: HoldQueue[tuple[TrackerDef, Event]] = HoldQueue()
 
     # -- start ---------------------------------------------------------------
     def __enter__(self) -> "TraceSession":
@@ -256,7 +272,11 @@ class TraceSession:
             return 0
         if self._handlers is None or self._handlers[0] is not emit:
             self._handlers = (emit, [self._handler(r, emit) for r in self._running])
-        return self._poller.poll(self._handlers[1], timeout)
+        if len(self._hold):  # come back in time to release what is held
+            timeout = min(timeout, self._hold.max_hold / 2)
+        count = self._poller.poll(self._handlers[1], timeout)
+        self._release(emit)
+        return count
 
     def _handler(self, running: _Running, emit: Callable[[TrackerDef, Event], None]) -> Callable[[memoryview], None]:
         decoder, tracker, received = running.obj.decoder, running.tracker, running.received
@@ -274,16 +294,34 @@ class TraceSession:
                 self._on_cgroup(kind, rec)
                 return
             event = self.enricher.enrich(tracker, kind, rec)
-            if not self.kernel_filter and not self.wants(event["container"]["id"]):
+            container = event["container"]
+            if not self.kernel_filter and not self.wants(container["id"]):
                 self.filtered_in_user_space += 1
                 return
-            edge = edge_of(event)
-            if edge is not None and (event["type"] == "connect" or not self._traced(edge[0])):
-                # an accept counts only when the client's own connect is not traced
-                self.edges[edge] = self.edges.get(edge, 0) + 1
-            emit(tracker, event)
+            # its name is on its way from Docker: wait for it, briefly (hold.py)
+            wait = container["name"] is None and self.ctx.registry.resolving(container["id"])
+            if not self._hold.push((tracker, event), wait):
+                self._deliver(tracker, event, emit)
 
         return handle
+
+    def _deliver(self, tracker: TrackerDef, event: Event, emit: Callable[[TrackerDef, Event], None]) -> None:
+        edge = edge_of(event)
+        if edge is not None and (event["type"] == "connect" or not self._traced(edge[0])):
+            # an accept counts only when the client's own connect is not traced
+            self.edges[edge] = self.edges.get(edge, 0) + 1
+        emit(tracker, event)
+
+    def _release(self, emit: Callable[[TrackerDef, Event], None], everything: bool = False) -> None:
+        """Emit held events whose container got its name, or that waited long enough."""
+        if not len(self._hold):
+            return
+        registry = self.ctx.registry
+        items = self._hold.flush() if everything else self._hold.ready(
+            lambda item: registry.resolving(item[1]["container"]["id"]))
+        for tracker, event in items:
+            _rename(event, registry.get(event["container"]["id"]))
+            self._deliver(tracker, event, emit)
 
     def _on_cgroup(self, kind: str, rec: dict[str, Any]) -> None:
         if kind == "cgroup_mkdir":
@@ -312,6 +350,7 @@ class TraceSession:
             n = self.poll(emit, timeout=0)
             total += n
             if n == 0:
+                self._release(emit, everything=True)
                 return total
 
     def aggregates(self) -> list[dict[str, Any]]:
