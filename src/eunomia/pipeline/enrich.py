@@ -26,29 +26,59 @@ Event = dict[str, Any]
 FLAG_TRUNCATED, FLAG_PATH_PARTIAL = 1, 2  # enum eun_event_flags
 
 
-def _place(event: Event, path: str, value: Any) -> None:
-    node = event
-    *parents, leaf = path.split(".")
-    for key in parents:
-        node = node.setdefault(key, {})
-    if isinstance(value, dict) and isinstance(node.get(leaf), dict):
-        node[leaf].update(value)
-    else:
-        node[leaf] = value
-
-
 class FieldPlan:
-    """For one (tracker, kind): which record fields go where, formatted how."""
+    """For one (tracker, kind): which record fields go where, formatted how.
+
+    Targets are split once here, not per event: (record field, parent keys,
+    leaf key, formatter)."""
 
     def __init__(self, tracker: TrackerDef, layout: RecordLayout,
                  by_typedef: dict[str, Callable[[Any], Any]]) -> None:
-        self.steps: list[tuple[str, str, Callable[[Any], Any] | None]] = []
+        self.placed: list[tuple[str, tuple[str, ...], str, Callable[[Any], Any] | None]] = []
         for name, target in tracker.fields.items():
             semantic = layout.semantic_of(name)
             present = any(f.name == name for f in layout.fields) or any(r == name for r, _ in layout.refs)
             if not present:
                 continue
-            self.steps.append((name, target, by_typedef.get(semantic or "")))
+            formatter = by_typedef.get(semantic or "")
+            *parents, leaf = target.split(".")
+            self.placed.append((name, tuple(parents), leaf, formatter))
+
+        self.apply: Callable[[dict[str, Any], Event], None] = _compile(self.placed)
+
+
+def _compile(placed: list[tuple[str, tuple[str, ...], str, Callable[[Any], Any] | None]]
+             ) -> Callable[[dict[str, Any], Event], None]:
+    """apply(rec, event): the plan as straight-line code, made once per
+    (tracker, kind) at load time, so an event pays no loop over steps, no
+    path walking and no lookups of how to format.  Values the formatter
+    returns as a dict are merged into a dict already there (wait_status →
+    process.exit_code and process.exit_signal)."""
+    lines = ["def apply(rec, event):", "    get = rec.get"]
+    namespace: dict[str, Any] = {}
+    for i, (name, parents, leaf, formatter) in enumerate(placed):
+        lines.append(f"    v = get({name!r})")
+        lines.append("    if v is not None:")
+        if formatter is not None:
+            namespace[f"f{i}"] = formatter
+            lines.append(f"        v = f{i}(v)")
+        node = "event"
+        for depth, key in enumerate(parents):
+            child = f"n{depth}"
+            lines.append(f"        {child} = {node}.get({key!r})")
+            lines.append(f"        if {child} is None:")
+            lines.append(f"            {child} = {node}[{key!r}] = {{}}")
+            node = child
+        if formatter is not None:
+            lines.append(f"        old = {node}.get({leaf!r})")
+            lines.append("        if isinstance(v, dict) and isinstance(old, dict):")
+            lines.append("            old.update(v)")
+            lines.append("        else:")
+            lines.append(f"            {node}[{leaf!r}] = v")
+        else:
+            lines.append(f"        {node}[{leaf!r}] = v")
+    exec(compile("\n".join(lines) + "\n", "<field plan>", "exec"), namespace)  # noqa: S102 - our own text
+    return namespace["apply"]
 
 
 class Enricher:
@@ -129,11 +159,7 @@ class Enricher:
         if rec["task.flags"] & FLAG_PATH_PARTIAL:
             event["path_partial"] = True
         if plan is not None:
-            for name, target, formatter in plan.steps:
-                value = rec.get(name)
-                if value is None:
-                    continue
-                _place(event, target, formatter(value) if formatter else value)
+            plan.apply(rec, event)
         lifecycle = _LIFECYCLE.get(kind)
         if lifecycle is not None:
             lifecycle(self, rec, event, container)

@@ -9,6 +9,7 @@ so it is shown as plain IPv4 and its ``network.type`` is ``ipv4``.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import time
 from pathlib import Path
@@ -23,9 +24,22 @@ def parse_kernel_ip(raw: bytes) -> IpAddress:
     return addr.ipv4_mapped or addr
 
 
+_FORMATTED: dict[bytes, str] = {}
+_FORMATTED_MAX = 4096  # distinct addresses kept; a machine talks to few
+
+
 def format_ip(raw: bytes) -> str:
-    """Formatter of the eun_ip_addr typedef: "10.0.0.2", "::1", "0.0.0.0"."""
-    return str(parse_kernel_ip(raw))
+    """Formatter of the eun_ip_addr typedef: "10.0.0.2", "::1", "0.0.0.0".
+
+    Every connection event formats two addresses and parsing one costs
+    microseconds, so the text is kept per raw value."""
+    key = bytes(raw)
+    text = _FORMATTED.get(key)
+    if text is None:
+        if len(_FORMATTED) >= _FORMATTED_MAX:
+            _FORMATTED.clear()
+        text = _FORMATTED[key] = str(parse_kernel_ip(key))
+    return text
 
 
 def network_type(*ips: str | None) -> str:
@@ -33,6 +47,7 @@ def network_type(*ips: str | None) -> str:
     return "ipv6" if any(ip and ":" in ip for ip in ips) else "ipv4"
 
 
+@functools.lru_cache(maxsize=4096)
 def is_loopback(ip: str) -> bool:
     try:
         return ipaddress.ip_address(ip).is_loopback
@@ -40,6 +55,7 @@ def is_loopback(ip: str) -> bool:
         return False
 
 
+@functools.lru_cache(maxsize=4096)
 def is_unspecified(ip: str) -> bool:
     try:
         return ipaddress.ip_address(ip).is_unspecified
