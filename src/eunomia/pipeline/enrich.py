@@ -20,6 +20,7 @@ from ..context.processes import ProcessTable
 from ..context.registry import ContainerRegistry
 from ..trackers import TrackerDef, formatters
 from .clock import BootClock
+from .emitters import Emitter, compile_emitter
 from .formats import BY_TYPEDEF, wait_status
 
 Event = dict[str, Any]
@@ -84,7 +85,7 @@ def _compile(placed: list[tuple[str, tuple[str, ...], str, Callable[[Any], Any] 
 class Enricher:
     def __init__(self, registry: ContainerRegistry, processes: ProcessTable, clock: BootClock,
                  proc_root: Path = Path("/proc"), cgroup_root: Path | None = None,
-                 keyed_by_mntns: bool = False) -> None:
+                 keyed_by_mntns: bool = False, compiled: bool = True) -> None:
         self.registry = registry
         self.processes = processes
         self.clock = clock
@@ -93,11 +94,22 @@ class Enricher:
         self.keyed_by_mntns = keyed_by_mntns  # v1-only hosts: no cgroup v2 ids
         self._by_mntns: dict[int, Container] = {}
         self._plans: dict[tuple[str, str], FieldPlan] = {}
+        self.compiled = compiled  # False: every record takes the generic path (the reference)
+        self._emitters: dict[tuple[str, str], Emitter] = {}
         self._host_cgroups: set[int] = set()
         self._by_typedef = {**BY_TYPEDEF, "eun_wait_status": wait_status, **formatters()}
 
     def plan(self, tracker: TrackerDef, kind: str, layout: RecordLayout) -> None:
-        self._plans[(tracker.name, kind)] = FieldPlan(tracker, layout, self._by_typedef)
+        plan = self._plans[(tracker.name, kind)] = FieldPlan(tracker, layout, self._by_typedef)
+        if self.compiled:
+            emitter = compile_emitter(self, tracker, kind, layout, plan)
+            if emitter is not None:
+                self._emitters[(tracker.name, kind)] = emitter
+
+    def emitter(self, tracker: TrackerDef, kind: str) -> Emitter | None:
+        """record → (kind, event) for this (tracker, kind), compiled at plan
+        time; None where the generic decode + enrich() path serves."""
+        return self._emitters.get((tracker.name, kind))
 
     def container_of(self, cgroup_id: int, pid: int, mntns: int = 0) -> Container:
         if self.keyed_by_mntns:

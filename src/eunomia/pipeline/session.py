@@ -13,6 +13,7 @@ container is known before its first event is enriched.
 from __future__ import annotations
 
 import logging
+import struct
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +40,7 @@ from .scope import VERDICT_KEEP, AmbiguousContainerError, Scope, UnknownContaine
 log = logging.getLogger(__name__)
 
 SHARED_MAPS = ("container_verdicts", "filter_generation")  # one instance for all objects
+_RECORD_TYPE = struct.Struct("<I")  # every record starts with enum eun_event_type
 
 
 @dataclass
@@ -281,19 +283,29 @@ class TraceSession:
     def _handler(self, running: _Running, emit: Callable[[TrackerDef, Event], None]) -> Callable[[memoryview], None]:
         decoder, tracker, received = running.obj.decoder, running.tracker, running.received
         is_cgroup = tracker.name == "cgroup"
+        # record type → its compiled emitter (emitters.py); the rest decode generically
+        emitters = {} if is_cgroup else {
+            etype: emitter for etype, (kind, _) in decoder.layouts.items()
+            if (emitter := self.enricher.emitter(tracker, kind)) is not None}
+        record_type = _RECORD_TYPE.unpack_from
 
         def handle(record: memoryview) -> None:
-            decoded = decoder.decode(record)
-            if decoded is None:
-                self.undecodable += 1
-                return
-            kind, rec = decoded
-            op = rec.get("op", kind)
-            received[op] = received.get(op, 0) + 1
-            if is_cgroup:
-                self._on_cgroup(kind, rec)
-                return
-            event = self.enricher.enrich(tracker, kind, rec)
+            fast = emitters.get(record_type(record, 0)[0]) if emitters else None
+            if fast is not None:
+                op, event = fast(record)
+                received[op] = received.get(op, 0) + 1
+            else:
+                decoded = decoder.decode(record)
+                if decoded is None:
+                    self.undecodable += 1
+                    return
+                kind, rec = decoded
+                op = rec.get("op", kind)
+                received[op] = received.get(op, 0) + 1
+                if is_cgroup:
+                    self._on_cgroup(kind, rec)
+                    return
+                event = self.enricher.enrich(tracker, kind, rec)
             container = event["container"]
             if not self.kernel_filter and not self.wants(container["id"]):
                 self.filtered_in_user_space += 1

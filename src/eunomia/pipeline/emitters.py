@@ -1,0 +1,165 @@
+"""Compiled emitters: one function per (tracker, event kind), made at load
+time, that turns a ring-buffer record straight into its event.
+
+The generic path decodes a record into a dict of dotted keys and then
+places each field where the tracker says (enrich.py).  Here the layout is
+known in advance, so the emitter unpacks the record into a tuple with the
+layout's one precompiled struct.Struct and builds the event dict from
+tuple positions, formatters bound as constants: no dict of dotted keys, no
+per-field lookups of where a value goes.  It yields exactly the event the
+generic path yields (tests/integration/test_emitters.py compares the two on
+real records of every tracker).
+
+Process lifecycle kinds (exec, fork, exit) keep the generic path: they
+update the process table from the decoded record, and they are rare.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable
+
+from ..bpf.layout import REF_ABSENT, REF_DECODERS, RecordLayout, decode_str
+from ..context.model import container_fields
+
+if TYPE_CHECKING:
+    from ..trackers import TrackerDef
+    from .enrich import Enricher, FieldPlan
+
+Event = dict[str, Any]
+Emitter = Callable[[memoryview], "tuple[str, Event]"]
+
+FLAG_TRUNCATED, FLAG_PATH_PARTIAL = 1, 2  # enum eun_event_flags
+LIFECYCLE_KINDS = ("exec", "fork", "exit")
+
+
+class _Source:
+    """Python expressions for the record's fields, from the unpacked tuple `v`."""
+
+    def __init__(self, layout: RecordLayout, namespace: dict[str, Any]) -> None:
+        self.layout = layout
+        self.namespace = namespace
+        self.index = {f.name: i for i, f in enumerate(layout.fields)}
+        self.fields = {f.name: f for f in layout.fields}
+        self.refs = dict(layout.refs)
+
+    def expr(self, name: str) -> str:
+        """The decoded value of a plain field (text and enums converted as decode() does)."""
+        f = self.fields[name]
+        raw = f"v[{self.index[name]}]"
+        if f.is_text:
+            return f"decode_str({raw})"
+        if f.enum_names is not None and name != "type":
+            table = f"enum_{self.index[name]}"
+            self.namespace[table] = f.enum_names
+            return f"{table}.get({raw}, {raw})"
+        return raw
+
+    def ref_lines(self, name: str, target: str) -> list[str]:
+        """Statements setting `target` to a tail-referenced value, or None when absent."""
+        off, length = self.index[f"{name}.off"], self.index[f"{name}.len"]
+        decoder = f"ref_{off}"
+        self.namespace[decoder] = REF_DECODERS[self.refs[name]]
+        return [f"o = v[{off}]",
+                f"{target} = None if o == {REF_ABSENT} else {decoder}(tail[o:o + v[{length}]])"]
+
+
+def compile_emitter(enricher: "Enricher", tracker: "TrackerDef", kind: str, layout: RecordLayout,
+                    plan: "FieldPlan") -> Emitter | None:
+    """The emitter of one (tracker, kind), or None where the generic path must serve."""
+    if kind in LIFECYCLE_KINDS or layout.tail_offset is None and layout.refs:
+        return None
+    needed = ("task.pid", "task.tid", "task.ppid", "task.comm", "task.uid", "task.gid", "task.ts",
+              "task.cgroup_id", "task.mntns", "task.flags")
+    if any(name not in {f.name for f in layout.fields} for name in needed):
+        return None
+    namespace: dict[str, Any] = {
+        "unpack_from": layout._struct.unpack_from, "decode_str": decode_str,
+        "container_of": enricher.container_of, "container_fields": container_fields,
+        "processes_get": enricher.processes.get, "rfc3339": enricher.clock.rfc3339,
+        "add_known_process": enricher._add_known_process, "registry": enricher.registry,
+        "post_enrich": tracker.post_enrich, "KIND": kind,
+    }
+    src = _Source(layout, namespace)
+    i = src.index
+    lines = ["def emit(buf):", "    v = unpack_from(buf, 0)"]
+    if layout.refs:
+        lines.append(f"    tail = bytes(buf[{layout.tail_offset}:])")
+    op = src.expr("op") if "op" in src.fields and src.fields["op"].enum_names is not None else "KIND"
+    lines += [
+        f"    op = {op}",
+        f"    pid = v[{i['task.pid']}]",
+        f"    ppid = v[{i['task.ppid']}]",
+        f"    container = container_of(v[{i['task.cgroup_id']}], pid, v[{i['task.mntns']}])",
+        "    parent_block = {'pid': ppid}",
+        f"    process = {{'pid': pid, 'tid': v[{i['task.tid']}], 'parent': parent_block, "
+        f"'name': {src.expr('task.comm')}}}",
+        f"    event = {{'time': rfc3339(v[{i['task.ts']}]), 'type': op, "
+        f"'container': container_fields(container), 'process': process, "
+        f"'user': {{'id': v[{i['task.uid']}]}}, 'group': {{'id': v[{i['task.gid']}]}}}}",
+        "    parent = processes_get(ppid)",
+        "    if parent is not None:",
+        "        parent_block['name'] = parent.name",
+        "        parent_block['executable'] = parent.executable",
+        f"    flags = v[{i['task.flags']}]",
+        f"    if flags & {FLAG_TRUNCATED}:",
+        "        event['truncated'] = True",
+        f"    if flags & {FLAG_PATH_PARTIAL}:",
+        "        event['path_partial'] = True",
+    ]
+    lines += _placements(src, plan, namespace)
+    lines.append("    add_known_process(event, pid)")
+    if tracker.post_enrich is not None:
+        lines.append("    post_enrich(event, registry)")
+    lines.append("    return op, event")
+    code = compile("\n".join(lines) + "\n", f"<emitter {tracker.name}.{kind}>", "exec")
+    exec(code, namespace)  # noqa: S102 - text generated above from the object's own BTF layout
+    return namespace["emit"]
+
+
+# dicts every event starts with, by path, and the local variable holding each
+_BASE_NODES = {(): "event", ("process",): "process", ("process", "parent"): "parent_block"}
+
+
+def _placements(src: _Source, plan: "FieldPlan", namespace: dict[str, Any]) -> list[str]:
+    """The plan's fields put in place.  A parent dict is made the first time a
+    value goes under it (as the generic path does) and kept in a local; a
+    formatted value that is a dict is merged into a dict already at its place."""
+    lines: list[str] = []
+    nodes = dict(_BASE_NODES)           # path → local variable, known to exist when reached
+    lazy: dict[tuple[str, ...], str] = {}  # path → local variable, None until first made
+    for n, (name, parents, leaf, formatter) in enumerate(plan.placed):
+        if name in src.refs:
+            lines += ["    " + line for line in src.ref_lines(name, "x")]
+            lines.append("    if x is not None:")
+            indent = "        "
+        elif name in src.fields:
+            lines.append(f"    x = {src.expr(name)}")
+            indent = "    "
+        else:
+            continue
+        if formatter is not None:
+            namespace[f"fmt_{n}"] = formatter
+            lines.append(f"{indent}x = fmt_{n}(x)")
+        node = "event"
+        for depth in range(1, len(parents) + 1):
+            path = parents[:depth]
+            if path in nodes:
+                node = nodes[path]
+                continue
+            var = lazy.get(path)
+            if var is None:
+                var = lazy[path] = f"node_{len(lazy)}"
+                lines.insert(0, f"    {var} = None")
+            lines += [f"{indent}if {var} is None:",
+                      f"{indent}    {var} = {node}[{parents[depth - 1]!r}] = {{}}"]
+            node = var
+        target = parents + (leaf,)
+        if formatter is not None and (target in nodes or target in lazy):
+            lines += [f"{indent}old = {node}.get({leaf!r})",
+                      f"{indent}if isinstance(x, dict) and isinstance(old, dict):",
+                      f"{indent}    old.update(x)",
+                      f"{indent}else:",
+                      f"{indent}    {node}[{leaf!r}] = x"]
+        else:
+            lines.append(f"{indent}{node}[{leaf!r}] = x")
+    return lines
