@@ -34,11 +34,15 @@ def _text(raw: bytes) -> str:
 
 
 def decode_path(raw: bytes) -> str:
-    """Components written leaf first, each NUL-terminated → absolute path."""
+    """Components written leaf first, each NUL-terminated → absolute path.
+
+    Decoded once, joined: a "/" between components can never complete a
+    multi-byte sequence, so this is the same as decoding each component."""
     parts = raw.split(b"\0")
     if parts and parts[-1] == b"":
         parts.pop()
-    return "/" + "/".join(_text(p) for p in reversed(parts))
+    parts.reverse()
+    return "/" + _text(b"/".join(parts))
 
 
 def decode_argv(raw: bytes) -> list[str]:
@@ -48,8 +52,18 @@ def decode_argv(raw: bytes) -> list[str]:
     return [_text(p) for p in parts]
 
 
+_STRINGS: dict[bytes, str] = {}
+
+
 def decode_str(raw: bytes) -> str:
-    return _text(raw.split(b"\0", 1)[0])
+    """A NUL-terminated char array (a comm, a short name).  Such arrays repeat
+    across events, so the text is kept per raw value (bounded)."""
+    text = _STRINGS.get(raw)
+    if text is None:
+        if len(_STRINGS) >= 8192:
+            _STRINGS.clear()
+        text = _STRINGS[raw] = _text(raw.split(b"\0", 1)[0])
+    return text
 
 
 REF_DECODERS: dict[str, Callable[[bytes], Any]] = {

@@ -98,9 +98,23 @@ def device(dev: int) -> str:
     return f"{dev >> 20}:{dev & 0xFFFFF}"
 
 
+_FLAG_NAMES: dict[int, list[str]] = {}
+
+
+def open_flags_cached(flags: int) -> list[str]:
+    """open_flags() of this machine, computed once per distinct value (a
+    workload opens with few); a fresh list each time, as callers may change it."""
+    names = _FLAG_NAMES.get(flags)
+    if names is None:
+        if len(_FLAG_NAMES) >= 4096:
+            _FLAG_NAMES.clear()
+        names = _FLAG_NAMES[flags] = open_flags(flags)
+    return list(names)
+
+
 # typedef in file.bpf.c → formatter (merged with every tracker's)
 FORMATTERS: dict[str, Callable[[Any], Any]] = {
-    "eun_file_flags": open_flags,
+    "eun_file_flags": open_flags_cached,
     "eun_file_mode": file_mode,
     "eun_file_id": owner_id,
     "eun_file_dev": device,
