@@ -90,25 +90,23 @@ class PathMemory:
 
 
 def shape_file(kind: str, raw: dict[str, Any]) -> dict[str, Any]:
-    """The `file` object of one event from the raw pieces."""
-    resolved = raw.get("resolved")
-    values: dict[str, Any] = {
-        "path": resolved if resolved is not None else join_path(raw.get("dir"), raw.get("name")),
-        "flags": raw.get("flags"),
-        "mode": raw.get("mode"),
-        "uid": raw.get("uid"),
-        "gid": raw.get("gid"),
-        "size": raw.get("size"),
-    }
-    target = raw.get("target_name")
-    if kind == "symlink":
-        values["target_path"] = target  # the link's content, exactly as given
-    else:
-        values["target_path"] = join_path(raw.get("target_dir"), target)
-    shaped = {key: values[key] for key in SHOWN.get(kind, ("path",))}
-    if raw.get("inode"):  # known: the event named its file through a descriptor
-        shaped["inode"] = raw.get("inode")
-        shaped["device"] = raw.get("device")
+    """The `file` object of one event from the raw pieces: what SHOWN lists
+    for its kind, in that order, then inode and device when known."""
+    get = raw.get
+    shaped: dict[str, Any] = {}
+    for key in SHOWN.get(kind, ("path",)):
+        if key == "path":
+            resolved = get("resolved")
+            shaped[key] = resolved if resolved is not None else join_path(get("dir"), get("name"))
+        elif key == "target_path":
+            target = get("target_name")
+            # a symlink's target is its content, exactly as given
+            shaped[key] = target if kind == "symlink" else join_path(get("target_dir"), target)
+        else:
+            shaped[key] = get(key)
+    if get("inode"):  # known: the event named its file through a descriptor
+        shaped["inode"] = get("inode")
+        shaped["device"] = get("device")
     return shaped
 
 
