@@ -56,6 +56,13 @@ def _get(d: Any, *path: str) -> Any:
     return d
 
 
+def us_per_event(cpu_pct: float | None, events_per_s: float | None) -> float | None:
+    """Agent CPU seconds per event, in µs: comparable across machines and rates."""
+    if cpu_pct is None or not events_per_s:
+        return None
+    return cpu_pct / 100 / events_per_s * 1e6
+
+
 def _n(value: Any, fmt: str = "{:,.0f}") -> str:
     return "—" if value is None else fmt.format(value)
 
@@ -150,7 +157,7 @@ def markdown(r: dict[str, Any]) -> str:
                   "`eunomia trace TRACKER -c CONTAINER -f json -o FILE`; a step counts when nothing was lost and "
                   "the agent kept up: no backlog left in the ring after the storm)", "",
                   "| tracker | event | max rate without drops | stopped by | records/s at max | "
-                  "agent CPU at max |", "|---|---|---|---|---|---|"]
+                  "agent CPU at max | µs of agent CPU per event |", "|---|---|---|---|---|---|---|"]
         for s in storms:
             at: dict[str, Any] = next((x for x in s["steps"] if x["target"] == s["max_rate_no_drops"]), {})
             stop = {"drops": "drops", "generator": "the generator's limit",
@@ -160,16 +167,19 @@ def markdown(r: dict[str, Any]) -> str:
                 stop += (f" at {nxt['target']:,}/s: achieved {nxt['achieved']:,.0f}/s, lost {nxt['lost']}, "
                          f"caught up {nxt['catch_up_s']:.2f} s after")
             lines.append(f"| {s['tracker']} | {s['event']} | {_n(s['max_rate_no_drops'])}/s | {stop} | "
-                         f"{_n(at.get('records_per_s'))} | {_n(at.get('agent_cpu_pct'), '{:.0f} %')} |")
+                         f"{_n(at.get('records_per_s'))} | {_n(at.get('agent_cpu_pct'), '{:.0f} %')} | "
+                         f"{_n(us_per_event(at.get('agent_cpu_pct'), at.get('achieved')), '{:.1f}')} |")
     cost = r.get("agent_cost") or {}
     if cost.get("rows"):
         lines += ["", "**Agent cost** (default trackers, `-c` the bench container, file storm of failed opens; CPU = utime+stime over the "
                   "storm's wall time: over 100 % means the agent was still busy after the storm; RSS includes the "
                   "ring buffers, whose data pages are mapped twice; anonymous = Python's own memory)", "",
-                  "| events/s (target) | achieved | agent CPU | caught up after | RSS | peak RSS | anonymous | lost |",
-                  "|---|---|---|---|---|---|---|---|"]
+                  "| events/s (target) | achieved | agent CPU | µs of agent CPU per event | caught up after | RSS | "
+                  "peak RSS | anonymous | lost |",
+                  "|---|---|---|---|---|---|---|---|---|"]
         for row in cost["rows"]:
             lines.append(f"| {_n(row['target'])} | {_n(row.get('achieved'))} | {_n(row.get('agent_cpu_pct'), '{:.1f} %')} | "
+                         f"{_n(us_per_event(row.get('agent_cpu_pct'), row.get('achieved')), '{:.1f}')} | "
                          f"{_n(row.get('catch_up_s'), '{:.2f} s')} | "
                          f"{_n(row.get('rss_VmRSS'), '{:.1f} MiB')} | {_n(row.get('rss_VmHWM'), '{:.1f} MiB')} | "
                          f"{_n(row.get('rss_RssAnon'), '{:.1f} MiB')} | {_n(row.get('lost'))} |")
