@@ -4,13 +4,15 @@ Real records of every streaming tracker, captured from the kernel while a
 container opens, renames, links, chmods and chowns files, listens, connects
 and accepts on loopback, and signals a child, are turned into events twice:
 by the generic path (RecordDecoder.decode into a dict, then
-Enricher.enrich) and by the (tracker, kind)'s compiled emitter.  The JSON
-must be byte for byte the same, key order included.
+Enricher.enrich) and by the (tracker, kind)'s compiled emitter, each from
+the same process table.  The JSON must be byte for byte the same, key
+order included, and so must the process table each leaves behind.
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 from typing import Any, Callable
 
 import orjson
@@ -67,13 +69,20 @@ def test_compiled_emitters_match_the_generic_path(containers):
                 emitter = session.enricher.emitter(tracker, kind)
                 if emitter is None:
                     continue
+                # both paths start from the same process table (exec, fork and exit change it)
+                table = session.enricher.processes
+                before = copy.deepcopy(table.__dict__)
                 generic = session.enricher.enrich(tracker, kind, rec)
+                after_generic = copy.deepcopy(table.__dict__)
+                table.__dict__.update(copy.deepcopy(before))
                 op, compiled = emitter(memoryview(record))
+                assert table.__dict__ == after_generic, (tracker.name, kind, "process table")
                 assert op == rec.get("op", kind)
                 assert orjson.dumps(compiled) == orjson.dumps(generic), (tracker.name, kind)
                 compared[(tracker.name, compiled["type"])] = compared.get((tracker.name, compiled["type"]), 0) + 1
     for expected in (("file", "open"), ("file", "rename"), ("file", "link"), ("file", "symlink"),
                      ("file", "chmod"), ("file", "chown"), ("file", "truncate"), ("file", "mkdir"),
                      ("file", "rmdir"), ("file", "unlink"), ("net", "listen"), ("net", "connect"),
-                     ("net", "accept"), ("net", "close"), ("signal", "signal"), ("cap", "capability")):
+                     ("net", "accept"), ("net", "close"), ("signal", "signal"), ("cap", "capability"),
+                     ("exec", "exec"), ("exec", "fork"), ("exec", "exit")):
         assert compared.get(expected, 0) >= 1, f"no {expected} record compared: {sorted(compared)}"

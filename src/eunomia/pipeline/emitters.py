@@ -10,8 +10,8 @@ per-field lookups of where a value goes.  It yields exactly the event the
 generic path yields (tests/integration/test_emitters.py compares the two on
 real records of every tracker).
 
-Process lifecycle kinds (exec, fork, exit) keep the generic path: they
-update the process table from the decoded record, and they are rare.
+Process lifecycle kinds (exec, fork, exit) also update the process table:
+their emitter hands the handler the few record fields it reads.
 """
 
 from __future__ import annotations
@@ -29,7 +29,9 @@ Event = dict[str, Any]
 Emitter = Callable[[memoryview], "tuple[str, Event]"]
 
 FLAG_TRUNCATED, FLAG_PATH_PARTIAL = 1, 2  # enum eun_event_flags
-LIFECYCLE_KINDS = ("exec", "fork", "exit")
+# what the process table's lifecycle handlers read of a record (enrich.py)
+LIFECYCLE_FIELDS = ("result", "child_pid", "task.pid", "task.ppid", "task.comm", "task.uid", "task.ts",
+                    "task.cgroup_id")
 
 
 class _Source:
@@ -66,7 +68,7 @@ class _Source:
 def compile_emitter(enricher: "Enricher", tracker: "TrackerDef", kind: str, layout: RecordLayout,
                     plan: "FieldPlan") -> Emitter | None:
     """The emitter of one (tracker, kind), or None where the generic path must serve."""
-    if kind in LIFECYCLE_KINDS or layout.tail_offset is None and layout.refs:
+    if layout.tail_offset is None and layout.refs:
         return None
     needed = ("task.pid", "task.tid", "task.ppid", "task.comm", "task.uid", "task.gid", "task.ts",
               "task.cgroup_id", "task.mntns", "task.flags")
@@ -107,7 +109,15 @@ def compile_emitter(enricher: "Enricher", tracker: "TrackerDef", kind: str, layo
         "        event['path_partial'] = True",
     ]
     lines += _placements(src, plan, namespace)
-    lines.append("    add_known_process(event, pid)")
+    lifecycle = enricher.lifecycle_of(kind)
+    if lifecycle is None:
+        lines.append("    add_known_process(event, pid)")
+    else:
+        # the process table learns from these kinds: hand it the fields it reads
+        namespace["lifecycle"], namespace["enricher"] = lifecycle, enricher
+        wanted = [name for name in LIFECYCLE_FIELDS if name in src.fields]
+        lines.append("    rec = {" + ", ".join(f"{name!r}: {src.expr(name)}" for name in wanted) + "}")
+        lines.append("    lifecycle(enricher, rec, event, container)")
     if tracker.post_enrich is not None:
         lines.append("    post_enrich(event, registry)")
     lines.append("    return op, event")

@@ -106,6 +106,11 @@ class Enricher:
             if emitter is not None:
                 self._emitters[(tracker.name, kind)] = emitter
 
+    @staticmethod
+    def lifecycle_of(kind: str) -> Callable[["Enricher", dict[str, Any], Event, Container], None] | None:
+        """The process-table handler of a lifecycle kind (exec, fork, exit), else None."""
+        return _LIFECYCLE.get(kind)
+
     def emitter(self, tracker: TrackerDef, kind: str) -> Emitter | None:
         """record → (kind, event) for this (tracker, kind), compiled at plan
         time; None where the generic decode + enrich() path serves."""
