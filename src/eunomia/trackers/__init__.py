@@ -30,7 +30,7 @@ class TrackerDef:
     name: str
     summary: str                     # one line for --help and doctor
     needs: tuple[str, ...]           # kernel features (see eunomia.bpf.features)
-    ringbuf_bytes: int = 4 << 20     # size of its `events` ring
+    ringbuf_bytes: int = 1 << 20     # size of its `events` ring (see docs/architecture.md: ring sizes)
     internal: bool = False           # always loaded, not selectable (cgroup)
     printed_kinds: tuple[str, ...] | None = None  # event kinds shown by `trace`; None = all
     optional_programs: dict[str, str] = field(default_factory=dict)  # program → feature it needs

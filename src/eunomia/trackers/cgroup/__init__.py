@@ -6,6 +6,6 @@ TRACKER = TrackerDef(
     name="cgroup",
     summary="container cgroup creation and removal (feeds the container filter)",
     needs=("ringbuf", "raw_tracepoint", "bpf_loop"),
-    ringbuf_bytes=1 << 20,
+    ringbuf_bytes=256 << 10,
     internal=True,
 )

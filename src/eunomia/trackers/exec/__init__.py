@@ -11,7 +11,7 @@ TRACKER = TrackerDef(
         "handle_enter_execve": "tracepoint", "handle_enter_execveat": "tracepoint",
         "handle_exit_execve": "tracepoint", "handle_exit_execveat": "tracepoint",
     },
-    ringbuf_bytes=8 << 20,
+    ringbuf_bytes=2 << 20,
     # fork events keep the process table's parent chain; they are not printed
     printed_kinds=("exec", "exit"),
     fields={
