@@ -16,6 +16,7 @@ their emitter hands the handler the few record fields it reads.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..bpf.layout import REF_ABSENT, REF_DECODERS, RecordLayout, decode_str
@@ -23,10 +24,24 @@ from ..context.model import container_fields
 
 if TYPE_CHECKING:
     from ..trackers import TrackerDef
-    from .enrich import Enricher, FieldPlan
 
 Event = dict[str, Any]
 Emitter = Callable[[memoryview], "tuple[str, Event]"]
+# (record field, parent keys, leaf key, formatter): where a field goes (enrich.FieldPlan)
+Placement = tuple[str, tuple[str, ...], str, "Callable[[Any], Any] | None"]
+
+
+@dataclass(frozen=True)
+class EmitterContext:
+    """What an emitter calls, bound once: the enricher's lookups and handlers."""
+
+    container_of: Callable[[int, int, int], Any]        # (cgroup id, pid, mntns) → Container
+    processes_get: Callable[[int], Any]                 # pid → Process | None
+    rfc3339: Callable[[int], str]                       # boot-clock ns → RFC 3339 text
+    add_known_process: Callable[[Event, int], None]     # what the process table knows of pid
+    registry: Any                                       # handed to the tracker's post_enrich
+    lifecycle_of: Callable[[str], Any]                  # kind → process-table handler, or None
+    owner: Any                                          # the handler's first argument (the enricher)
 
 FLAG_TRUNCATED, FLAG_PATH_PARTIAL = 1, 2  # enum eun_event_flags
 # what the process table's lifecycle handlers read of a record (enrich.py)
@@ -65,8 +80,8 @@ class _Source:
                 f"{target} = None if o == {REF_ABSENT} else {decoder}(tail[o:o + v[{length}]])"]
 
 
-def compile_emitter(enricher: "Enricher", tracker: "TrackerDef", kind: str, layout: RecordLayout,
-                    plan: "FieldPlan") -> Emitter | None:
+def compile_emitter(ctx: EmitterContext, tracker: "TrackerDef", kind: str, layout: RecordLayout,
+                    placed: list[Placement]) -> Emitter | None:
     """The emitter of one (tracker, kind), or None where the generic path must serve."""
     if layout.tail_offset is None and layout.refs:
         return None
@@ -76,9 +91,9 @@ def compile_emitter(enricher: "Enricher", tracker: "TrackerDef", kind: str, layo
         return None
     namespace: dict[str, Any] = {
         "unpack_from": layout._struct.unpack_from, "decode_str": decode_str,
-        "container_of": enricher.container_of, "container_fields": container_fields,
-        "processes_get": enricher.processes.get, "rfc3339": enricher.clock.rfc3339,
-        "add_known_process": enricher._add_known_process, "registry": enricher.registry,
+        "container_of": ctx.container_of, "container_fields": container_fields,
+        "processes_get": ctx.processes_get, "rfc3339": ctx.rfc3339,
+        "add_known_process": ctx.add_known_process, "registry": ctx.registry,
         "post_enrich": tracker.post_enrich, "KIND": kind,
     }
     src = _Source(layout, namespace)
@@ -108,13 +123,13 @@ def compile_emitter(enricher: "Enricher", tracker: "TrackerDef", kind: str, layo
         f"    if flags & {FLAG_PATH_PARTIAL}:",
         "        event['path_partial'] = True",
     ]
-    lines += _placements(src, plan, namespace)
-    lifecycle = enricher.lifecycle_of(kind)
+    lines += _placements(src, placed, namespace)
+    lifecycle = ctx.lifecycle_of(kind)
     if lifecycle is None:
         lines.append("    add_known_process(event, pid)")
     else:
         # the process table learns from these kinds: hand it the fields it reads
-        namespace["lifecycle"], namespace["enricher"] = lifecycle, enricher
+        namespace["lifecycle"], namespace["enricher"] = lifecycle, ctx.owner
         wanted = [name for name in LIFECYCLE_FIELDS if name in src.fields]
         lines.append("    rec = {" + ", ".join(f"{name!r}: {src.expr(name)}" for name in wanted) + "}")
         lines.append("    lifecycle(enricher, rec, event, container)")
@@ -130,14 +145,14 @@ def compile_emitter(enricher: "Enricher", tracker: "TrackerDef", kind: str, layo
 _BASE_NODES = {(): "event", ("process",): "process", ("process", "parent"): "parent_block"}
 
 
-def _placements(src: _Source, plan: "FieldPlan", namespace: dict[str, Any]) -> list[str]:
+def _placements(src: _Source, placed: list[Placement], namespace: dict[str, Any]) -> list[str]:
     """The plan's fields put in place.  A parent dict is made the first time a
     value goes under it (as the generic path does) and kept in a local; a
     formatted value that is a dict is merged into a dict already at its place."""
     lines: list[str] = []
     nodes = dict(_BASE_NODES)           # path → local variable, known to exist when reached
     lazy: dict[tuple[str, ...], str] = {}  # path → local variable, None until first made
-    for n, (name, parents, leaf, formatter) in enumerate(plan.placed):
+    for n, (name, parents, leaf, formatter) in enumerate(placed):
         if name in src.refs:
             lines += ["    " + line for line in src.ref_lines(name, "x")]
             lines.append("    if x is not None:")

@@ -20,7 +20,7 @@ from ..context.processes import ProcessTable
 from ..context.registry import ContainerRegistry
 from ..trackers import TrackerDef, formatters
 from .clock import BootClock
-from .emitters import Emitter, compile_emitter
+from .emitters import Emitter, EmitterContext, compile_emitter
 from .formats import BY_TYPEDEF, wait_status
 
 Event = dict[str, Any]
@@ -96,13 +96,17 @@ class Enricher:
         self._plans: dict[tuple[str, str], FieldPlan] = {}
         self.compiled = compiled  # False: every record takes the generic path (the reference)
         self._emitters: dict[tuple[str, str], Emitter] = {}
+        self._emitter_context = EmitterContext(
+            container_of=self.container_of, processes_get=processes.get, rfc3339=clock.rfc3339,
+            add_known_process=self._add_known_process, registry=registry, lifecycle_of=self.lifecycle_of,
+            owner=self)
         self._host_cgroups: set[int] = set()
         self._by_typedef = {**BY_TYPEDEF, "eun_wait_status": wait_status, **formatters()}
 
     def plan(self, tracker: TrackerDef, kind: str, layout: RecordLayout) -> None:
         plan = self._plans[(tracker.name, kind)] = FieldPlan(tracker, layout, self._by_typedef)
         if self.compiled:
-            emitter = compile_emitter(self, tracker, kind, layout, plan)
+            emitter = compile_emitter(self._emitter_context, tracker, kind, layout, plan.placed)
             if emitter is not None:
                 self._emitters[(tracker.name, kind)] = emitter
 
