@@ -7,7 +7,14 @@ set -eu
 IMAGE=eunomia-test/busybox:latest
 VERSION=2   # bump when the image's content changes: older images are rebuilt
 if [ "${EUNOMIA_FRESH:-}" = 1 ]; then
+    # containers left from earlier runs would keep the image alive
+    left=$(docker ps -aq --filter "ancestor=$IMAGE" 2>/dev/null || true)
+    [ -z "$left" ] || docker rm -f $left >/dev/null
     docker image rm -f "$IMAGE" >/dev/null 2>&1 || true
+    if docker image inspect "$IMAGE" >/dev/null 2>&1; then
+        echo "error: EUNOMIA_FRESH=1 but $IMAGE could not be removed, so its build would not be tested" >&2
+        exit 1
+    fi
 fi
 have=$(docker image inspect --format '{{ index .Config.Labels "org.eunomia.test-image" }}' "$IMAGE" 2>/dev/null || true)
 if [ "$have" = "$VERSION" ]; then exit 0; fi

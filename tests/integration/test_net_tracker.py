@@ -282,3 +282,36 @@ def test_filter_keeps_only_the_selected_container_in_kernel(tracer, network, con
     assert stats["filtered"] > 0
     assert stats["submitted"] == sum(stats["received"].values())
     assert stats["lost"] == 0
+
+
+def test_address_owners_hold_container_addresses_not_the_hosts(network, containers):
+    """The kernel's address_owners map learns a container's own address from its
+    connect, and never an address of the host's network namespace (a host
+    process, or a --network host container, uses the host's addresses)."""
+    import contextlib
+
+    from eunomia import trackers as tracker_registry
+    from eunomia.cli.context import build_context
+    from eunomia.pipeline.scope import Scope
+    from eunomia.pipeline.session import TraceSession
+    from eunomia.trackers.net.peers import address_key
+
+    gateway = gateway_of(network)
+    client = unique("owner")
+    context = build_context()
+    session = TraceSession(tracker_registry.select(["net"]), Scope(host=True), context)
+    with session, contextlib.closing(context):
+        with socket.socket() as s:  # the host connects from its gateway address: refused, but SYN_SENT
+            s.settimeout(2)
+            with contextlib.suppress(OSError):
+                s.connect((gateway, 1))
+        run(containers, client, ["--network", network], "exec sleep 60")
+        docker("exec", client, "sh", "-c", f"nc -w 1 {gateway} 1; true")
+        client_ip = ip_of(client, network)
+        session.drain(lambda tracker, event: None)
+        owners = [r for r in session._running if r.tracker.name == "net"][0].obj.maps["address_owners"]
+        owners = owners.typed("16s", "<Q")
+        assert owners.get(address_key(gateway)) is None
+        owner = owners.get(address_key(client_ip))
+        assert owner is not None
+        assert context.registry.container_of(owner).name == client

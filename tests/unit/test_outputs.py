@@ -327,17 +327,7 @@ def test_a_broken_pipe_that_is_not_stdout_is_an_error(runner: CliRunner) -> None
 
 # -- the ring buffer ------------------------------------------------------------------
 def _ring_with_one_record(payload: bytes) -> RingBuffer:
-    """A RingBuffer over anonymous memory laid out as the kernel's (no BPF)."""
-    ring = object.__new__(RingBuffer)
-    page, size = mmap.PAGESIZE, 4096
-    ring.name, ring.fd, ring.size, ring.mask, ring.records = "test", -1, size, size - 1, 0
-    ring._consumer = mmap.mmap(-1, page)
-    ring._producer = mmap.mmap(-1, page + 2 * size)
-    ring._data = memoryview(ring._producer)[page:]
-    struct.pack_into("<II", ring._producer, page, len(payload), 0)
-    ring._producer[page + 8: page + 8 + len(payload)] = payload
-    struct.pack_into("<Q", ring._producer, 0, (8 + len(payload) + 7) & ~7)
-    return ring
+    return _ring_with_records([payload])
 
 
 def test_a_handler_error_survives_closing_the_ring() -> None:
@@ -357,3 +347,39 @@ def test_a_handler_error_survives_closing_the_ring() -> None:
             ring.close()  # as TraceSession.close does, while the error unwinds
     assert ring._producer.closed  # unmapped now, not left to the garbage collector
     assert sys.exc_info() == (None, None, None)
+
+
+def _ring_with_records(payloads: list[bytes]) -> RingBuffer:
+    """A RingBuffer over anonymous memory laid out as the kernel's (no BPF)."""
+    page, size = mmap.PAGESIZE, 1 << 16
+    ring = object.__new__(RingBuffer)
+    ring.name, ring.fd, ring.size, ring.mask, ring.records = "test", -1, size, size - 1, 0
+    ring._consumer = mmap.mmap(-1, page)
+    ring._producer = mmap.mmap(-1, page + 2 * size)
+    ring._data = memoryview(ring._producer)[page:]
+    offset = 0
+    for payload in payloads:
+        struct.pack_into("<II", ring._producer, page + offset, len(payload), 0)
+        ring._producer[page + offset + 8: page + offset + 8 + len(payload)] = payload
+        offset += (8 + len(payload) + 7) & ~7
+    struct.pack_into("<Q", ring._producer, 0, offset)
+    return ring
+
+
+def test_a_record_whose_handler_failed_is_not_read_again() -> None:
+    """The failing record is consumed with those before it: the next drain
+    (e.g. the final one at stop) goes on with the records after it."""
+    ring = _ring_with_records([b"first", b"boom", b"third"])
+    seen: list[bytes] = []
+
+    def handle(record: memoryview) -> None:
+        if bytes(record) == b"boom":
+            raise ValueError("bad record")
+        seen.append(bytes(record))
+
+    with pytest.raises(ValueError):
+        ring.drain(handle)
+    assert ring.drain(handle) == 1
+    assert seen == [b"first", b"third"]
+    assert ring.drain(handle) == 0
+    ring.close()

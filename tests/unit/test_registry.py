@@ -184,3 +184,17 @@ def test_docker_addresses_win_over_the_kernel_map(registry):
     registry.add_address_owners({"172.18.0.5": 1}.get)   # web held it before
     assert registry.by_ip("172.18.0.5") is db
     assert web is not db
+
+
+def test_removing_a_containers_own_cgroup_forgets_its_addresses(registry):
+    """Without Docker's die event, the cgroup's removal says the container is gone;
+    a sub-cgroup's removal does not."""
+    web = registry.add_cgroup(10, f"/docker/{WEB}")
+    registry.add_cgroup(11, f"/docker/{WEB}/init.scope")
+    registry.add_address_owners({"172.18.0.5": 10}.get)
+    web.ips = ["172.18.0.5"]
+    registry.cgroup_removed(11)
+    assert registry.by_ip("172.18.0.5") is web
+    registry.cgroup_removed(10)
+    assert web.ips == [] and registry.by_ip("172.18.0.5") is None
+    registry.cgroup_removed(999)  # unknown: nothing happens

@@ -85,7 +85,9 @@ class RingBuffer:
                     handle(record)
                 except BaseException as exc:
                     _forget(exc, record)
-                    _U64.pack_into(self._consumer, 0, consumer)  # the records before it are consumed
+                    # consumed, the failing one included: a later drain must not
+                    # meet it again (and fail again, e.g. in a final drain)
+                    _U64.pack_into(self._consumer, 0, consumer + ((length + HEADER_SIZE + 7) & ~7))
                     raise
                 count += 1
             consumer += (length + HEADER_SIZE + 7) & ~7

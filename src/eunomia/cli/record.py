@@ -192,7 +192,10 @@ def _start(command: list[str], directory: Path
     docker_run = _with_cidfile(command, (directory / COMMAND_CIDFILE).absolute())
     if docker_run is not None:
         command, cidfile = docker_run
-        container = StartedContainer(command[0], cidfile)
+        # a --cidfile of the user's that exists already names some other container
+        # (docker run refuses to start then): never remove what it names
+        if not cidfile.exists():
+            container = StartedContainer(command[0], cidfile)
     try:
         child = subprocess.Popen(command, stdout=subprocess.PIPE, preexec_fn=die_with_us())
     except OSError as exc:

@@ -37,6 +37,7 @@ class ContainerRegistry:
         self._clock = clock
         self._background = background
         self._by_cgroup: dict[int, Container] = {}
+        self._cgroup_paths: dict[int, str] = {}
         self._by_id: dict[str, Container] = {}
         self._refs: dict[str, CgroupRef] = {}
         self._retry_at: dict[str, float] = {}
@@ -51,6 +52,7 @@ class ContainerRegistry:
         container = self.container_at_path(path)
         if container is not None:
             self._by_cgroup[cgroup_id] = container
+            self._cgroup_paths[cgroup_id] = path
         return container
 
     def container_at_path(self, path: str) -> Container | None:
@@ -118,6 +120,15 @@ class ContainerRegistry:
                 if ip in c.ips:
                     return c
         return None
+
+    def cgroup_removed(self, cgroup_id: int) -> None:
+        """A cgroup was removed; when it was a container's own (the last path
+        component names the container, not a sub-cgroup of it), the container
+        is gone and its addresses with it."""
+        container = self._by_cgroup.get(cgroup_id)
+        path = self._cgroup_paths.get(cgroup_id)
+        if container is not None and path is not None and container.id in path.rsplit("/", 1)[-1]:
+            self.forget_addresses(container.id)
 
     def add_address_owners(self, owner_of: Callable[[str], int | None]) -> None:
         """A source of ip → cgroup id, as seen by the kernel (a container's

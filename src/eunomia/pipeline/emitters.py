@@ -142,7 +142,8 @@ def compile_emitter(ctx: EmitterContext, tracker: "TrackerDef", kind: str, layou
 
 
 # dicts every event starts with, by path, and the local variable holding each
-_BASE_NODES = {(): "event", ("process",): "process", ("process", "parent"): "parent_block"}
+_BASE_NODES = {(): "event", ("process",): "process", ("process", "parent"): "parent_block",
+               ("user",): "event['user']", ("group",): "event['group']", ("container",): "event['container']"}
 
 
 def _placements(src: _Source, placed: list[Placement], namespace: dict[str, Any]) -> list[str]:
@@ -175,8 +176,11 @@ def _placements(src: _Source, placed: list[Placement], namespace: dict[str, Any]
             if var is None:
                 var = lazy[path] = f"node_{len(lazy)}"
                 lines.insert(0, f"    {var} = None")
-            lines += [f"{indent}if {var} is None:",
-                      f"{indent}    {var} = {node}[{parents[depth - 1]!r}] = {{}}"]
+            key = parents[depth - 1]
+            lines += [f"{indent}if {var} is None:",   # made by an earlier value, or made now
+                      f"{indent}    {var} = {node}.get({key!r})",
+                      f"{indent}    if {var} is None:",
+                      f"{indent}        {var} = {node}[{key!r}] = {{}}"]
             node = var
         target = parents + (leaf,)
         if formatter is not None and (target in nodes or target in lazy):

@@ -191,13 +191,13 @@ class TraceSession:
         try:
             obj.attach_all()
             running = _Running(tracker, obj, RingBuffer(obj.maps["events"]))
+            if tracker.on_load is not None:
+                tracker.on_load(obj, self.ctx.registry)
         except BaseException:
             obj.close()
             raise
         for kind, layout in obj.decoder.layouts.values():
             self.enricher.plan(tracker, kind, layout)
-        if tracker.on_load is not None:
-            tracker.on_load(obj, self.ctx.registry)
         self._running.append(running)
         return running
 
@@ -311,7 +311,12 @@ class TraceSession:
                 self.filtered_in_user_space += 1
                 return
             # its name is on its way from Docker: wait for it, briefly (hold.py)
-            wait = container["name"] is None and self.ctx.registry.resolving(container["id"])
+            if container["name"] is None:
+                wait = self.ctx.registry.resolving(container["id"])
+                if not wait:  # the answer may have come since the event was built
+                    _rename(event, self.ctx.registry.get(container["id"]))
+            else:
+                wait = False
             if not self._hold.push((tracker, event), wait):
                 self._deliver(tracker, event, emit)
 
@@ -336,7 +341,11 @@ class TraceSession:
             self._deliver(tracker, event, emit)
 
     def _on_cgroup(self, kind: str, rec: dict[str, Any]) -> None:
-        if kind == "cgroup_mkdir":
+        if kind == "cgroup_rmdir":
+            # the container is gone (also without Docker's die event): the
+            # addresses it held may go to the next one
+            self.ctx.registry.cgroup_removed(rec["id"])
+        elif kind == "cgroup_mkdir":
             container = self.ctx.registry.add_cgroup(rec["id"], rec["path"] or "")
             if container is not None and container.id in self.selected_ids and rec["verdict"] != VERDICT_KEEP:
                 # selected after the kernel decided (e.g. by a late name match)

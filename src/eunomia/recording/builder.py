@@ -23,6 +23,7 @@ import orjson
 
 from ..context.model import HOST
 from . import SCHEMA_VERSION
+from .files import bounded_lines, open_regular
 from .processes import ProcessFold
 
 Event = dict[str, Any]
@@ -334,8 +335,11 @@ def fold_folder(folder: Path) -> Folded | None:
 
 
 def _read_events(path: Path) -> Iterator[Any]:
-    with open(path, "rb") as lines:
-        for line in lines:
+    with open_regular(path) as f:
+        for line in bounded_lines(f):
+            if line is None:  # longer than any event: damaged
+                yield None
+                continue
             if not line.strip():
                 continue
             try:

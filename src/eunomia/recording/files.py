@@ -12,7 +12,9 @@ from __future__ import annotations
 import errno
 import os
 import re
+import stat
 from pathlib import Path
+from typing import BinaryIO, Iterator
 
 FOLDER_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
@@ -28,6 +30,49 @@ class RecordingWriteError(OSError):
         hint = "free some space or record elsewhere with -d" if self.errno in (errno.ENOSPC, errno.EDQUOT) \
             else "check the directory's permissions or record elsewhere with -d"
         return f"cannot write {self.path}: {self.strerror}; {hint}"
+
+
+MAX_DOCUMENT_BYTES = 256 << 20  # an index.json or report.json larger than this is not ours
+MAX_EVENT_LINE = 16 << 20       # one line of events.jsonl; longer ones are skipped
+
+
+def open_regular(path: Path) -> BinaryIO:
+    """A recording's file for reading: a regular file, not a link (a link
+    could point anywhere, e.g. at /proc/kmsg, which never ends) and not a FIFO
+    (opening one would wait for a writer).  OSError otherwise."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_bounded(path: Path, limit: int = MAX_DOCUMENT_BYTES) -> bytes:
+    """The whole of a regular file of at most `limit` bytes; OSError (EFBIG) when larger."""
+    with open_regular(path) as f:
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        raise OSError(errno.EFBIG, f"larger than {limit >> 20} MiB", str(path))
+    return data
+
+
+def bounded_lines(f: BinaryIO, limit: int = MAX_EVENT_LINE) -> Iterator[bytes | None]:
+    """The lines of f; None for a line longer than `limit` (read past, not kept)."""
+    while True:
+        line = f.readline(limit)
+        if not line:
+            return
+        if len(line) == limit and not line.endswith(b"\n"):
+            while True:  # the rest of that line
+                rest = f.readline(limit)
+                if not rest or rest.endswith(b"\n"):
+                    break
+            yield None
+            continue
+        yield line
 
 
 def folder_name(container_id: str, name: str | None) -> str:

@@ -18,6 +18,7 @@ file, the field (a JSON pointer) and the fix.
 
 from __future__ import annotations
 
+import errno
 import functools
 import json
 import math
@@ -32,6 +33,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 
 from ..recording.builder import EVENTS, Folded, fold_folder, rebuilt_index, rebuilt_report
+from ..recording.files import read_bounded
 from ..sinks.escape import escape_text
 from .model import ContainerRecording, IndexEntry, Recording, Report
 
@@ -258,9 +260,13 @@ def _warn(warnings: list[str], text: str) -> None:
 def read_document(path: Path, schema: str) -> dict[str, Any]:
     """index.json or a report.json, parsed and validated; RecordingError when it is not one."""
     try:
-        data = path.read_bytes()
+        data = read_bounded(path)
     except OSError as exc:
-        raise RecordingError(f"cannot read {show_path(path)}: {exc.strerror}; check its permissions") from None
+        fix = {errno.ELOOP: "it is a symbolic link; a recording's files are regular files",
+               errno.EINVAL: "a recording's files are regular files",
+               errno.EFBIG: "no report of a recording is that large: the file is damaged"}.get(
+                   exc.errno or 0, "check its permissions")
+        raise RecordingError(f"cannot read {show_path(path)}: {exc.strerror}; {fix}") from None
     doc = _parse(path, data)
     if not isinstance(doc, dict):
         raise RecordingError(f"{show_path(path)}: invalid at the top: a JSON object is expected; "

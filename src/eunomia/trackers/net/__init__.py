@@ -7,6 +7,8 @@ Both ends of a connection carry the container's name when it is one on this
 host (see peers.py), which makes the container↔container map.
 """
 
+import os
+
 from eunomia.trackers import TrackerDef
 
 from .addresses import format_ip
@@ -20,6 +22,14 @@ _SYSCALL_PROGRAMS = (
     "handle_enter_sendto", "handle_enter_sendmsg", "handle_exit_sendto", "handle_exit_sendmsg",
     "handle_enter_recvfrom", "handle_enter_recvmsg", "handle_exit_recvfrom", "handle_exit_recvmsg",
 )
+
+def knobs() -> dict[str, int]:
+    """The host's network namespace: its own addresses name no container."""
+    try:
+        return {"targ_host_netns": os.stat("/proc/self/ns/net").st_ino}
+    except OSError:
+        return {}
+
 
 TRACKER = TrackerDef(
     name="net",
@@ -43,4 +53,5 @@ TRACKER = TrackerDef(
     aggregates=aggregates,
     post_enrich=post_enrich,
     on_load=watch_address_owners,
+    knobs=knobs,
 )

@@ -208,12 +208,19 @@ static __always_inline bool ip_is_loopback(const __u32 *ip)
 	return ip[0] == 0 && ip[1] == 0 && ip[2] == 0 && ip[3] == bpf_htonl(1);
 }
 
+/* the host's network namespace (its inode number): set by user space, which runs in it */
+const volatile __u32 targ_host_netns = 0;
+
 static __always_inline void address_remember(const struct sock *sk)
 {
 	eun_cgroup_id cgid = bpf_get_current_cgroup_id();
 	struct net_ends ends = {};
 	struct address_key key = {};
 
+	/* a task in the host's namespace (a host process, a --network host
+	 * container) uses the host's addresses: they name no container */
+	if (BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum) == targ_host_netns)
+		return;
 	sock_ends(sk, &ends);
 	copy_ip(key.ip, ends.local);
 	if (ip_is_loopback(key.ip) || !(key.ip[0] | key.ip[1] | key.ip[2] | key.ip[3]))
