@@ -294,7 +294,7 @@ def test_address_owners_hold_container_addresses_not_the_hosts(network, containe
     from eunomia.cli.context import build_context
     from eunomia.pipeline.scope import Scope
     from eunomia.pipeline.session import TraceSession
-    from eunomia.trackers.net.peers import address_key
+    from eunomia.trackers.net.addresses import address_key
 
     gateway = gateway_of(network)
     client = unique("owner")

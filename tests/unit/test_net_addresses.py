@@ -113,7 +113,7 @@ def test_host_addresses_without_proc(tmp_path):
 
 def test_address_key_is_the_kernels_eun_ip_addr():
     from eunomia.trackers.net.addresses import format_ip
-    from eunomia.trackers.net.peers import address_key
+    from eunomia.trackers.net.addresses import address_key
 
     assert address_key("172.18.0.5") == bytes(10) + b"\xff\xff" + bytes([172, 18, 0, 5])
     assert address_key("fd00::2") == bytes([0xfd]) + bytes(14) + b"\x02"

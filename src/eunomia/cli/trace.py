@@ -19,7 +19,7 @@ from ..sinks import FORMATS, make_sink
 from . import app
 from .context import build_context
 from .errors import RuntimeFailure, UsageError, check_seconds, handle_errors, require_root
-from .ready import announce_ready
+from .ready import announce_ready, check_ready_file
 from .stopping import StopFlag, install_stop_handlers
 
 EXAMPLES = """
@@ -76,6 +76,7 @@ def trace(
         fmt = "table" if output is None and sys.stdout.isatty() else "json"
     if fmt not in FORMATS:
         raise UsageError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
+    check_ready_file(ready_file)
     require_root("eunomia trace")
     btf = features.probe("btf")
     if not btf.available:

@@ -87,7 +87,7 @@ def compile_emitter(ctx: EmitterContext, tracker: "TrackerDef", kind: str, layou
         return None
     needed = ("task.pid", "task.tid", "task.ppid", "task.comm", "task.uid", "task.gid", "task.ts",
               "task.cgroup_id", "task.mntns", "task.flags")
-    if any(name not in {f.name for f in layout.fields} for name in needed):
+    if not set(needed) <= {f.name for f in layout.fields}:
         return None
     namespace: dict[str, Any] = {
         "unpack_from": layout._struct.unpack_from, "decode_str": decode_str,

@@ -28,10 +28,8 @@ FLAG_TRUNCATED, FLAG_PATH_PARTIAL = 1, 2  # enum eun_event_flags
 
 
 class FieldPlan:
-    """For one (tracker, kind): which record fields go where, formatted how.
-
-    Targets are split once here, not per event: (record field, parent keys,
-    leaf key, formatter)."""
+    """For one (tracker, kind): which record fields go where, formatted how:
+    (record field, parent keys, leaf key, formatter), targets split once."""
 
     def __init__(self, tracker: TrackerDef, layout: RecordLayout,
                  by_typedef: dict[str, Callable[[Any], Any]]) -> None:
@@ -45,41 +43,23 @@ class FieldPlan:
             *parents, leaf = target.split(".")
             self.placed.append((name, tuple(parents), leaf, formatter))
 
-        self.apply: Callable[[dict[str, Any], Event], None] = _compile(self.placed)
-
-
-def _compile(placed: list[tuple[str, tuple[str, ...], str, Callable[[Any], Any] | None]]
-             ) -> Callable[[dict[str, Any], Event], None]:
-    """apply(rec, event): the plan as straight-line code, made once per
-    (tracker, kind) at load time, so an event pays no loop over steps, no
-    path walking and no lookups of how to format.  Values the formatter
-    returns as a dict are merged into a dict already there (wait_status →
-    process.exit_code and process.exit_signal)."""
-    lines = ["def apply(rec, event):", "    get = rec.get"]
-    namespace: dict[str, Any] = {}
-    for i, (name, parents, leaf, formatter) in enumerate(placed):
-        lines.append(f"    v = get({name!r})")
-        lines.append("    if v is not None:")
-        if formatter is not None:
-            namespace[f"f{i}"] = formatter
-            lines.append(f"        v = f{i}(v)")
-        node = "event"
-        for depth, key in enumerate(parents):
-            child = f"n{depth}"
-            lines.append(f"        {child} = {node}.get({key!r})")
-            lines.append(f"        if {child} is None:")
-            lines.append(f"            {child} = {node}[{key!r}] = {{}}")
-            node = child
-        if formatter is not None:
-            lines.append(f"        old = {node}.get({leaf!r})")
-            lines.append("        if isinstance(v, dict) and isinstance(old, dict):")
-            lines.append("            old.update(v)")
-            lines.append("        else:")
-            lines.append(f"            {node}[{leaf!r}] = v")
-        else:
-            lines.append(f"        {node}[{leaf!r}] = v")
-    exec(compile("\n".join(lines) + "\n", "<field plan>", "exec"), namespace)  # noqa: S102 - our own text
-    return namespace["apply"]
+    def apply(self, rec: dict[str, Any], event: Event) -> None:
+        """Place the record's fields; a formatted dict is merged into a dict
+        already there (wait_status → process.exit_code, process.exit_signal).
+        Kept plain: it is the reference the compiled emitters are tested against."""
+        for name, parents, leaf, formatter in self.placed:
+            value = rec.get(name)
+            if value is None:
+                continue
+            if formatter is not None:
+                value = formatter(value)
+            node = event
+            for key in parents:
+                node = node.setdefault(key, {})
+            if isinstance(value, dict) and isinstance(node.get(leaf), dict):
+                node[leaf].update(value)
+            else:
+                node[leaf] = value
 
 
 class Enricher:

@@ -27,13 +27,14 @@ from ..bpf.object import Object, ObjectSpec, destroy_links
 from ..bpf.ringbuf import RingBuffer, RingPoller
 from ..bpf.tracefs import ensure_tracefs
 from ..context.docker import DockerResolver
-from ..context.model import HOST, Container, container_fields
+from ..context.model import HOST, Container
 from ..context.mounts import CgroupMounts, walk_cgroups
 from ..context.processes import ProcessTable
 from ..context.registry import ContainerRegistry
 from ..trackers import TrackerDef, discover
 from .clock import BootClock
 from .enrich import Enricher, Event
+from .events import edge_of, named_now
 from .hold import HoldQueue
 from .scope import VERDICT_KEEP, AmbiguousContainerError, Scope, UnknownContainerError
 
@@ -66,32 +67,6 @@ class _Running:
     obj: Object
     ring: RingBuffer
     received: dict[str, int] = field(default_factory=dict)
-
-
-def edge_of(event: Event) -> tuple[str, str, str, int] | None:
-    """(source container, destination container, transport, port) of an
-    established connection (a successful connect, or an accept) that names a
-    container at both ends, else None."""
-    if event.get("type") not in ("connect", "accept") or event.get("result") != 0:
-        return None
-    source, destination = event.get("source"), event.get("destination")
-    if not source or not destination or not source.get("container") or not destination.get("container"):
-        return None
-    transport = (event.get("network") or {}).get("transport") or ""
-    return source["container"], destination["container"], transport, destination.get("port") or 0
-
-
-def _rename(event: Event, container: Container | None) -> None:
-    """A held event gets what its container's lookup brought: the container
-    block, and its own end of a connection (named by the short id till now)."""
-    if container is None or container.name is None:
-        return
-    short = container.id[:12]
-    event["container"] = container_fields(container)
-    for end in ("source", "destination"):
-        side = event.get(end)
-        if isinstance(side, dict) and side.get("container") == short:
-            side["container"] = container.name
 
 
 class TraceSession:
@@ -288,6 +263,7 @@ class TraceSession:
             etype: emitter for etype, (kind, _) in decoder.layouts.items()
             if (emitter := self.enricher.emitter(tracker, kind)) is not None}
         record_type = _RECORD_TYPE.unpack_from
+        hold, hold_push = self._hold, self._hold.push
 
         def handle(record: memoryview) -> None:
             fast = emitters.get(record_type(record, 0)[0]) if emitters else None
@@ -314,10 +290,10 @@ class TraceSession:
             if container["name"] is None:
                 wait = self.ctx.registry.resolving(container["id"])
                 if not wait:  # the answer may have come since the event was built
-                    _rename(event, self.ctx.registry.get(container["id"]))
+                    named_now(event, self.ctx.registry.get(container["id"]))
             else:
                 wait = False
-            if not self._hold.push((tracker, event), wait):
+            if not (wait or hold) or not hold_push((tracker, event), wait):
                 self._deliver(tracker, event, emit)
 
         return handle
@@ -337,7 +313,7 @@ class TraceSession:
         items = self._hold.flush() if everything else self._hold.ready(
             lambda item: registry.resolving(item[1]["container"]["id"]))
         for tracker, event in items:
-            _rename(event, registry.get(event["container"]["id"]))
+            named_now(event, registry.get(event["container"]["id"]))
             self._deliver(tracker, event, emit)
 
     def _on_cgroup(self, kind: str, rec: dict[str, Any]) -> None:

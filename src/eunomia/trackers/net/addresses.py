@@ -42,6 +42,17 @@ def format_ip(raw: bytes) -> str:
     return text
 
 
+def address_key(ip: str) -> bytes | None:
+    """An address as the kernel stores it (eun_ip_addr: IPv6, or IPv4-mapped)."""
+    try:
+        addr = ipaddress.ip_address(ip)
+    except ValueError:
+        return None
+    if isinstance(addr, ipaddress.IPv4Address):
+        return b"\0" * 10 + b"\xff\xff" + addr.packed
+    return addr.packed
+
+
 def network_type(*ips: str | None) -> str:
     """"ipv6" when any end is an IPv6 address, else "ipv4"."""
     return "ipv6" if any(ip and ":" in ip for ip in ips) else "ipv4"

@@ -19,13 +19,13 @@ opens its own connection to the container.
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Any, Callable, Protocol
 
 from ...bpf.errors import BpfError
 from ...context.model import HOST, Container, container_fields
 from .addresses import (
     HostAddresses,
+    address_key,
     format_ip,
     is_loopback,
     is_unspecified,
@@ -131,17 +131,6 @@ def udp_records(entries: list[tuple[tuple[int, bytes, int], tuple[int, int]]],
         rec[f"packets_{suffix}"] += packets
     return sorted(records.values(), key=lambda r: (r["container"]["id"], r["destination"]["ip"] or "",
                                                    r["destination"]["port"] or 0))
-
-
-def address_key(ip: str) -> bytes | None:
-    """An address as the kernel stores it (eun_ip_addr: IPv6, or IPv4-mapped)."""
-    try:
-        addr = ipaddress.ip_address(ip)
-    except ValueError:
-        return None
-    if isinstance(addr, ipaddress.IPv4Address):
-        return b"\0" * 10 + b"\xff\xff" + addr.packed
-    return addr.packed
 
 
 def watch_address_owners(obj: Any, registry: Any) -> None:
