@@ -55,9 +55,9 @@ dockerd:
 test-images: dockerd
 	@scripts/build-test-images.sh
 
-# --- the main job: trace every container's processes live
+# --- the main job: watch every container (live view, metrics on 127.0.0.1:9464)
 run: deps bpf venv dockerd
-	$(BIN)/eunomia trace $(RUN_ARGS)
+	$(BIN)/eunomia run $(RUN_ARGS)
 
 # --- tests: unit (no root) then integration (real BPF, real Docker)
 unit: deps bpf venv

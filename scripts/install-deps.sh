@@ -3,8 +3,9 @@
 set -eu
 # gcc + libc6-dev: tests compile small static helpers (ptrace, unix sockets)
 # chromium: the HTML report is opened in it (tests/integration/browser.py)
+# prometheus: promtool checks the metrics; a real Prometheus scrapes `eunomia run` in the tests
 # python3-venv: `make venv` (Debian's python3 has no ensurepip without it)
-PKGS=${PKGS:-"python3 python3-venv clang llvm libbpf-dev libbpf1 bpftool make docker.io busybox-static strace libseccomp2 gcc libc6-dev chromium"}
+PKGS=${PKGS:-"python3 python3-venv clang llvm libbpf-dev libbpf1 bpftool make docker.io busybox-static strace libseccomp2 gcc libc6-dev chromium prometheus"}
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

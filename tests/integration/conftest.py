@@ -70,14 +70,15 @@ def containers() -> Iterator[Containers]:
 
 
 class Tracer:
-    """`eunomia trace -f json` in the background, events written to a file."""
+    """`eunomia trace -f json` (or another COMMAND: `run … --events`) in the
+    background, events written to a file."""
 
     def __init__(self, args: list[str], out: Path, env: dict[str, str] | None = None,
-                 wrapper: tuple[str, ...] = ()) -> None:
+                 wrapper: tuple[str, ...] = (), command: str = "trace") -> None:
         self.out = out
         self._stdout = open(out, "wb")
         self.ready_file = out.with_suffix(".ready")
-        self.proc = subprocess.Popen([*wrapper, EUNOMIA, "trace", *args, "-f", "json",
+        self.proc = subprocess.Popen([*wrapper, EUNOMIA, command, *args, "-f", "json",
                                       "--ready-file", str(self.ready_file)],
                                      stdout=self._stdout, stderr=subprocess.PIPE, env=env)
         self.stderr = self._wait_ready()
@@ -116,8 +117,9 @@ class Tracer:
 def tracer(tmp_path: Path) -> Iterator[Any]:
     started: list[Tracer] = []
 
-    def start(*args: str, env: dict[str, str] | None = None, wrapper: tuple[str, ...] = ()) -> Tracer:
-        t = Tracer(list(args), tmp_path / f"events-{len(started)}.jsonl", env=env, wrapper=wrapper)
+    def start(*args: str, env: dict[str, str] | None = None, wrapper: tuple[str, ...] = (),
+              command: str = "trace") -> Tracer:
+        t = Tracer(list(args), tmp_path / f"events-{len(started)}.jsonl", env=env, wrapper=wrapper, command=command)
         started.append(t)
         return t
 

@@ -132,7 +132,7 @@ def _one_error_line(result) -> str:
 
 
 @pytest.mark.parametrize("value", ["inf", "-inf", "nan", "1e99", "-1", "31622401"])
-@pytest.mark.parametrize("command", [["trace", "exec"], ["record", "-d", "{tmp}/rec"],
+@pytest.mark.parametrize("command", [["trace", "exec"], ["record", "-d", "{tmp}/rec"], ["run"],
                                      ["advise", "verify", "{tmp}/rec", "-c", "app"]])
 def test_timeouts_that_are_not_a_number_of_seconds_are_usage_errors(runner, tmp_path, command, value):
     args = [arg.replace("{tmp}", str(tmp_path)) for arg in command] + ["-T", value]
@@ -153,7 +153,7 @@ def test_record_with_dashdash_but_no_command_is_a_usage_error(runner, tmp_path):
     assert not (tmp_path / "rec").exists()
 
 
-@pytest.mark.parametrize("command", ["trace", "record"])
+@pytest.mark.parametrize("command", ["trace", "record", "run"])
 @pytest.mark.parametrize("selector", ["", "  "])
 def test_an_empty_container_name_is_a_usage_error(runner, tmp_path, command, selector):
     result = runner.invoke(app, [command, "-c", selector, "-T", "1"] +
@@ -191,3 +191,26 @@ def test_record_names_the_container_of_a_foreground_docker_run(tmp_path):
     assert with_cidfile(["docker", "run", "--detach=true", "img"], options, cid) is None
     assert with_cidfile(["docker", "run", "--bogus", "img"], options, cid) is None  # docker will say so
     assert with_cidfile(["sh", "-c", "docker run img"], options, cid) is None
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--metrics", "9464"], "--metrics '9464': give HOST:PORT, e.g. 127.0.0.1:9464"),
+    (["--metrics", "example.com:9464"], "the host must be an IP address"),
+    (["--sink", "kafka:x"], "--sink 'kafka:x': give KIND:TARGET, one of: jsonl:PATH"),
+    (["--sink", "jsonl:"], "the target is missing"),
+    (["-f", "csv"], "unknown format 'csv'; choose from table, json"),
+    (["-f", "table", "--events"], "--events writes JSON lines: give -f json too"),
+    (["-t", "nosuch"], "nosuch"),
+])
+def test_run_refuses_bad_input_in_one_line(runner, args, message):
+    result = runner.invoke(app, ["run", *args])
+    assert result.exit_code == 2
+    assert message in _one_error_line(result)
+
+
+def test_run_help_shows_examples_and_the_default_metrics_address(runner):
+    result = runner.invoke(app, ["run", "--help"])
+    assert result.exit_code == 0
+    text = _flat(result.output)
+    assert "eunomia run --sink jsonl:/var/log/eunomia/events.jsonl" in text
+    assert "127.0.0.1:9464" in text

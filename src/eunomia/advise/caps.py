@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..recording.builder import is_runtime_process
+from ..context.model import is_runtime_process
 from ..trackers.cap.names import CAPABILITIES
 from . import AdviceError
 from .inputs import RecordedContainer

@@ -7,7 +7,6 @@ import select
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import IO, Any, Optional
 
@@ -22,8 +21,8 @@ from ..advise.caps import advise_caps, docker_flags, evidence, k8s_capabilities
 from ..advise.inputs import RecordedContainer, load_container
 from ..advise.seccomp import advise_seccomp, k8s_profile, k8s_security_context, oci_profile
 from ..advise.verify import RerunPlan, RunOptions, Verdict, judge, parse_run_help, plan_rerun
+from ..pipeline.runner import Runner
 from ..pipeline.scope import Scope
-from ..pipeline.session import TraceSession
 from ..sinks.escape import escape_text
 from . import app
 from .context import build_context
@@ -237,26 +236,25 @@ def _rerun(plan: RerunPlan, timeout: float, cidfile: Path) -> tuple[int, bytes, 
     trackers watch its container; its stdout is passed on and kept."""
     chosen = [tracker_registry.discover()[name] for name in ("syscall", "cap")]
     scope = Scope(containers=(plan.name,), allow_pending=True)
-    context = build_context()
-    session = TraceSession(chosen, scope, context, knobs={"syscall": {"targ_failures": True}})
     typer.echo(f"eunomia: running {escape_text(' '.join(plan.argv))}", err=True)
-    with session, contextlib.closing(context):
+    with Runner(chosen, scope, build_context, timeout=timeout,
+                knobs={"syscall": {"targ_failures": True}}) as runner:
         try:
             child = subprocess.Popen(plan.argv, stdout=subprocess.PIPE)
         except OSError as exc:
             raise RuntimeFailure(f"cannot run docker: {exc.strerror}") from None
         try:
-            out = _pump(child, session, timeout)
+            out = _pump(child, runner, timeout)
             exit_code = child.wait()
         finally:
             if child.poll() is None:
                 child.kill()
                 child.wait()
             _remove_created(cidfile)
-        session.drain(lambda tracker, event: None)
+        runner.finish(_ignore)
         eperm: dict[str, int] = {}
         capabilities: dict[str, Any] = {}
-        for record in session.aggregates():
+        for record in runner.aggregates():
             if (record.get("container") or {}).get("name") != plan.name:
                 continue
             if record["type"] == "syscall_failures":
@@ -266,30 +264,36 @@ def _rerun(plan: RerunPlan, timeout: float, cidfile: Path) -> tuple[int, bytes, 
     return exit_code, out, eperm, capabilities
 
 
-def _pump(child: subprocess.Popen[bytes], session: TraceSession, timeout: float) -> bytes:
-    """Pass the child's stdout on (and keep it) while polling the session,
-    until the child exits or the timeout."""
+def _ignore(tracker: tracker_registry.TrackerDef, event: dict[str, Any]) -> None:
+    """The rerun needs only the kernel's aggregates, not the events."""
+
+
+def _pump(child: subprocess.Popen[bytes], runner: Runner, timeout: float) -> bytes:
+    """Pass the child's stdout on (and keep it) while the runner polls,
+    until the child exits (or the timeout)."""
     assert child.stdout is not None
+    stdout = child.stdout
     out = bytearray()
-    deadline = time.monotonic() + timeout
     stdout_open = True
-    while stdout_open or child.poll() is None:
-        if time.monotonic() > deadline:
+
+    def copy_output() -> None:
+        nonlocal stdout_open
+        while stdout_open and select.select([stdout], [], [], 0)[0]:
+            chunk = stdout.read1(1 << 16)
+            if not chunk:
+                stdout_open = False
+                return
+            out.extend(chunk)
+            with contextlib.suppress(OSError):
+                sys.stdout.buffer.write(chunk)
+                sys.stdout.buffer.flush()
+
+    def ended() -> bool:
+        if runner.signals.requested:  # the runner's deadline
             raise RuntimeFailure(f"the workload ran longer than {timeout:.0f}s; give more time with -T")
-        if stdout_open:
-            ready, _, _ = select.select([child.stdout], [], [], 0.1)
-            if ready:
-                chunk = child.stdout.read1(1 << 16)
-                if not chunk:
-                    stdout_open = False
-                else:
-                    out += chunk
-                    with contextlib.suppress(OSError):
-                        sys.stdout.buffer.write(chunk)
-                        sys.stdout.buffer.flush()
-        else:
-            time.sleep(0.05)
-        session.poll(lambda tracker, event: None, timeout=0)
+        return not stdout_open and child.poll() is not None
+
+    runner.pump(_ignore, until=ended, after_poll=copy_output, poll_seconds=0.05)
     return bytes(out)
 
 

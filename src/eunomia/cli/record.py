@@ -24,15 +24,16 @@ from ..advise import AdviceError
 from ..advise.verify import docker_run_args, parse_run_help, with_cidfile
 from ..bpf import features
 from ..outputs import OutputError
+from ..pipeline.runner import Runner, Signals
 from ..pipeline.scope import Scope
-from ..pipeline.session import Context, TraceSession
+from ..pipeline.session import Context
 from ..recording.files import RecordingWriteError
 from ..recording.writer import RecordingWriter, RunInfo
 from . import app
 from .context import build_context
 from .errors import RuntimeFailure, UsageError, check_seconds, handle_errors, require_root
 from .progress import Progress
-from .stopping import StartedContainer, StopFlag, die_with_us, install_stop_handlers
+from .stopping import StartedContainer, die_with_us
 
 CHECKPOINT_SECONDS = 5.0    # reports and index rewritten this often while recording
 COMMAND_GRACE = 0.5         # after COMMAND exits: late events, Docker's die event
@@ -121,8 +122,7 @@ def record(
                   host={"hostname": platform.node(), "kernel": platform.release(), "machine": platform.machine()},
                   trackers=[t.name for t in chosen], scope={"containers": list(container), "host": host},
                   start=started_at, command=list(command) if command else None)
-    stop = install_stop_handlers()
-    code = _record(chosen, scope, run, directory, stop, timeout, command or None)
+    code = _record(chosen, scope, run, directory, Signals.install(), timeout, command or None)
     raise typer.Exit(code)
 
 
@@ -140,12 +140,11 @@ def _describe(context: Context, container_id: str) -> dict[str, Any]:
 
 
 def _record(chosen: list[tracker_registry.TrackerDef], scope: Scope, run: RunInfo, directory: Path,
-            stop: StopFlag, timeout: float | None, command: list[str] | None) -> int:
+            signals: Signals, timeout: float | None, command: list[str] | None) -> int:
     streamed = {t.name: set(t.printed_kinds) if t.printed_kinds else None for t in chosen}
-    context = build_context()
-    session = TraceSession(chosen, scope, context)
-    began = time.monotonic()
-    with session, contextlib.closing(context):
+    with Runner(chosen, scope, build_context, signals=signals, timeout=timeout) as runner:
+        context, session = runner.context, runner.session
+        assert context is not None and session is not None
         writer = RecordingWriter(directory, run, now=utc_now,
                                  describe=lambda cid: _describe(context, cid), wants=session.wants)
 
@@ -155,26 +154,30 @@ def _record(chosen: list[tracker_registry.TrackerDef], scope: Scope, run: RunInf
 
         where = ", ".join(scope.containers) if scope.containers else "all containers"
         typer.echo(f"eunomia: recording {where}{' and the host' if scope.host else ''} into {directory} "
-                   f"(probes attached in {time.monotonic() - began:.2f}s); Ctrl-C to stop", err=True)
-        if stop.requested:  # stopped while the probes were being attached: run nothing
+                   f"(probes attached in {runner.attached_s:.2f}s); Ctrl-C to stop", err=True)
+        if signals.requested:  # stopped while the probes were being attached: run nothing
             command = None
         child, tee, container = _start(command, directory) if command else (None, None, None)
         progress = Progress(sys.stderr)
-        loop = _Loop(session, writer, stop, child, timeout, progress, emit, container)
+        ending = _Ending(signals, child, container)
+        runner.every(CHECKPOINT_SECONDS, lambda: writer.checkpoint(session.aggregates(), session.summary()))
+
+        def after_poll() -> None:
+            writer.flush()
+            progress.show(runner.elapsed(), writer.containers, writer.events, lambda: session.summary()["lost"])
         try:
-            loop.run()
+            runner.pump(emit, until=ending.done, after_poll=after_poll)
         finally:
             if child is not None and child.poll() is None:  # an error in the loop: do not leave COMMAND running
-                loop.end_command("eunomia stopped on an error")
-            elif container is not None and stop.requested and container.running():
+                ending.end_command("eunomia stopped on an error")
+            elif container is not None and signals.requested and container.running():
                 container.remove("it was still running when the recording stopped")
             if tee is not None:
                 tee.join(timeout=2)  # COMMAND's last output
-            session.drain(emit)
-            summary = session.summary()
-            writer.finish(session.aggregates(), summary, loop.command_result(command))
+            summary = runner.finish(emit)
+            writer.finish(session.aggregates(), summary, ending.command_result(command))
             progress.clear()
-    exit_code = loop.exit_code()
+    exit_code = ending.exit_code()
     typer.echo(f"eunomia: recorded {writer.containers} container(s), {writer.events} events "
                f"({summary['lost']} lost in the kernel) into {directory}", err=True)
     if writer.error is not None:
@@ -246,36 +249,20 @@ def _terminal_sent_it() -> bool:
         return False
 
 
-class _Loop:
-    """Poll events until the timeout, a stop signal, or COMMAND's end."""
+class _Ending:
+    """When a recording is over: at a stop (signal, timeout) with no COMMAND;
+    with COMMAND, once it ended (and a grace for its last events) — a stop
+    is forwarded to it first, and it is ended if it does not stop."""
 
-    def __init__(self, session: TraceSession, writer: RecordingWriter, stop: StopFlag,
-                 child: subprocess.Popen[bytes] | None, timeout: float | None, progress: Progress,
-                 emit: Any, container: StartedContainer | None = None) -> None:
-        self.session, self.writer, self.stop, self.child = session, writer, stop, child
+    def __init__(self, signals: Signals, child: subprocess.Popen[bytes] | None,
+                 container: StartedContainer | None = None) -> None:
+        self.stop, self.child = signals, child
         self.container = container  # what a `docker run` COMMAND started
-        self.progress, self.emit = progress, emit
-        self.started = time.monotonic()
-        self.deadline = None if timeout is None else self.started + timeout
         self._forwarded_at: float | None = None
         self._ended_at: float | None = None
 
-    def run(self) -> None:
-        next_checkpoint = time.monotonic() + CHECKPOINT_SECONDS
-        while not self._done():
-            self.session.poll(self.emit, timeout=0.1)
-            self.writer.flush()
-            now = time.monotonic()
-            if now >= next_checkpoint:
-                self.writer.checkpoint(self.session.aggregates(), self.session.summary())
-                next_checkpoint = now + CHECKPOINT_SECONDS
-            self.progress.show(now - self.started, self.writer.containers, self.writer.events,
-                               lambda: self.session.summary()["lost"])
-
-    def _done(self) -> bool:
+    def done(self) -> bool:
         now = time.monotonic()
-        if self.deadline is not None and now >= self.deadline and not self.stop.requested:
-            self.stop.requested, self.stop.signum = True, signal.SIGTERM
         child = self.child
         if child is not None and child.poll() is not None:
             if self._ended_at is None:

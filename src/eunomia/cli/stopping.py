@@ -1,8 +1,7 @@
-"""Ctrl-C and SIGTERM end a command cleanly: the handler only raises a flag
-that the command's loop checks, so everything gets flushed.  What a
-command started is stopped with it: COMMAND dies with eunomia (even on
-SIGKILL), and the container of a `docker run` COMMAND is removed when it
-does not stop."""
+"""What a command started is stopped with it: COMMAND dies with eunomia
+(even on SIGKILL), and the container of a `docker run` COMMAND is removed
+when it does not stop.  (Ctrl-C and SIGTERM only raise a flag the runner
+checks: pipeline/runner.py, Signals.)"""
 
 from __future__ import annotations
 
@@ -10,31 +9,12 @@ import ctypes
 import os
 import signal
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import typer
 
 from ..sinks.escape import escape_text
-
-
-@dataclass
-class StopFlag:
-    requested: bool = False
-    signum: int | None = None  # the signal that asked
-
-
-def install_stop_handlers() -> StopFlag:
-    stop = StopFlag()
-
-    def handler(signum: int, frame: Any) -> None:
-        stop.requested = True
-        stop.signum = signum
-
-    signal.signal(signal.SIGINT, handler)
-    signal.signal(signal.SIGTERM, handler)
-    return stop
 
 
 # -- what COMMAND started ------------------------------------------------------

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import sys
-import time
 from pathlib import Path
 from typing import Any, Optional
 
@@ -13,14 +11,13 @@ import typer
 from .. import outputs
 from .. import trackers as tracker_registry
 from ..bpf import features
+from ..pipeline.runner import Runner, Signals
 from ..pipeline.scope import Scope
-from ..pipeline.session import TraceSession
 from ..sinks import FORMATS, make_sink
 from . import app
 from .context import build_context
 from .errors import RuntimeFailure, UsageError, check_seconds, handle_errors, require_root
 from .ready import announce_ready, check_ready_file
-from .stopping import StopFlag, install_stop_handlers
 
 EXAMPLES = """
 Examples:
@@ -85,9 +82,9 @@ def trace(
     out = _open_output(output)
     scope = Scope(containers=tuple(container), host=host)
     sink = make_sink(fmt, out, stderr=sys.stderr)
-    stop = install_stop_handlers()
+    signals = Signals.install()
     try:
-        _run(chosen, scope, sink, stop, timeout, ready_file)
+        _run(chosen, scope, sink, signals, timeout, ready_file)
     finally:
         out.close()
 
@@ -101,7 +98,7 @@ def _open_output(output: Path | None) -> outputs.Guarded:
 
 
 def _run(chosen: list[tracker_registry.TrackerDef], scope: Scope, sink: Any,
-         stop: StopFlag, timeout: float | None, ready_file: Path | None = None) -> dict[str, Any]:
+         signals: Signals, timeout: float | None, ready_file: Path | None = None) -> dict[str, Any]:
     printed = {t.name: set(t.printed_kinds) if t.printed_kinds else None for t in chosen}
 
     def emit(tracker: tracker_registry.TrackerDef, event: dict[str, Any]) -> None:
@@ -109,26 +106,18 @@ def _run(chosen: list[tracker_registry.TrackerDef], scope: Scope, sink: Any,
         if kinds is None or event["type"] in kinds:
             sink.write(event)
 
-    context = build_context()
-    session = TraceSession(chosen, scope, context)
-    started = time.monotonic()
-    with session, contextlib.closing(context):
-        where = ", ".join(scope.containers) if scope.containers else "all containers"
-        if scope.host:
-            where += " and the host"
-        typer.echo(f"eunomia: tracing {', '.join(t.name for t in chosen)} in {where} "
-                   f"(probes attached in {time.monotonic() - started:.2f}s); Ctrl-C to stop", err=True)
+    with Runner(chosen, scope, build_context, signals=signals, timeout=timeout) as runner:
+        typer.echo(f"eunomia: tracing {', '.join(t.name for t in chosen)} in {describe_scope(scope)} "
+                   f"(probes attached in {runner.attached_s:.2f}s); Ctrl-C to stop", err=True)
         announce_ready(ready_file)
-        deadline = started + timeout if timeout is not None else None
-        while not stop.requested:
-            remaining = None if deadline is None else deadline - time.monotonic()
-            if remaining is not None and remaining <= 0:
-                break
-            session.poll(emit, timeout=0.1 if remaining is None else min(0.1, remaining))
-            sink.flush()
-        session.drain(emit)
-        for record in session.aggregates():
+        runner.pump(emit, after_poll=sink.flush)
+        summary = runner.finish(emit)
+        for record in runner.aggregates():
             sink.write(record)
-        summary = session.summary()
     sink.close(summary)
     return summary
+
+
+def describe_scope(scope: Scope) -> str:
+    where = ", ".join(scope.containers) if scope.containers else "all containers"
+    return where + " and the host" if scope.host else where

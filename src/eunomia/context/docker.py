@@ -233,6 +233,8 @@ class DockerResolver:
                     known = self._seen.get(container.id)
                     if known is None or action in ("rename", "start"):
                         self._seen[container.id] = container
+                    if action == "start":  # (re)started: no longer exited
+                        self._exits.pop(container.id, None)
                     self._cond.notify_all()
                 if action in ("start", "rename"):
                     self._notify(self._started, container)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 HOST = "host"  # container id of processes that are in no container
 
@@ -50,3 +51,22 @@ def container_fields(c: Container) -> dict[str, object]:
     """The `container` object of every event and record."""
     return {"id": c.id, "name": c.name, "image": c.image, "runtime": c.runtime,
             "pod": c.pod, "namespace": c.namespace}
+
+
+# runc runs in the container's cgroup while it sets the container up (mounts
+# under /var/lib/docker, /proc/<pid>/…), first as `runc`, then as the stages
+# it names runc:[0:PARENT], runc:[1:CHILD], runc:[2:INIT] until the last one
+# execs the container's program; again for each `docker exec`
+RUNTIME_PROCESS_NAMES = ("runc",)
+RUNTIME_PROCESS_PREFIXES = ("runc:[",)
+
+
+def is_runtime_process(name: str | None) -> bool:
+    """Is this comm the container runtime's own set-up?"""
+    name = name or ""
+    return name in RUNTIME_PROCESS_NAMES or name.startswith(RUNTIME_PROCESS_PREFIXES)
+
+
+def is_runtime_setup(event: dict[str, Any]) -> bool:
+    """Work the container runtime did inside the container's cgroup."""
+    return is_runtime_process((event.get("process") or {}).get("name"))

@@ -374,6 +374,10 @@ class TraceSession:
             out[r.tracker.name] = {"received": dict(r.received), **kernel}
         return out
 
+    def ring_fill(self) -> dict[str, float]:
+        """Per tracker: the share of its ring buffer waiting to be read (0–1)."""
+        return {r.tracker.name: r.ring.pending_bytes() / r.ring.size for r in self._running}
+
     def summary(self) -> dict[str, Any]:
         """The run's counts: per tracker (cgroup left out), lost in all, undecodable."""
         stats = self.stats() if self._running else (self.final_stats or {})

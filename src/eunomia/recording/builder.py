@@ -21,7 +21,7 @@ from typing import Any, Iterable, Iterator
 
 import orjson
 
-from ..context.model import HOST
+from ..context.model import HOST, is_runtime_setup
 from . import SCHEMA_VERSION
 from .files import bounded_lines, open_regular
 from .processes import ProcessFold
@@ -34,25 +34,6 @@ FILE_OPERATIONS = {
     "mkdir": "mkdir", "symlink": "symlink", "link": "link", "truncate": "truncate",
 }
 AGGREGATE_TYPES = ("file_bytes", "udp_peers", "capabilities", "syscalls")
-# runc runs in the container's cgroup while it sets the container up (mounts
-# under /var/lib/docker, /proc/<pid>/…), first as `runc`, then as the stages
-# it names runc:[0:PARENT], runc:[1:CHILD], runc:[2:INIT] until the last one
-# execs the container's program; again for each `docker exec`
-RUNTIME_PROCESS_NAMES = ("runc",)
-RUNTIME_PROCESS_PREFIXES = ("runc:[",)
-
-
-def is_runtime_process(name: str | None) -> bool:
-    """Is this comm the container runtime's own set-up?"""
-    name = name or ""
-    return name in RUNTIME_PROCESS_NAMES or name.startswith(RUNTIME_PROCESS_PREFIXES)
-
-
-def is_runtime_setup(event: Event) -> bool:
-    """Work the container runtime did inside the container's cgroup."""
-    return is_runtime_process((event.get("process") or {}).get("name"))
-
-
 def container_label(container: dict[str, Any] | None) -> str | None:
     """How a report names another container: its name, else its short id; `host`."""
     if not container:

@@ -1,7 +1,20 @@
-"""Outputs of enriched events: stdout table, JSON lines, CSV."""
+"""Where enriched events go.
+
+Two families:
+- **stream formats** (`-f table|json|csv`): what a command prints on its
+  standard output or `-o FILE` (make_sink);
+- **sinks by kind** (`--sink KIND:TARGET`, e.g. `jsonl:/var/log/eunomia/events.jsonl`):
+  one module per kind in this package, found by name (open_sink).  A kind
+  module defines `KIND`, `USAGE` (one line: the target's form) and
+  `open_target(target) -> Sink`.  A sink never stops the agent: what it
+  cannot deliver it counts (`undelivered`) and says at close.
+"""
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
+from types import ModuleType
 from typing import IO, Any, Protocol
 
 Event = dict[str, Any]
@@ -13,6 +26,25 @@ class Sink(Protocol):
     def flush(self) -> None: ...
 
     def close(self, summary: dict[str, Any]) -> None: ...
+
+
+class KindSink(Protocol):
+    """A sink by kind: closed with the run's summary, or None when it is
+    replaced (a reload) or abandoned (an error), without one."""
+
+    def write(self, event: Event) -> None: ...
+
+    def flush(self) -> None: ...
+
+    def close(self, summary: dict[str, Any] | None) -> None: ...
+
+
+class SinkError(Exception):
+    """A sink cannot be opened; the message names the fix."""
+
+
+class SinkSpecError(SinkError, ValueError):
+    """A --sink that names no kind or a bad target."""
 
 
 FORMATS = ("table", "json", "csv")
@@ -30,3 +62,27 @@ def make_sink(fmt: str, out: IO[bytes], *, stderr: IO[str] | None = None) -> Sin
     if fmt == "table":
         return TableSink(out, stderr=stderr)
     raise ValueError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
+
+
+def sink_kinds() -> dict[str, ModuleType]:
+    """KIND → its module: every module of this package that opens targets."""
+    kinds: dict[str, ModuleType] = {}
+    for info in pkgutil.iter_modules(__path__):
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        kind = getattr(module, "KIND", None)
+        if isinstance(kind, str) and callable(getattr(module, "open_target", None)):
+            kinds[kind] = module
+    return kinds
+
+
+def open_sink(spec: str) -> KindSink:
+    """A sink from `KIND:TARGET`."""
+    kind, sep, target = spec.partition(":")
+    kinds = sink_kinds()
+    if not sep or kind not in kinds:
+        known = "; ".join(f"{name}:{getattr(module, 'USAGE', 'TARGET')}" for name, module in sorted(kinds.items()))
+        raise SinkSpecError(f"--sink {spec!r}: give KIND:TARGET, one of: {known}")
+    if not target:
+        raise SinkSpecError(f"--sink {spec!r}: the target is missing: {kind}:{kinds[kind].USAGE}")
+    sink: KindSink = kinds[kind].open_target(target)
+    return sink

@@ -1,0 +1,272 @@
+"""`eunomia run`: the always-on monitor."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from .. import outputs
+from .. import trackers as tracker_registry
+from ..bpf import features
+from ..config import Config, ConfigError, load_config
+from ..metrics.activity import DEFAULT_GRACE_SECONDS, Activity
+from ..metrics.collector import EunomiaCollector, PipelineState
+from ..metrics.server import DEFAULT_ADDRESS, MetricsAddressError, MetricsServer, parse_address
+from ..pipeline.runner import Runner, Signals
+from ..pipeline.scope import Scope
+from ..sinks import KindSink, Sink, SinkError, open_sink
+from ..sinks.jsonl import JsonLinesSink
+from ..sinks.table import summary_line
+from . import app
+from .context import build_context
+from .errors import RuntimeFailure, UsageError, check_seconds, handle_errors, require_root, warn
+from .live import LiveView
+from .ready import announce_ready, check_ready_file
+from .trace import describe_scope
+
+PRUNE_SECONDS = 10.0  # how often exited containers are looked for (activity.py)
+# what a SIGHUP cannot change while the probes stay attached
+RESTART_TO_CHANGE = ("trackers", "containers", "host", "metrics", "format")
+
+EXAMPLES = f"""
+Examples:
+
+  eunomia run                                  # every container; metrics on {DEFAULT_ADDRESS}
+
+  eunomia run -c web --metrics 0.0.0.0:9464    # one container, metrics for a remote Prometheus
+
+  eunomia run --sink jsonl:/var/log/eunomia/events.jsonl     # keep every event, rotated by size
+
+  eunomia run --config /etc/eunomia/config.yaml              # the same from a file; SIGHUP re-reads it
+
+  eunomia run -f json --events -T 60 | jq .type              # every event as JSON, for a minute
+"""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the monitor runs with: the command line over the config file over the defaults."""
+
+    trackers: tuple[str, ...]
+    containers: tuple[str, ...]
+    host: bool
+    metrics: str
+    sinks: tuple[str, ...]
+    format: str
+    events: bool
+    exited_series_seconds: float
+
+    @classmethod
+    def merge(cls, cli: dict[str, Any], config: Config) -> "Settings":
+        fmt = cli["format"] or config.format or ("table" if sys.stdout.isatty() else "json")
+        grace = config.exited_series_seconds
+        return cls(trackers=tuple(cli["trackers"]) or config.trackers,
+                   containers=tuple(cli["containers"]) or config.containers,
+                   host=cli["host"] or config.host, metrics=cli["metrics"] or config.metrics or DEFAULT_ADDRESS,
+                   sinks=tuple(cli["sinks"]) or config.sinks, format=fmt, events=cli["events"] or config.events,
+                   exited_series_seconds=DEFAULT_GRACE_SECONDS if grace is None else grace)
+
+    def check(self) -> tuple[list[tracker_registry.TrackerDef], tuple[str, int] | None]:
+        """The trackers and the metrics address, or a UsageError naming the fix."""
+        chosen = tracker_registry.select(list(self.trackers))
+        for selector in self.containers:
+            if not selector.strip():
+                raise UsageError(f"-c {selector!r} names no container; give a container name, id or id prefix")
+        if self.format not in ("table", "json"):
+            raise UsageError(f"unknown format {self.format!r}; choose from table, json")
+        if self.events and self.format != "json":
+            raise UsageError("--events writes JSON lines: give -f json too")
+        try:
+            return chosen, None if self.metrics == "off" else parse_address(self.metrics)
+        except MetricsAddressError as exc:
+            raise UsageError(str(exc)) from None
+
+
+@app.command(epilog=EXAMPLES)
+@handle_errors
+def run(
+    container: list[str] = typer.Option([], "-c", "--container", metavar="NAME|ID",
+                                         help="Only this container (name, id or id prefix, also one that "
+                                              "starts later); repeat for more. Default: every container."),
+    host: bool = typer.Option(False, "--host", help="Include processes that run outside containers."),
+    tracker: list[str] = typer.Option([], "-t", "--tracker", metavar="NAME",
+                                       help="Run this tracker (repeat); default: every streaming one."),
+    metrics: Optional[str] = typer.Option(None, "--metrics", metavar="HOST:PORT|off",
+                                          help=f"Serve Prometheus metrics at http://HOST:PORT/metrics "
+                                               f"[default: {DEFAULT_ADDRESS}]; off: none.", show_default=False),
+    sink: list[str] = typer.Option([], "--sink", metavar="KIND:TARGET",
+                                   help="Send every event to this sink too (repeat), e.g. jsonl:PATH."),
+    config: Optional[Path] = typer.Option(None, "--config", metavar="FILE",
+                                          help="Read these settings from a YAML file (docs/config.md); the "
+                                               "options given here win. SIGHUP re-reads it."),
+    timeout: Optional[float] = typer.Option(None, "-T", "--timeout", metavar="SECONDS",
+                                            help="Stop after this many seconds (default: run until stopped)."),
+    fmt: Optional[str] = typer.Option(None, "-f", "--format", metavar="table|json",
+                                      help="table: a live view per container (default on a terminal); "
+                                           "json: JSON lines on standard output (default when piped)."),
+    events: bool = typer.Option(False, "--events", help="With -f json: write every event as a JSON line "
+                                "(without it only the summary line at the end)."),
+    ready_file: Optional[Path] = typer.Option(
+        None, "--ready-file", metavar="FILE",
+        help="Create FILE (holding eunomia's pid) once every probe is attached and metrics are served."),
+    debug: bool = typer.Option(False, "--debug", help="Verbose logs and tracebacks."),
+) -> None:
+    """Watch containers all the time: a live view, Prometheus metrics, sinks.
+
+    SIGTERM or Ctrl-C flushes every sink and exits 0.  Counts the kernel
+    keeps (bytes per file, syscalls) are read from its maps when Prometheus
+    scrapes; the summary line at the end says what was received and lost.
+    """
+    check_seconds(timeout)
+    cli = {"trackers": tracker, "containers": container, "host": host, "metrics": metrics, "sinks": sink,
+           "format": fmt, "events": events}
+    settings = Settings.merge(cli, _read_config(config))
+    chosen, address = settings.check()
+    check_ready_file(ready_file)
+    require_root("eunomia run")
+    btf = features.probe("btf")
+    if not btf.available:
+        raise RuntimeFailure(f"no kernel BTF: {btf.detail}")
+    monitor = Monitor(settings, cli, config)
+    try:
+        monitor.run(chosen, address, timeout, ready_file)
+    finally:
+        monitor.close_sinks(None)
+
+
+def _read_config(path: Path | None) -> Config:
+    if path is None:
+        return Config()
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _open_sinks(specs: tuple[str, ...]) -> list[KindSink]:
+    sinks: list[KindSink] = []
+    try:
+        for spec in specs:
+            sinks.append(open_sink(spec))
+    except SinkError as exc:
+        for opened in sinks:
+            opened.close(None)
+        raise UsageError(str(exc)) from None
+    return sinks
+
+
+class Monitor:
+    """The monitor's outputs: the live view or standard output, the sinks, the metrics."""
+
+    def __init__(self, settings: Settings, cli: dict[str, Any], config_path: Path | None) -> None:
+        self.settings, self.cli, self.config_path = settings, cli, config_path
+        self.activity = Activity(grace=settings.exited_series_seconds)
+        self.sinks = _open_sinks(settings.sinks)
+        self.stdout = JsonLinesSink(outputs.stdout()) if settings.format == "json" else None
+        self.printed: dict[str, set[str] | None] = {}
+
+    def _streams(self) -> list[Sink]:
+        return [*self.sinks, *([self.stdout] if self.stdout is not None and self.settings.events else [])]
+
+    def emit(self, tracker: tracker_registry.TrackerDef, event: dict[str, Any]) -> None:
+        self.activity.observe(event)
+        kinds = self.printed.get(tracker.name)
+        if kinds is None or event["type"] in kinds:
+            for out in self.streams:
+                out.write(event)
+
+    def flush(self) -> None:
+        for out in self.streams:
+            out.flush()
+
+    def run(self, chosen: list[tracker_registry.TrackerDef], address: tuple[str, int] | None,
+            timeout: float | None, ready_file: Path | None) -> None:
+        self.printed = {t.name: set(t.printed_kinds) if t.printed_kinds else None for t in chosen}
+        self.streams = self._streams()
+        scope = Scope(containers=self.settings.containers, host=self.settings.host, allow_pending=True)
+        signals = Signals.install(reload=self.config_path is not None)
+        with Runner(chosen, scope, build_context, signals=signals, timeout=timeout) as runner:
+            session, context = runner.session, runner.context
+            assert session is not None and context is not None
+            docker = context.docker
+            exited = (lambda cid: docker.exit_of(cid) is not None) if docker is not None else (lambda cid: False)
+            runner.every(PRUNE_SECONDS, lambda: self.activity.prune(exited))
+            state = PipelineState(session.summary, session.aggregates, session.ring_fill, self.activity, runner.lock)
+
+            def after_poll() -> None:
+                self.flush()
+                if signals.reload:
+                    signals.reload = False
+                    self.reload()
+            with _serving(address, EunomiaCollector(state)) as served:
+                where = describe_scope(scope)
+                served_at = f"; metrics on http://{served}/metrics" if served else ""
+                typer.echo(f"eunomia: watching {where} with {', '.join(t.name for t in chosen)} "
+                           f"(probes attached in {runner.attached_s:.2f}s){served_at}; Ctrl-C to stop", err=True)
+                announce_ready(ready_file)
+                if self.settings.format == "table":
+                    with LiveView(self.activity, sys.stdout, f"eunomia: {where}") as view:
+                        runner.every(1.0, view.refresh)
+                        runner.pump(self.emit, after_poll=after_poll)
+                        summary = runner.finish(self.emit)
+                else:
+                    runner.pump(self.emit, after_poll=after_poll)
+                    summary = runner.finish(self.emit)
+        self.close_sinks(summary)
+        if self.stdout is not None:
+            self.stdout.close(summary)
+        else:
+            typer.echo(summary_line(summary), err=True)
+
+    def reload(self) -> None:
+        """SIGHUP: re-read the config file; a bad one keeps the running settings."""
+        assert self.config_path is not None
+        try:
+            new = Settings.merge(self.cli, load_config(self.config_path))
+            new.check()
+            sinks = _open_sinks(new.sinks) if new.sinks != self.settings.sinks else None
+        except (ConfigError, UsageError) as exc:
+            warn(f"{exc}; still running the previous configuration")
+            return
+        if sinks is not None:
+            self.close_sinks(None)
+            self.sinks = sinks
+        self.activity.grace = new.exited_series_seconds
+        kept = [key for key in RESTART_TO_CHANGE if getattr(new, key) != getattr(self.settings, key)]
+        self.settings = Settings(**{**new.__dict__, **{key: getattr(self.settings, key) for key in kept}})
+        self.streams = self._streams()
+        note = f"; restart eunomia run to change {', '.join(kept)}" if kept else ""
+        typer.echo(f"eunomia: reloaded {self.config_path}{note}", err=True)
+
+    def close_sinks(self, summary: dict[str, Any] | None) -> None:
+        """Close every sink, writing the summary (None: a reload, or an error: without one)."""
+        for out in self.sinks:
+            with contextlib.suppress(OSError):
+                out.close(summary)
+            undelivered = getattr(out, "undelivered", 0)
+            if undelivered:
+                warn(f"a sink could not write {undelivered} events: {getattr(out, 'error', '')}")
+        self.sinks = []
+
+
+@contextlib.contextmanager
+def _serving(address: tuple[str, int] | None, collector: EunomiaCollector) -> Any:
+    """The metrics endpoint while the monitor runs; yields HOST:PORT served, or None."""
+    if address is None:
+        yield None
+        return
+    try:
+        server = MetricsServer(address, collector)
+        server.__enter__()
+    except OSError as exc:
+        raise RuntimeFailure(str(exc.strerror)) from None
+    try:
+        host = f"[{address[0]}]" if ":" in address[0] else address[0]
+        yield f"{host}:{server.port}"
+    finally:
+        server.__exit__(None, None, None)

@@ -1,0 +1,1 @@
+"""Prometheus metrics of the agent: what containers did, and the agent's health."""

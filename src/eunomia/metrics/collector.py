@@ -1,0 +1,144 @@
+"""The agent's metrics, read at scrape time (a prometheus_client Collector).
+
+Nothing is counted per event for a scrape: the kernel's maps (bytes per
+file, syscalls, tracker counters) are read when Prometheus asks, and the
+streamed events' counts (activity.py) are copied then.  The read happens
+under the runner's lock, so a scrape sees the pipeline between two polls.
+
+Series per container carry `container` (its name, or the short id while
+no runtime named it), `container_id` (12 hex, `host` for the host) and
+`image`.  docs/metrics.md lists every metric.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, Callable
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from .. import __version__
+from .activity import Activity, ContainerActivity
+
+CONTAINER_LABELS = ("container", "container_id", "image")
+# activity key → (metric name without _total, help, extra label names)
+ACTIVITY_METRICS: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "process_starts": ("eunomia_process_starts", "Programs started (successful execs) in the container.", ()),
+    "exec_failures": ("eunomia_exec_failures", "Execs that failed in the container.", ()),
+    "file_open_failures": ("eunomia_file_open_failures", "Opens that failed, by access (write: for writing "
+                           "or creating).", ("access",)),
+    "tcp_connections": ("eunomia_tcp_connections",
+                        "Outbound TCP connections established, by peer container (\"\": not a container "
+                        "on this host).", ("peer",)),
+    "tcp_connect_failures": ("eunomia_tcp_connect_failures", "Outbound TCP connects that failed, by peer.",
+                             ("peer",)),
+    "capability_checks": ("eunomia_capability_checks", "Capability checks, by capability and outcome.",
+                          ("capability", "granted")),
+    "signals_sent": ("eunomia_signals_sent", "Signals sent by the container's processes, by signal.",
+                     ("signal",)),
+}
+
+
+def container_labels(container_id: str, name: str | None, image: str | None) -> list[str]:
+    short = container_id[:12]
+    return [name or short, short, image or ""]
+
+
+class PipelineState:
+    """What a scrape reads, each a callable bound to the live pipeline."""
+
+    def __init__(self, summary: Callable[[], dict[str, Any]], aggregates: Callable[[], list[dict[str, Any]]],
+                 ring_fill: Callable[[], dict[str, float]], activity: Activity,
+                 lock: Any, extra: Callable[[], Iterator[Metric]] | None = None) -> None:
+        self.summary, self.aggregates, self.ring_fill = summary, aggregates, ring_fill
+        self.activity, self.lock, self.extra = activity, lock, extra
+
+
+class EunomiaCollector(Collector):
+    def __init__(self, state: PipelineState) -> None:
+        self.state = state
+
+    def collect(self) -> Iterator[Metric]:
+        state = self.state
+        with state.lock:
+            activity = state.activity.snapshot()
+            summary = state.summary()
+            aggregates = state.aggregates()
+            fill = state.ring_fill()
+        yield from _activity_metrics(activity)
+        yield from _kernel_metrics(aggregates)
+        yield from _health_metrics(summary, fill, len(activity))
+        if state.extra is not None:
+            yield from state.extra()
+
+    def describe(self) -> Iterator[Metric]:
+        return iter(())  # unchecked at registration: the families depend on the trackers loaded
+
+
+def _activity_metrics(activity: dict[str, ContainerActivity]) -> Iterator[Metric]:
+    families = {key: CounterMetricFamily(name, text, labels=[*CONTAINER_LABELS, *extra])
+                for key, (name, text, extra) in ACTIVITY_METRICS.items()}
+    for container_id, entry in sorted(activity.items()):
+        labels = container_labels(container_id, entry.name, entry.image)
+        for key, count in entry.counts.items():
+            family = families.get(key[0])
+            if family is not None:  # (opens: the kernel counts every one, below)
+                family.add_metric([*labels, *key[1:]], count)
+    yield from families.values()
+
+
+# file_bytes counter → (metric name without _total, help): the kernel's counts of regular files
+FILE_METRICS = {
+    "opens": ("eunomia_file_opens", "Successful opens of regular files, repeated ones included (kernel counts)."),
+    "reads": ("eunomia_file_reads", "Read calls on regular files (kernel counts)."),
+    "writes": ("eunomia_file_writes", "Write calls on regular files (kernel counts)."),
+    "bytes_read": ("eunomia_file_read_bytes", "Bytes read from regular files (kernel counts)."),
+    "bytes_written": ("eunomia_file_written_bytes", "Bytes written to regular files (kernel counts)."),
+}
+
+
+def _kernel_metrics(aggregates: list[dict[str, Any]]) -> Iterator[Metric]:
+    """Per container, from the trackers' kernel maps: files, syscalls."""
+    files = {key: CounterMetricFamily(name, text, labels=list(CONTAINER_LABELS))
+             for key, (name, text) in FILE_METRICS.items()}
+    syscalls = CounterMetricFamily("eunomia_syscalls", "System calls of the container's workload, by name "
+                                   "(syscall tracker).", labels=[*CONTAINER_LABELS, "syscall"])
+    totals: dict[tuple[str, ...], dict[str, int]] = {}
+    for record in aggregates:
+        container = record.get("container") or {}
+        labels = tuple(container_labels(container.get("id") or "", container.get("name"), container.get("image")))
+        if record["type"] == "file_bytes":
+            total = totals.setdefault(labels, dict.fromkeys(FILE_METRICS, 0))
+            for key in FILE_METRICS:
+                total[key] += record[key]
+        elif record["type"] == "syscalls":
+            for name, count in record["syscalls"].items():
+                syscalls.add_metric([*labels, name], count)
+    for labels, total in sorted(totals.items()):
+        for key, family in files.items():
+            family.add_metric(list(labels), total[key])
+    yield from files.values()
+    yield syscalls
+
+
+def _health_metrics(summary: dict[str, Any], fill: dict[str, float], containers: int) -> Iterator[Metric]:
+    received = CounterMetricFamily("eunomia_events_received", "Records read from a tracker's ring buffer.",
+                                   labels=["tracker"])
+    lost = CounterMetricFamily("eunomia_events_lost", "Events the kernel could not hand over: the ring buffer "
+                               "was full.", labels=["tracker"])
+    for tracker, stats in sorted(summary["trackers"].items()):
+        received.add_metric([tracker], sum(stats.get("received", {}).values()))
+        lost.add_metric([tracker], stats.get("lost", 0))
+    ring = GaugeMetricFamily("eunomia_ring_buffer_fill_ratio", "Share of a tracker's ring buffer not read yet.",
+                             labels=["tracker"])
+    for tracker, share in sorted(fill.items()):
+        if tracker != "cgroup":
+            ring.add_metric([tracker], share)
+    undecodable = CounterMetricFamily("eunomia_records_undecodable", "Records of a type this version cannot decode.")
+    undecodable.add_metric([], summary.get("undecodable", 0))
+    watched = GaugeMetricFamily("eunomia_containers", "Containers with series (exited ones leave after a grace).")
+    watched.add_metric([], containers)
+    info = InfoMetricFamily("eunomia_build", "The agent's version.")
+    info.add_metric([], {"version": __version__})
+    yield from (received, lost, ring, undecodable, watched, info)

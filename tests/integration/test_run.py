@@ -1,0 +1,195 @@
+"""`eunomia run`: the always-on monitor, scraped by a real Prometheus.
+
+A known workload in a real container; the agent's /metrics must show its
+exact counts under its name, a real `prometheus` scraping the agent must
+return them through its query API, promtool must accept the exposition,
+and a container outside the selection must have no series at all."""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import socket
+import subprocess
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from .conftest import docker, events_of, unique
+
+pytestmark = pytest.mark.integration
+WORKLOAD = "for i in 1 2 3 4 5; do echo x > /tmp/a; done; /bin/cat /etc/hostname"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _get(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=10) as response:  # loopback only
+        return response.read().decode()
+
+
+def _series(text: str, name: str, container: str) -> dict[tuple[tuple[str, str], ...], float]:
+    return {tuple(sorted((k, v) for k, v in s.labels.items() if k not in ("container", "container_id", "image"))):
+            s.value for f in text_string_to_metric_families(text) for s in f.samples
+            if s.name == name and s.labels.get("container") == container}
+
+
+class Prometheus:
+    """Debian's prometheus, scraping one target every second, on loopback."""
+
+    def __init__(self, target: str, directory: Path) -> None:
+        self.port = _free_port()
+        config = directory / "prometheus.yml"
+        config.write_text(json.dumps({  # JSON is YAML
+            "global": {"scrape_interval": "1s", "scrape_timeout": "900ms"},
+            "scrape_configs": [{"job_name": "eunomia", "static_configs": [{"targets": [target]}]}]}))
+        self.log = open(directory / "prometheus.log", "wb")
+        self.proc = subprocess.Popen(["prometheus", f"--config.file={config}",
+                                      f"--storage.tsdb.path={directory / 'tsdb'}",
+                                      f"--web.listen-address=127.0.0.1:{self.port}"],
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+
+    def query(self, promql: str) -> list[dict]:
+        url = f"http://127.0.0.1:{self.port}/api/v1/query?" + urllib.parse.urlencode({"query": promql})
+        answer = json.loads(_get(url))
+        assert answer["status"] == "success", answer
+        return answer["data"]["result"]
+
+    def wait_for(self, promql: str, value: str, timeout: float = 60) -> list[dict]:
+        deadline, result = time.monotonic() + timeout, []
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"prometheus exited: {Path(self.log.name).read_text()[-2000:]}")
+            try:
+                result = self.query(promql)
+            except OSError:
+                result = []  # not listening yet
+            if result and all(r["value"][1] == value for r in result):
+                return result
+            time.sleep(0.5)
+        raise AssertionError(f"{promql} never became {value}: {result}")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+
+
+def test_run_counts_a_known_workload_that_a_real_prometheus_scrapes(tracer, containers, tmp_path):
+    # `base` does nothing but start: the runtime's own set-up in a container's
+    # cgroup (runc reads and writes a few files there, some as long as the
+    # container's name: the names are as long) is in the kernel's counts of both
+    name, base, other = unique("work"), unique("base"), unique("other")
+    port = _free_port()
+    sink = tmp_path / "sink.jsonl"
+    agent = tracer("-c", name, "-c", base, "--metrics", f"127.0.0.1:{port}", "--events", "--sink", f"jsonl:{sink}",
+                   command="run")
+    prometheus = Prometheus(f"127.0.0.1:{port}", tmp_path)
+    try:
+        assert containers.run(name, "sh", "-c", WORKLOAD).returncode == 0
+        assert containers.run(base, "sh", "-c", ":").returncode == 0
+        assert containers.run(other, "sh", "-c", "echo y > /tmp/b; /bin/cat /etc/hostname").returncode == 0
+        text = _get(f"http://127.0.0.1:{port}/metrics")
+        assert _series(text, "eunomia_process_starts_total", name) == {(): 2.0}  # sh, then /bin/cat
+        assert _series(text, "eunomia_process_starts_total", base) == {(): 1.0}  # (runc's exec not counted)
+
+        def more(metric: str) -> float:
+            return _series(text, metric, name)[()] - _series(text, metric, base)[()]
+        assert more("eunomia_file_writes_total") == 5
+        assert more("eunomia_file_written_bytes_total") == 10  # "x\n" five times
+        # (runc's reads of /proc files vary by a byte or so from one start to the next)
+        assert more("eunomia_file_opens_total") >= 6  # five redirections, /etc/hostname
+        assert not any(s.labels.get("container") == other for f in text_string_to_metric_families(text)
+                       for s in f.samples)
+        lost = {s.labels["tracker"]: s.value for f in text_string_to_metric_families(text) for s in f.samples
+                if s.name == "eunomia_events_lost_total"}
+        assert lost and set(lost.values()) == {0.0}
+        check = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, text=True,
+                               timeout=60)
+        assert check.returncode == 0 and not (check.stdout + check.stderr).strip(), check
+        # the same numbers through a real Prometheus
+        prometheus.wait_for(f'eunomia_process_starts_total{{container="{name}"}}', "2")
+        prometheus.wait_for(f'eunomia_file_writes_total{{container="{name}"}} - ignoring(container, container_id) '
+                            f'eunomia_file_writes_total{{container="{base}"}}', "5")
+        assert prometheus.query(f'count({{container="{other}"}})') == []
+    finally:
+        prometheus.stop()
+    events, summary = agent.stop()
+    container_id = docker("inspect", "--format", "{{.Id}}", name).stdout.strip()
+    execs = events_of(events, container_id=container_id, type="exec")
+    assert [e["process"]["args"] for e in execs] == [["sh", "-c", WORKLOAD], ["/bin/cat", "/etc/hostname"]]
+    assert not [e for e in events if e["container"]["name"] == other]
+    assert summary["lost"] == 0
+    # the sink got every event the standard output got, then the summary
+    kept = [json.loads(line) for line in sink.read_text().splitlines()]
+    assert kept[-1]["type"] == "summary" and kept[:-1] == events
+
+
+def test_run_refuses_a_metrics_port_in_use_in_one_line(tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        done = subprocess.run([str(Path(__file__).resolve().parents[2] / ".venv" / "bin" / "eunomia"), "run",
+                               "-f", "json", "-T", "5", "--metrics", f"127.0.0.1:{port}"],
+                              capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    lines = [line for line in done.stderr.splitlines() if line.startswith("eunomia: error")]
+    assert lines == [f"eunomia: error: cannot serve metrics on 127.0.0.1:{port}: Address already in use; "
+                     "give another --metrics HOST:PORT (or --metrics off)"], done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def _wait_for_stderr(agent, text: str, timeout: float = 30) -> None:
+    """Read the agent's stderr (kept in agent.stderr) until it says `text`."""
+    deadline = time.monotonic() + timeout
+    while text not in agent.stderr:
+        assert time.monotonic() < deadline and agent.proc.poll() is None, agent.stderr
+        if select.select([agent.proc.stderr], [], [], 0.2)[0]:
+            agent.stderr += os.read(agent.proc.stderr.fileno(), 4096).decode(errors="replace")
+
+
+def _execs(path: Path) -> list[list[str]]:
+    return [e["process"]["args"] for e in map(json.loads, path.read_text().splitlines()) if e["type"] == "exec"]
+
+
+def test_sighup_rereads_the_config_and_a_bad_one_keeps_the_running_settings(tracer, containers, tmp_path):
+    name = unique("hup")
+    config, first, second = tmp_path / "config.yaml", tmp_path / "first.jsonl", tmp_path / "second.jsonl"
+    config.write_text(f"containers: [{name}]\nmetrics: 'off'\nsinks: ['jsonl:{first}']\n")
+    agent = tracer("--config", str(config), command="run")
+    assert containers.run(name, "sleep", "1000", detach=True).returncode == 0
+    docker("exec", name, "/bin/cat", "/etc/hostname")
+    config.write_text(f"containers: [{name}]\nmetrics: 'off'\nsinks: ['jsonl:{second}']\ntrackers: [exec]\n")
+    agent.proc.send_signal(signal.SIGHUP)  # the events already in the rings go to the old sink first
+    _wait_for_stderr(agent, "reloaded")
+    docker("exec", name, "/bin/echo", "second")
+    config.write_text("containers: web\n")  # wrong now
+    agent.proc.send_signal(signal.SIGHUP)
+    _wait_for_stderr(agent, "still running the previous configuration")
+    docker("exec", name, "/bin/echo", "third")
+    _, summary = agent.stop()
+    assert f"eunomia: reloaded {config}; restart eunomia run to change trackers" in agent.stderr
+    assert f'eunomia: warning: {config}: containers: "web" is not a list; give a list; still running the ' \
+           "previous configuration" in agent.stderr
+    assert ["/bin/cat", "/etc/hostname"] in _execs(first)
+    assert ["/bin/echo", "second"] not in _execs(first)
+    assert [args for args in _execs(second) if args[0] == "/bin/echo"] == [["/bin/echo", "second"],
+                                                                            ["/bin/echo", "third"]]
+    assert '"type":"summary"' not in first.read_text()  # closed at the reload, without one
+    last = json.loads(second.read_text().splitlines()[-1])
+    assert last["type"] == "summary" and last["lost"] == 0 and summary["lost"] == 0
