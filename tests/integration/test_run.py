@@ -14,28 +14,16 @@ import signal
 import socket
 import subprocess
 import time
-import urllib.parse
-import urllib.request
 from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from .conftest import docker, events_of, unique
+from .prometheus import Prometheus, free_port, get
 
 pytestmark = pytest.mark.integration
 WORKLOAD = "for i in 1 2 3 4 5; do echo x > /tmp/a; done; /bin/cat /etc/hostname"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _get(url: str) -> str:
-    with urllib.request.urlopen(url, timeout=10) as response:  # loopback only
-        return response.read().decode()
 
 
 def _series(text: str, name: str, container: str) -> dict[tuple[tuple[str, str], ...], float]:
@@ -44,57 +32,12 @@ def _series(text: str, name: str, container: str) -> dict[tuple[tuple[str, str],
             if s.name == name and s.labels.get("container") == container}
 
 
-class Prometheus:
-    """Debian's prometheus, scraping one target every second, on loopback."""
-
-    def __init__(self, target: str, directory: Path) -> None:
-        self.port = _free_port()
-        config = directory / "prometheus.yml"
-        config.write_text(json.dumps({  # JSON is YAML
-            "global": {"scrape_interval": "1s", "scrape_timeout": "900ms"},
-            "scrape_configs": [{"job_name": "eunomia", "static_configs": [{"targets": [target]}]}]}))
-        self.log = open(directory / "prometheus.log", "wb")
-        self.proc = subprocess.Popen(["prometheus", f"--config.file={config}",
-                                      f"--storage.tsdb.path={directory / 'tsdb'}",
-                                      f"--web.listen-address=127.0.0.1:{self.port}"],
-                                     stdout=self.log, stderr=subprocess.STDOUT)
-
-    def query(self, promql: str) -> list[dict]:
-        url = f"http://127.0.0.1:{self.port}/api/v1/query?" + urllib.parse.urlencode({"query": promql})
-        answer = json.loads(_get(url))
-        assert answer["status"] == "success", answer
-        return answer["data"]["result"]
-
-    def wait_for(self, promql: str, value: str, timeout: float = 60) -> list[dict]:
-        deadline, result = time.monotonic() + timeout, []
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"prometheus exited: {Path(self.log.name).read_text()[-2000:]}")
-            try:
-                result = self.query(promql)
-            except OSError:
-                result = []  # not listening yet
-            if result and all(r["value"][1] == value for r in result):
-                return result
-            time.sleep(0.5)
-        raise AssertionError(f"{promql} never became {value}: {result}")
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.log.close()
-
-
 def test_run_counts_a_known_workload_that_a_real_prometheus_scrapes(tracer, containers, tmp_path):
     # `base` does nothing but start: the runtime's own set-up in a container's
     # cgroup (runc reads and writes a few files there, some as long as the
     # container's name: the names are as long) is in the kernel's counts of both
     name, base, other = unique("work"), unique("base"), unique("other")
-    port = _free_port()
+    port = free_port()
     sink = tmp_path / "sink.jsonl"
     agent = tracer("-c", name, "-c", base, "--metrics", f"127.0.0.1:{port}", "--events", "--sink", f"jsonl:{sink}",
                    command="run")
@@ -103,7 +46,7 @@ def test_run_counts_a_known_workload_that_a_real_prometheus_scrapes(tracer, cont
         assert containers.run(name, "sh", "-c", WORKLOAD).returncode == 0
         assert containers.run(base, "sh", "-c", ":").returncode == 0
         assert containers.run(other, "sh", "-c", "echo y > /tmp/b; /bin/cat /etc/hostname").returncode == 0
-        text = _get(f"http://127.0.0.1:{port}/metrics")
+        text = get(f"http://127.0.0.1:{port}/metrics")
         assert _series(text, "eunomia_process_starts_total", name) == {(): 2.0}  # sh, then /bin/cat
         assert _series(text, "eunomia_process_starts_total", base) == {(): 1.0}  # (runc's exec not counted)
 

@@ -46,7 +46,8 @@ def _workload() -> Activity:
                                                                                           "truncate"]}))
     activity.observe(event("open", "web", 10, result=3, file={"path": "/etc/passwd", "flags": ["read"]}))
     activity.observe(event("open", "web", 10, result="ENOENT", file={"path": "/nope", "flags": ["read"]}))
-    activity.observe(event("exec", "web", 11, result=0))
+    activity.observe(event("exec", "web", 11, comm="nginx", result=0))
+    activity.observe(event("exec", "web", 13, comm="bash", result=0))
     activity.observe(event("exec", "web", 12, result="ENOENT"))
     activity.observe(event("connect", "web", 11, result=0, destination={"ip": "172.17.0.3", "port": 5432,
                                                                          "container": "db"}))
@@ -65,7 +66,9 @@ def _workload() -> Activity:
 def test_streamed_events_are_counted_per_container_with_bounded_labels() -> None:
     samples = _samples(_scrape(_workload()))
     assert samples[("eunomia_file_open_failures_total", _labels("web", access="read"))] == 1
-    assert samples[("eunomia_process_starts_total", _labels("web"))] == 1  # runc's exec left out
+    assert samples[("eunomia_process_starts_total", _labels("web"))] == 2  # runc's exec left out
+    assert samples[("eunomia_shell_starts_total", _labels("web", shell="bash"))] == 1
+    assert ("eunomia_shell_starts_total", _labels("web", shell="sh")) not in samples  # the failed exec
     assert samples[("eunomia_exec_failures_total", _labels("web"))] == 1
     assert samples[("eunomia_tcp_connections_total", _labels("web", peer="db"))] == 1
     assert samples[("eunomia_tcp_connect_failures_total", _labels("web", peer=""))] == 1

@@ -26,35 +26,43 @@ Event = dict[str, Any]
 Key = tuple[str, ...]
 WRITE_FLAGS = frozenset(("write", "create", "truncate", "append", "tmpfile"))
 DEFAULT_GRACE_SECONDS = 300.0
+# programs counted as shells (by the name the kernel gives the process at exec:
+# the basename of the file run, so busybox's /bin/sh is "sh")
+SHELLS = frozenset(("sh", "ash", "bash", "dash", "zsh", "ksh", "mksh", "csh", "tcsh", "fish", "busybox"))
 
 
-def _exec(event: Event) -> Key:
-    return ("process_starts",) if event.get("result") == 0 else ("exec_failures",)
+def _exec(event: Event) -> tuple[Key, ...]:
+    if event.get("result") != 0:
+        return (("exec_failures",),)
+    name = (event.get("process") or {}).get("name")
+    if name in SHELLS:  # a shell is a process start too
+        return ("process_starts",), ("shell_starts", name)
+    return (("process_starts",),)
 
 
-def _open(event: Event) -> Key:
+def _open(event: Event) -> tuple[Key, ...]:
     flags = (event.get("file") or {}).get("flags") or ()
     access = "write" if WRITE_FLAGS.intersection(flags) else "read"
     failed = isinstance(event.get("result"), str)
-    return ("file_open_failures", access) if failed else ("file_opens", access)
+    return (("file_open_failures", access) if failed else ("file_opens", access),)
 
 
-def _connect(event: Event) -> Key:
+def _connect(event: Event) -> tuple[Key, ...]:
     peer = (event.get("destination") or {}).get("container") or ""
-    return ("tcp_connections", peer) if event.get("result") == 0 else ("tcp_connect_failures", peer)
+    return (("tcp_connections", peer) if event.get("result") == 0 else ("tcp_connect_failures", peer),)
 
 
-def _capability(event: Event) -> Key:
+def _capability(event: Event) -> tuple[Key, ...]:
     cap = event.get("capability") or {}
-    return ("capability_checks", str(cap.get("name")), "true" if cap.get("granted") else "false")
+    return (("capability_checks", str(cap.get("name")), "true" if cap.get("granted") else "false"),)
 
 
-def _signal(event: Event) -> Key:
-    return ("signals_sent", str((event.get("signal") or {}).get("name")))
+def _signal(event: Event) -> tuple[Key, ...]:
+    return (("signals_sent", str((event.get("signal") or {}).get("name"))),)
 
 
-# event type → the counter key it adds one to
-COUNTED: dict[str, Callable[[Event], Key]] = {
+# event type → the counter keys it adds one to
+COUNTED: dict[str, Callable[[Event], tuple[Key, ...]]] = {
     "exec": _exec, "open": _open, "connect": _connect, "capability": _capability, "signal": _signal,
 }
 
@@ -82,8 +90,9 @@ class Activity:
             entry = self._by_id[container["id"]] = ContainerActivity(container["name"], container["image"])
         elif entry.name is None and container["name"] is not None:  # named late
             entry.name, entry.image = container["name"], container["image"]
-        key = count(event)
-        entry.counts[key] = entry.counts.get(key, 0) + 1
+        counts = entry.counts
+        for key in count(event):
+            counts[key] = counts.get(key, 0) + 1
 
     def prune(self, exited: Callable[[str], bool]) -> None:
         """Forget containers that exited more than `grace` seconds ago."""

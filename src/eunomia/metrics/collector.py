@@ -26,6 +26,8 @@ CONTAINER_LABELS = ("container", "container_id", "image")
 ACTIVITY_METRICS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "process_starts": ("eunomia_process_starts", "Programs started (successful execs) in the container.", ()),
     "exec_failures": ("eunomia_exec_failures", "Execs that failed in the container.", ()),
+    "shell_starts": ("eunomia_shell_starts", "Shells started in the container (also counted as process starts), "
+                     "by the shell's name.", ("shell",)),
     "file_open_failures": ("eunomia_file_open_failures", "Opens that failed, by access (write: for writing "
                            "or creating).", ("access",)),
     "tcp_connections": ("eunomia_tcp_connections",
