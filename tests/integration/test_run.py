@@ -124,11 +124,15 @@ def test_sighup_rereads_the_config_and_a_bad_one_keeps_the_running_settings(trac
     config.write_text("containers: web\n")  # wrong now
     agent.proc.send_signal(signal.SIGHUP)
     _wait_for_stderr(agent, "still running the previous configuration")
+    config.write_text(f"containers: [{name}]\ntrackers: [nope]\n")  # no such tracker
+    agent.proc.send_signal(signal.SIGHUP)
+    _wait_for_stderr(agent, "unknown tracker 'nope'")
     docker("exec", name, "/bin/echo", "third")
     _, summary = agent.stop()
     assert f"eunomia: reloaded {config}; restart eunomia run to change trackers" in agent.stderr
     assert f'eunomia: warning: {config}: containers: "web" is not a list; give a list; still running the ' \
            "previous configuration" in agent.stderr
+    assert "eunomia: warning: unknown tracker 'nope'; choose from: " in agent.stderr
     assert ["/bin/cat", "/etc/hostname"] in _execs(first)
     assert ["/bin/echo", "second"] not in _execs(first)
     assert [args for args in _execs(second) if args[0] == "/bin/echo"] == [["/bin/echo", "second"],

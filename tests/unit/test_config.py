@@ -80,3 +80,16 @@ def test_hostile_values_are_shown_escaped_and_short(tmp_path) -> None:
 def test_the_shipped_schema_is_a_valid_json_schema() -> None:
     jsonschema.Draft202012Validator.check_schema(schema())
     assert json.dumps(schema())  # plain JSON, as docs/config.md shows
+
+
+def test_yaml_off_and_no_are_understood_or_explained(tmp_path) -> None:
+    assert _load(tmp_path, "metrics: off\n").metrics == "off"  # YAML 1.1: a bare off is false
+    with pytest.raises(ConfigError, match=r"containers.0: false is not a string; give a string \(quote it"):
+        _load(tmp_path, "containers: [no]\n")
+    with pytest.raises(ConfigError, match="metrics: 9464 is not HOST:PORT or off"):
+        _load(tmp_path, "metrics: 9464\n")
+
+
+def test_deeply_nested_yaml_is_one_line(tmp_path) -> None:
+    with pytest.raises(ConfigError, match="nested too deeply"):
+        _load(tmp_path, "limits: " + "[" * 100000 + "]" * 100000 + "\n")

@@ -163,3 +163,20 @@ def test_metrics_addresses(text, expected) -> None:
 def test_bad_metrics_addresses_name_the_form(text) -> None:
     with pytest.raises(MetricsAddressError, match=r"e\.g\. 127\.0\.0\.1:9464"):
         parse_address(text)
+
+
+def test_an_exited_containers_kernel_series_leave_with_it() -> None:
+    now = [0.0]
+    activity = Activity(grace=60, clock=lambda: now[0])
+    web, db = event("open", "web", 1)["container"], event("open", "db", 1)["container"]
+    aggregates = [{"type": "file_bytes", "container": c, "file": {}, "bytes_read": 1, "bytes_written": 2,
+                   "reads": 1, "writes": 1, "opens": 1} for c in (web, db)]
+    assert _samples(_scrape(activity, aggregates=aggregates))[("eunomia_file_opens_total", _labels("db"))] == 1
+    for _ in range(2):  # seen gone, then gone for the grace
+        activity.prune(lambda cid: cid == IDS["db"])
+        now[0] += 60
+    activity.prune(lambda cid: cid == IDS["db"])
+    samples = _samples(_scrape(activity, aggregates=aggregates))
+    assert ("eunomia_file_opens_total", _labels("db")) not in samples  # the map still has it: not shown
+    assert samples[("eunomia_file_opens_total", _labels("web"))] == 1
+    assert activity.is_forgotten(IDS["db"])

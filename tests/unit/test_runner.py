@@ -76,6 +76,15 @@ def test_a_timeout_is_a_sigterm_at_the_deadline_and_the_last_poll_ends_on_it() -
     assert session.closed and context.closed
 
 
+def test_the_timeout_counts_from_the_pump_not_from_the_start() -> None:
+    clock = Clock()
+    session = StandInSession(clock)
+    with _runner(clock, session, StandInContext(), timeout=0.2) as runner:
+        clock.now += 30  # e.g. record starting COMMAND
+        runner.pump(lambda t, e: None)
+    assert session.polls == pytest.approx([0.1, 0.1])
+
+
 def test_a_stop_asked_before_pumping_polls_nothing() -> None:
     clock = Clock()
     session = StandInSession(clock)
@@ -103,6 +112,7 @@ def test_until_owns_the_end_and_periodic_work_runs_on_time() -> None:
 
         runner.pump(lambda t, e: seen.append(e["n"]), until=until, after_poll=lambda: flushed.append(1))
     assert len(session.polls) == 102  # 100 polls to the deadline, then two more
+    assert session.polls[-2:] == pytest.approx([0.1, 0.1])  # at the usual pace, not a busy loop
     assert seen == [0, 1] * 102 and len(flushed) == 102
     assert ticks[:4] == [0.3, 0.6, 0.9, 1.2]  # every 0.25 s, checked after each 0.1 s poll
 

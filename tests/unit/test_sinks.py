@@ -78,3 +78,17 @@ def test_a_failed_write_is_counted_not_raised(tmp_path) -> None:
     sink.flush()
     assert sink.undelivered == 2 and "No space left" in (sink.error or "")
     os.close(sink._fd)
+
+
+def test_a_rotation_that_cannot_rename_keeps_writing_the_current_file(tmp_path) -> None:
+    path = tmp_path / "events.jsonl"
+    (tmp_path / "events.jsonl.1").mkdir()  # in the way of the rename
+    (tmp_path / "events.jsonl.1" / "x").write_text("")
+    sink = open_sink(f"jsonl:{path}?max_bytes=4096&keep=1")
+    for n in range(40):
+        sink.write(event("open", "web", n))
+        sink.flush()
+    sink.close({"lost": 0})
+    assert "cannot rotate" in (sink.error or "") and sink.undelivered == 0
+    lines = [orjson.loads(line) for line in path.read_bytes().splitlines()]
+    assert [e["process"]["pid"] for e in lines[:-1]] == list(range(40)) and lines[-1]["type"] == "summary"

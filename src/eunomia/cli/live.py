@@ -30,7 +30,7 @@ def _row(container_id: str, entry: ContainerActivity) -> list[str]:
 
 
 def activity_table(activity: Activity, title: str) -> Table:
-    table = Table(title=title, title_justify="left", expand=False)
+    table = Table(title=Text(title), title_justify="left", expand=False)  # Text: no Rich markup in names
     for column in COLUMNS:
         if column in ("container", "image"):
             table.add_column(column, overflow="fold")

@@ -67,8 +67,10 @@ class Settings:
         grace = config.exited_series_seconds
         return cls(trackers=tuple(cli["trackers"]) or config.trackers,
                    containers=tuple(cli["containers"]) or config.containers,
-                   host=cli["host"] or config.host, metrics=cli["metrics"] or config.metrics or DEFAULT_ADDRESS,
-                   sinks=tuple(cli["sinks"]) or config.sinks, format=fmt, events=cli["events"] or config.events,
+                   host=config.host if cli["host"] is None else cli["host"],
+                   metrics=cli["metrics"] or config.metrics or DEFAULT_ADDRESS,
+                   sinks=tuple(cli["sinks"]) or config.sinks, format=fmt,
+                   events=config.events if cli["events"] is None else cli["events"],
                    exited_series_seconds=DEFAULT_GRACE_SECONDS if grace is None else grace)
 
     def check(self) -> tuple[list[tracker_registry.TrackerDef], tuple[str, int] | None]:
@@ -93,7 +95,8 @@ def run(
     container: list[str] = typer.Option([], "-c", "--container", metavar="NAME|ID",
                                          help="Only this container (name, id or id prefix, also one that "
                                               "starts later); repeat for more. Default: every container."),
-    host: bool = typer.Option(False, "--host", help="Include processes that run outside containers."),
+    host: Optional[bool] = typer.Option(None, "--host/--no-host", show_default=False,
+                                        help="Include processes that run outside containers (default: no)."),
     tracker: list[str] = typer.Option([], "-t", "--tracker", metavar="NAME",
                                        help="Run this tracker (repeat); default: every streaming one."),
     metrics: Optional[str] = typer.Option(None, "--metrics", metavar="HOST:PORT|off",
@@ -109,8 +112,9 @@ def run(
     fmt: Optional[str] = typer.Option(None, "-f", "--format", metavar="table|json",
                                       help="table: a live view per container (default on a terminal); "
                                            "json: JSON lines on standard output (default when piped)."),
-    events: bool = typer.Option(False, "--events", help="With -f json: write every event as a JSON line "
-                                "(without it only the summary line at the end)."),
+    events: Optional[bool] = typer.Option(None, "--events/--no-events", show_default=False,
+                                          help="With -f json: write every event as a JSON line "
+                                               "(default: only the summary line at the end)."),
     ready_file: Optional[Path] = typer.Option(
         None, "--ready-file", metavar="FILE",
         help="Create FILE (holding eunomia's pid) once every probe is attached and metrics are served."),
@@ -230,8 +234,8 @@ class Monitor:
             new = Settings.merge(self.cli, load_config(self.config_path))
             new.check()
             sinks = _open_sinks(new.sinks) if new.sinks != self.settings.sinks else None
-        except (ConfigError, UsageError) as exc:
-            warn(f"{exc}; still running the previous configuration")
+        except Exception as exc:  # noqa: BLE001 - whatever is wrong with the new file, the old one runs on
+            warn(f"{_one_line(exc)}; still running the previous configuration")
             return
         if sinks is not None:
             self.close_sinks(None)
@@ -252,6 +256,10 @@ class Monitor:
             if undelivered:
                 warn(f"a sink could not write {undelivered} events: {getattr(out, 'error', '')}")
         self.sinks = []
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 @contextlib.contextmanager

@@ -14,6 +14,7 @@ from ..bpf import features
 from ..pipeline.runner import Runner, Signals
 from ..pipeline.scope import Scope
 from ..sinks import FORMATS, make_sink
+from ..sinks.escape import escape_text
 from . import app
 from .context import build_context
 from .errors import RuntimeFailure, UsageError, check_seconds, handle_errors, require_root
@@ -119,5 +120,5 @@ def _run(chosen: list[tracker_registry.TrackerDef], scope: Scope, sink: Any,
 
 
 def describe_scope(scope: Scope) -> str:
-    where = ", ".join(scope.containers) if scope.containers else "all containers"
+    where = ", ".join(map(escape_text, scope.containers)) if scope.containers else "all containers"
     return where + " and the host" if scope.host else where

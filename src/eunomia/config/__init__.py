@@ -53,6 +53,8 @@ def load_config(path: Path) -> Config:
         raise ConfigError(f"{path}: larger than {MAX_BYTES >> 20} MiB; a configuration is a few lines")
     try:
         document = yaml.safe_load(raw) if raw.strip() else {}
+    except RecursionError:
+        raise ConfigError(f"{path}: nested too deeply; a configuration is a flat mapping") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
@@ -69,9 +71,10 @@ def config_from(document: Any, path: Path) -> Config:
     if errors:
         raise ConfigError(f"{path}: {_explain(errors[0])}")
     limits = document.get("limits") or {}
+    metrics = document.get("metrics")
     return Config(
         trackers=tuple(document.get("trackers", ())), containers=tuple(document.get("containers", ())),
-        host=document.get("host", False), metrics=document.get("metrics"), sinks=tuple(document.get("sinks", ())),
+        host=document.get("host", False), metrics="off" if metrics is False else metrics, sinks=tuple(document.get("sinks", ())),
         format=document.get("format"), events=document.get("events", False),
         exited_series_seconds=limits.get("exited_series_seconds"), source=path)
 
@@ -83,8 +86,13 @@ def _explain(error: jsonschema.ValidationError) -> str:
         extra = sorted(set(error.instance) - set(known)) if isinstance(error.instance, dict) else []
         where = f"in {key}: " if error.absolute_path else ""
         return f"{where}unknown key {extra[0]!r}; known keys: {', '.join(known)}"
+    if error.validator == "oneOf" and key == "metrics":
+        return f"metrics: {_shown(error.instance)} is not HOST:PORT or off; give e.g. 127.0.0.1:9464"
     if error.validator == "type":
-        return f"{key}: {_shown(error.instance)} is not {_article(error.validator_value)}; give {_article(error.validator_value)}"
+        hint = " (quote it: YAML reads yes, no, on, off as true or false)" if isinstance(error.instance, bool) \
+            and error.validator_value == "string" else ""
+        return f"{key}: {_shown(error.instance)} is not {_article(error.validator_value)}; " \
+               f"give {_article(error.validator_value)}{hint}"
     if error.validator == "enum":
         return f"{key}: {_shown(error.instance)} is not one of {', '.join(map(str, error.validator_value))}"
     if error.validator == "uniqueItems":

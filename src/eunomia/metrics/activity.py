@@ -11,7 +11,8 @@ its cgroup before the container's program starts) is not the container's
 behaviour and is not counted, as in a recording's report.
 
 A container that exited leaves the series `grace` seconds after it was
-seen gone, so a dashboard still shows its last minutes.
+seen gone, so a dashboard still shows its last minutes; its kernel-counted
+series (collector.py) go with it, as it is then `forgotten`.
 """
 
 from __future__ import annotations
@@ -75,10 +76,22 @@ class ContainerActivity:
     gone_since: float | None = None
 
 
+FORGOTTEN_LIMIT = 65536  # exited containers remembered as gone (oldest forgotten first)
+
+
 class Activity:
     def __init__(self, grace: float = DEFAULT_GRACE_SECONDS, clock: Callable[[], float] = time.monotonic) -> None:
         self.grace, self.clock = grace, clock
         self._by_id: dict[str, ContainerActivity] = {}
+        self._forgotten: dict[str, None] = {}  # ids whose series left (an ordered set)
+
+    def is_forgotten(self, container_id: str) -> bool:
+        return container_id in self._forgotten
+
+    def touch(self, container_id: str, name: str | None, image: str | None) -> None:
+        """A container known from the kernel's counts only: pruned like the others."""
+        if container_id not in self._by_id and container_id not in self._forgotten:
+            self._by_id[container_id] = ContainerActivity(name, image)
 
     def observe(self, event: Event) -> None:
         count = COUNTED.get(event["type"])
@@ -88,6 +101,7 @@ class Activity:
         entry = self._by_id.get(container["id"])
         if entry is None:
             entry = self._by_id[container["id"]] = ContainerActivity(container["name"], container["image"])
+            self._forgotten.pop(container["id"], None)  # back (a restart after the grace)
         elif entry.name is None and container["name"] is not None:  # named late
             entry.name, entry.image = container["name"], container["image"]
         counts = entry.counts
@@ -104,6 +118,9 @@ class Activity:
                 entry.gone_since = now
             elif now - entry.gone_since >= self.grace:
                 del self._by_id[container_id]
+                self._forgotten[container_id] = None
+                if len(self._forgotten) > FORGOTTEN_LIMIT:
+                    del self._forgotten[next(iter(self._forgotten))]
 
     def snapshot(self) -> dict[str, ContainerActivity]:
         """A copy to read while the pump goes on."""

@@ -64,9 +64,9 @@ class EunomiaCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         state = self.state
         with state.lock:
+            aggregates = _current(state.aggregates(), state.activity)
             activity = state.activity.snapshot()
             summary = state.summary()
-            aggregates = state.aggregates()
             fill = state.ring_fill()
         yield from _activity_metrics(activity)
         yield from _kernel_metrics(aggregates)
@@ -76,6 +76,20 @@ class EunomiaCollector(Collector):
 
     def describe(self) -> Iterator[Metric]:
         return iter(())  # unchecked at registration: the families depend on the trackers loaded
+
+
+def _current(aggregates: list[dict[str, Any]], activity: Activity) -> list[dict[str, Any]]:
+    """The kernel's records of containers that still have series; a
+    container seen only there is registered, so it leaves when it exits."""
+    kept = []
+    for record in aggregates:
+        container = record.get("container") or {}
+        container_id = container.get("id") or ""
+        if activity.is_forgotten(container_id):
+            continue
+        activity.touch(container_id, container.get("name"), container.get("image"))
+        kept.append(record)
+    return kept
 
 
 def _activity_metrics(activity: dict[str, ContainerActivity]) -> Iterator[Metric]:

@@ -32,7 +32,7 @@ def parse_address(text: str) -> tuple[str, int]:
         if host != "localhost":
             raise MetricsAddressError(f"--metrics {text!r}: the host must be an IP address (or localhost), "
                                       f"e.g. {DEFAULT_ADDRESS}") from None
-    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+    if not (port_text.isascii() and port_text.isdigit()) or not 0 < int(port_text) < 65536:
         raise MetricsAddressError(f"--metrics {text!r}: the port must be 1–65535, e.g. {DEFAULT_ADDRESS}")
     return host, int(port_text)
 

@@ -77,7 +77,7 @@ class Runner:
         self.context: Context | None = None
         self.session: TraceSession | None = None
         self.attached_s: float | None = None   # start → every probe attached
-        self.started: float | None = None      # clock() when attached
+        self.started: float | None = None      # clock() when pumping began: -T counts from here
         self._periodic: list[list[Any]] = []   # [interval, next due, fn]
 
     # -- start and stop --------------------------------------------------------
@@ -90,8 +90,7 @@ class Runner:
         except BaseException:
             self.context.close()
             raise
-        self.started = self.clock()
-        self.attached_s = self.started - began
+        self.attached_s = self.clock() - began
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -116,14 +115,17 @@ class Runner:
         — when given — until `until()` says so: it then owns the decision
         (e.g. a stop forwarded to a child that must end first)."""
         session = self._live()
-        deadline = None if self.timeout is None or self.started is None else self.started + self.timeout
+        if self.started is None:  # what a command does before pumping (start COMMAND) is not timed
+            self.started = self.clock()
+        deadline = None if self.timeout is None else self.started + self.timeout
         while True:
             now = self.clock()
-            if deadline is not None and now >= deadline:
+            if deadline is not None and now >= deadline - 1e-6:  # (a µs: clocks are floats)
                 self.signals.request_stop(signal.SIGTERM)
             if until() if until is not None else self.signals.requested:
                 return
-            wait = poll_seconds if deadline is None else max(0.0, min(poll_seconds, deadline - now))
+            # after the deadline (an `until` still waiting) polls go on at the usual pace
+            wait = poll_seconds if deadline is None or now >= deadline else min(poll_seconds, deadline - now)
             with self.lock:
                 session.poll(emit, timeout=wait)
             if after_poll is not None:

@@ -80,35 +80,48 @@ class RotatingJsonLines:
             return
         data, lines = b"".join(self._buffer), len(self._buffer)
         self._buffer.clear()
-        if self._size and self._size + len(data) > self.max_bytes:
-            self._rotate()
         try:
+            if self._fd < 0 or (self._size and self._size + len(data) > self.max_bytes):
+                self._rotate()
             written = os.write(self._fd, data)
             while written < len(data):
                 written += os.write(self._fd, data[written:])
             self._size += len(data)
-        except OSError as exc:
+        except (OSError, SinkError) as exc:
             self.undelivered += lines
-            self.error = f"{self.path}: {exc.strerror}"
+            self.error = f"{self.path}: {getattr(exc, 'strerror', None) or exc}"
 
     def _rotate(self) -> None:
-        os.close(self._fd)
-        for n in range(self.keep - 1, 0, -1):
-            older = self.path.with_name(f"{self.path.name}.{n}")
-            if older.exists() and not older.is_symlink():
-                os.replace(older, self.path.with_name(f"{self.path.name}.{n + 1}"))
-        if self.keep > 0:
-            os.replace(self.path, self.path.with_name(f"{self.path.name}.1"))
-        else:
-            os.unlink(self.path)
+        """PATH → PATH.1 → … → PATH.K, then a new PATH.  On a failure the
+        current file is kept (or reopened) and written on: a rename that
+        cannot be done costs the rotation, not the events."""
+        try:
+            for n in range(self.keep - 1, 0, -1):
+                older = self.path.with_name(f"{self.path.name}.{n}")
+                if older.is_file() and not older.is_symlink():
+                    os.replace(older, self.path.with_name(f"{self.path.name}.{n + 1}"))
+            if self.keep > 0:
+                os.replace(self.path, self.path.with_name(f"{self.path.name}.1"))
+            else:
+                os.unlink(self.path)
+        except OSError as exc:
+            self.error = f"{self.path}: cannot rotate: {exc.strerror}"
+            if self._fd >= 0:
+                self._size = 0  # try again after another max_bytes
+                return
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
         self._fd = self._open()
-        self._size = 0
+        self._size = os.fstat(self._fd).st_size
 
     def close(self, summary: dict[str, Any] | None) -> None:
         if summary is not None:
             self.write({"type": "summary", **summary})
         self.flush()
-        os.close(self._fd)
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
 
 
 def open_target(target: str) -> RotatingJsonLines:
