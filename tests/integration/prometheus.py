@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import json
-import socket
-import subprocess
 import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
+from typing import Callable
 
+from ..servers import Server, _program, free_port
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+__all__ = ["Prometheus", "free_port", "get"]
 
 
 def get(url: str) -> str:
@@ -22,7 +19,7 @@ def get(url: str) -> str:
         return response.read().decode()
 
 
-class Prometheus:
+class Prometheus(Server):
     """Debian's prometheus, scraping one target every second, on loopback."""
 
     def __init__(self, target: str, directory: Path) -> None:
@@ -31,11 +28,9 @@ class Prometheus:
         config.write_text(json.dumps({  # JSON is YAML
             "global": {"scrape_interval": "1s", "scrape_timeout": "900ms"},
             "scrape_configs": [{"job_name": "eunomia", "static_configs": [{"targets": [target]}]}]}))
-        self.log = open(directory / "prometheus.log", "wb")
-        self.proc = subprocess.Popen(["prometheus", f"--config.file={config}",
-                                      f"--storage.tsdb.path={directory / 'tsdb'}",
-                                      f"--web.listen-address=127.0.0.1:{self.port}"],
-                                     stdout=self.log, stderr=subprocess.STDOUT)
+        super().__init__([_program("prometheus"), f"--config.file={config}",
+                          f"--storage.tsdb.path={directory / 'tsdb'}", f"--web.listen-address=127.0.0.1:{self.port}"],
+                         directory / "prometheus.log")
 
     def query(self, promql: str) -> list[dict]:
         url = f"http://127.0.0.1:{self.port}/api/v1/query?" + urllib.parse.urlencode({"query": promql})
@@ -43,43 +38,25 @@ class Prometheus:
         assert answer["status"] == "success", answer
         return answer["data"]["result"]
 
-    def wait_for(self, promql: str, value: str, timeout: float = 60) -> list[dict]:
+    def _poll(self, promql: str, good: Callable[[list[dict]], bool], timeout: float, failure: str) -> list[dict]:
         deadline, result = time.monotonic() + timeout, []
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise AssertionError(f"prometheus exited: {Path(self.log.name).read_text()[-2000:]}")
+                raise AssertionError(f"prometheus exited: {self.log.read_text()[-2000:]}")
             try:
                 result = self.query(promql)
             except OSError:
                 result = []  # not listening yet
-            if result and all(r["value"][1] == value for r in result):
+            if good(result):
                 return result
             time.sleep(0.5)
-        raise AssertionError(f"{promql} never became {value}: {result}")
+        raise AssertionError(f"{failure}: {result}")
+
+    def wait_for(self, promql: str, value: str, timeout: float = 60) -> list[dict]:
+        """The result once every series has this value."""
+        return self._poll(promql, lambda r: bool(r) and all(s["value"][1] == value for s in r), timeout,
+                          f"{promql} never became {value}")
 
     def wait_until(self, promql: str, timeout: float = 60, panel: str = "") -> list[dict]:
         """The query's result once it has series (rates need two scrapes)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"prometheus exited: {Path(self.log.name).read_text()[-2000:]}")
-            try:
-                result = self.query(promql)
-            except OSError:
-                result = []
-            if result:
-                return result
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{panel or 'query'}: no series for {promql}")
-            time.sleep(0.5)
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.log.close()
-
-
+        return self._poll(promql, bool, timeout, f"{panel or 'query'}: no series for {promql}")

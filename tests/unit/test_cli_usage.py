@@ -196,7 +196,7 @@ def test_record_names_the_container_of_a_foreground_docker_run(tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["--metrics", "9464"], "--metrics '9464': give HOST:PORT, e.g. 127.0.0.1:9464"),
     (["--metrics", "example.com:9464"], "the host must be an IP address"),
-    (["--sink", "kafka:x"], "--sink 'kafka:x': give KIND:TARGET, one of: jsonl:PATH"),
+    (["--sink", "kafka:x"], "--sink 'kafka:x': give KIND:TARGET, one of: influxdb:http://HOST:PORT/DATABASE; jsonl:PATH"),
     (["--sink", "jsonl:"], "the target is missing"),
     (["-f", "csv"], "unknown format 'csv'; choose from table, json"),
     (["-f", "table", "--events"], "--events writes JSON lines: give -f json too"),

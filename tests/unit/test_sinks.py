@@ -19,8 +19,8 @@ def test_kinds_are_the_modules_that_open_targets() -> None:
 
 
 @pytest.mark.parametrize("spec, message", [
-    ("nowhere", "give KIND:TARGET, one of: jsonl:PATH"),
-    ("bogus:/tmp/x", "give KIND:TARGET, one of: jsonl:PATH"),
+    ("nowhere", "give KIND:TARGET, one of: influxdb:http://HOST:PORT/DATABASE; jsonl:PATH"),
+    ("bogus:/tmp/x", "give KIND:TARGET, one of: influxdb:http://HOST:PORT/DATABASE; jsonl:PATH"),
     ("jsonl:", "the target is missing: jsonl:PATH"),
     ("jsonl:/tmp/x?max_bytes=ten", "max_bytes and keep are whole numbers"),
     ("jsonl:/tmp/x?max_bytes=10", "give max_bytes of at least 4096"),

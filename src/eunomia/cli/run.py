@@ -15,7 +15,7 @@ from .. import trackers as tracker_registry
 from ..bpf import features
 from ..config import Config, ConfigError, load_config
 from ..metrics.activity import DEFAULT_GRACE_SECONDS, Activity
-from ..metrics.collector import EunomiaCollector, PipelineState
+from ..metrics.collector import EunomiaCollector, PipelineState, sink_metrics
 from ..metrics.server import DEFAULT_ADDRESS, MetricsAddressError, MetricsServer, parse_address
 from ..pipeline.runner import Runner, Signals
 from ..pipeline.scope import Scope
@@ -200,7 +200,8 @@ class Monitor:
             docker = context.docker
             exited = (lambda cid: docker.exit_of(cid) is not None) if docker is not None else (lambda cid: False)
             runner.every(PRUNE_SECONDS, lambda: self.activity.prune(exited))
-            state = PipelineState(session.summary, session.aggregates, session.ring_fill, self.activity, runner.lock)
+            state = PipelineState(session.summary, session.aggregates, session.ring_fill, self.activity, runner.lock,
+                                  extra=lambda: sink_metrics(self.sinks))
 
             def after_poll() -> None:
                 self.flush()
@@ -254,7 +255,8 @@ class Monitor:
                 out.close(summary)
             undelivered = getattr(out, "undelivered", 0)
             if undelivered:
-                warn(f"a sink could not write {undelivered} events: {getattr(out, 'error', '')}")
+                warn(f"sink {getattr(out, 'name', '?')} could not deliver {undelivered} events: "
+                     f"{getattr(out, 'error', None) or 'its queue was full'}")
         self.sinks = []
 
 

@@ -158,3 +158,16 @@ def _health_metrics(summary: dict[str, Any], fill: dict[str, float], containers:
     info = InfoMetricFamily("eunomia_build", "The agent's version.")
     info.add_metric([], {"version": __version__})
     yield from (received, lost, ring, undecodable, watched, info)
+
+
+def sink_metrics(sinks: list[Any]) -> Iterator[Metric]:
+    """What each sink delivered and could not (`name`, `undelivered`, and `delivered` when it counts)."""
+    undelivered = CounterMetricFamily("eunomia_sink_undelivered", "Events a sink could not deliver (down, slow, "
+                                      "refused, full queue).", labels=["sink"])
+    delivered = CounterMetricFamily("eunomia_sink_delivered", "Events a network sink delivered.", labels=["sink"])
+    for n, sink in enumerate(sinks):
+        label = f"{getattr(sink, 'name', 'sink')}-{n}"
+        undelivered.add_metric([label], getattr(sink, "undelivered", 0))
+        if hasattr(sink, "delivered"):
+            delivered.add_metric([label], sink.delivered)
+    yield from (undelivered, delivered)

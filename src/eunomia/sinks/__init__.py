@@ -80,8 +80,9 @@ def open_sink(spec: str) -> KindSink:
     kind, sep, target = spec.partition(":")
     kinds = sink_kinds()
     if not sep or kind not in kinds:
-        known = "; ".join(f"{name}:{getattr(module, 'USAGE', 'TARGET')}" for name, module in sorted(kinds.items()))
-        raise SinkSpecError(f"--sink {spec!r}: give KIND:TARGET, one of: {known}")
+        known = "; ".join(f"{name}:{getattr(module, 'USAGE', 'TARGET').split(' (')[0]}"
+                          for name, module in sorted(kinds.items()))
+        raise SinkSpecError(f"--sink {spec!r}: give KIND:TARGET, one of: {known} (docs/sinks.md)")
     if not target:
         raise SinkSpecError(f"--sink {spec!r}: the target is missing: {kind}:{kinds[kind].USAGE}")
     sink: KindSink = kinds[kind].open_target(target)

@@ -47,6 +47,8 @@ class JsonLinesSink:
 class RotatingJsonLines:
     """Appends JSON lines to a regular file, rotated by size (never through a link)."""
 
+    name = KIND
+
     def __init__(self, path: Path, max_bytes: int = DEFAULT_MAX_BYTES, keep: int = DEFAULT_KEEP) -> None:
         self.path, self.max_bytes, self.keep = path, max_bytes, keep
         self.count = 0

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import collections
 import logging
+import socket
 import threading
-import time
 from typing import Any, Callable
 
 log = logging.getLogger(__name__)
@@ -129,3 +129,34 @@ class QueuedSink:
                 self._sleep(self.backoff * (2 ** attempt))
         log.debug("%s: gave up on %d events: %s", self.name, len(items), self.error)
         self.failed += len(items)
+
+
+class SocketSink(QueuedSink):
+    """A queued sink that keeps one socket between deliveries (dropped after
+    a failure).  A subclass gives `new_socket()` and `handshake(sock)`."""
+
+    def __init__(self, **options: Any) -> None:
+        self._socket: socket.socket | None = None
+        super().__init__(**options)
+
+    def new_socket(self) -> socket.socket:
+        raise NotImplementedError
+
+    def handshake(self, sock: socket.socket) -> None:
+        """Make a new socket ready (connect, greet); raise OSError if it cannot be."""
+
+    def connected(self) -> socket.socket:
+        if self._socket is None:
+            sock = self.new_socket()
+            try:
+                self.handshake(sock)
+            except OSError:
+                sock.close()
+                raise
+            self._socket = sock
+        return self._socket
+
+    def disconnect(self) -> None:
+        if self._socket is not None:
+            self._socket.close()
+            self._socket = None

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import calendar
-import ipaddress
 import time
-from urllib.parse import urlsplit, SplitResult
+import urllib.error
+import urllib.request
+from urllib.parse import SplitResult, urlsplit
 
 from . import SinkSpecError
+from .queued import DeliveryError
+
+HTTP_TIMEOUT_SECONDS = 5.0
 
 _SECONDS: dict[str, int] = {}
 
@@ -37,9 +41,22 @@ def parse_url(kind: str, target: str, schemes: tuple[str, ...], usage: str,
         raise SinkSpecError(f"--sink {kind}:{target}: the port must be 1–65535") from None
     if port is None and default_port is None:
         raise SinkSpecError(f"--sink {kind}:{target}: give the port, {kind}:{usage}")
-    if url.hostname != "localhost":
-        try:
-            ipaddress.ip_address(url.hostname)
-        except ValueError:
-            pass  # a name: resolved when connecting
     return url
+
+
+def post(url: str, body: bytes, content_type: str, what: str,
+         retry_codes: tuple[int, ...] = (408, 429)) -> None:
+    """POST body; a failure is a DeliveryError naming `what` (retried unless
+    the answer is a 4xx outside retry_codes: asking again cannot help)."""
+    request = urllib.request.Request(url, data=body, method="POST",
+                                     headers={"Content-Type": content_type, "User-Agent": "eunomia"})
+    try:
+        with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT_SECONDS) as response:
+            response.read()
+    except urllib.error.HTTPError as exc:
+        detail = " ".join(exc.read(300).decode(errors="replace").split())
+        retry = exc.code >= 500 or exc.code in retry_codes
+        raise DeliveryError(f"{what}: HTTP {exc.code} {exc.reason}{': ' + detail if detail else ''}",
+                            retry=retry) from None
+    except (urllib.error.URLError, OSError) as exc:
+        raise DeliveryError(f"{what}: {getattr(exc, 'reason', exc)}") from None
