@@ -20,7 +20,7 @@ BPF_CFLAGS := -target bpf -mcpu=v3 -g -O2 -Wall -Werror -D__TARGET_ARCH_$(ARCH) 
 RUN_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: all deps bench-deps bpf venv run test unit integration test-images dockerd bench bench-quick clean distclean
+.PHONY: all deps bench-deps bpf venv run test unit integration test-images dockerd bench bench-quick bench-soak clean distclean
 
 all: bpf venv
 
@@ -82,6 +82,10 @@ bench: deps bpf venv dockerd bench-deps
 
 bench-quick: deps bpf venv dockerd bench-deps
 	$(BIN)/python bench/run.py --quick $(BENCH_ARGS)
+
+# `eunomia run` for 10 minutes while containers come and go: RSS at start and end
+bench-soak: deps bpf venv dockerd bench-deps
+	$(BIN)/python bench/run.py --only soak $(BENCH_ARGS)
 
 clean:
 	find src -name '*.bpf.o' -delete -o -name '*.bpf.d' -delete

@@ -17,6 +17,7 @@ Sections (bench/harness/):
   storms     max events/s into Python with zero drops, per tracker (paced storms)
   cost       agent CPU% and RSS at 1k/10k/50k events/s
   userspace  records/s decoded, and enriched + written as JSONL, in-process
+  soak       `eunomia run` while containers come and go: RSS at start and end (only with --only soak)
 
 Everything runs locally: images built from Debian packages (bench/images/),
 containers and a network with unique names removed at the end, wrk against
@@ -40,7 +41,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import bpfstats, matrix, report, storms, userspace
+from harness import bpfstats, matrix, report, soak, storms, userspace
 from harness.agent import Agent, startup_times
 from harness.conditions import Condition
 from harness.config import FULL, QUICK, Profile
@@ -54,7 +55,8 @@ from harness.util import (
 )
 from harness.workloads import Testbed, build_images, loop_container, loop_host
 
-SECTIONS = ("matrix", "startup", "bpf", "storms", "cost", "userspace")
+SECTIONS = ("matrix", "startup", "bpf", "storms", "cost", "userspace", "soak")
+DEFAULT_SECTIONS = SECTIONS[:-1]  # the soak runs only when asked (10 minutes in the full profile)
 TOOLS = {"wrk": "nginx workload", "bpftrace": "bpftrace condition", "auditd": "auditd condition",
          "auditctl": "auditd condition", "strace": "strace condition", "bpftool": "BPF stats, storms",
          "clang": "BPF stats baseline", "docker": "everything"}
@@ -93,7 +95,8 @@ def _get_infos(results: dict[str, Any], condition: str) -> list[dict[str, Any]]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="the ≤ 3 minute profile")
-    parser.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated sections ({', '.join(SECTIONS)})")
+    parser.add_argument("--only", default=",".join(DEFAULT_SECTIONS),
+                        help=f"comma-separated sections ({', '.join(SECTIONS)}; default: all but soak)")
     parser.add_argument("--reps", type=int, help="override the number of interleaved repetitions")
     parser.add_argument("--render", metavar="JSON", help="only print the Markdown tables of a saved result")
     args = parser.parse_args()
@@ -135,9 +138,10 @@ def main() -> int:
                                        for kind in ("exec", "file", "net")],
                     "cost": lambda: storms.agent_cost(bed, profile.rates, profile.rates_step_s, workdir),
                     "userspace": lambda: userspace.measure(bed, profile.userspace_records),
+                    "soak": lambda: soak.soak(bed, profile.soak_s, 1000, profile.soak_grace_s, workdir),
                 }
                 keys = {"startup": "startup", "matrix": "matrix", "bpf": "bpf_stats", "storms": "storms",
-                        "cost": "agent_cost", "userspace": "userspace"}
+                        "cost": "agent_cost", "userspace": "userspace", "soak": "soak"}
                 for section in SECTIONS:
                     if section not in only:
                         continue

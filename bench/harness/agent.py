@@ -22,7 +22,7 @@ from typing import Any
 from .util import EUNOMIA, BenchError, median, rnd, stop_process
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-READY = re.compile(r"eunomia: tracing .*\(probes attached in ([\d.]+)s\)")
+READY = re.compile(r"eunomia: (?:tracing|watching) .*\(probes attached in ([\d.]+)s\)")
 
 
 def cpu_seconds(pid: int) -> float:
@@ -42,12 +42,17 @@ def memory_mib(pid: int) -> dict[str, float]:
 
 
 class Agent:
-    """`eunomia trace TRACKERS [ARGS] -f json -o OUT`, started in its own session
+    """`eunomia trace TRACKERS [ARGS] -f json -o OUT` (or, with command="run",
+    `eunomia run [ARGS] -f json --sink jsonl:OUT`), started in its own session
     (so a Ctrl-C on the bench does not reach it before the bench stops it)."""
 
     def __init__(self, trackers: list[str], out: Path | str = "/dev/null", args: list[str] | None = None,
-                 ready_timeout: float = 60) -> None:
-        self.argv = [str(EUNOMIA), "trace", *trackers, *(args or []), "-f", "json", "-o", str(out)]
+                 ready_timeout: float = 60, command: str = "trace") -> None:
+        if command == "run":
+            self.argv = [str(EUNOMIA), "run", *(f"-t{t}" for t in trackers), *(args or []), "-f", "json",
+                         "--sink", f"jsonl:{out}"]
+        else:
+            self.argv = [str(EUNOMIA), "trace", *trackers, *(args or []), "-f", "json", "-o", str(out)]
         self.out = Path(out)
         self.ready_timeout = ready_timeout
         self.proc: subprocess.Popen[str] | None = None

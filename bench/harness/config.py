@@ -28,6 +28,8 @@ class Profile:
     bpf_filtered_window: bool          # also a second agent (-c another container) for that window
     startup_runs: int
     userspace_records: int             # records replayed through the decoder per tracker
+    soak_s: float                      # `eunomia run` while containers come and go (--only soak)
+    soak_grace_s: float                # how long an exited container keeps its series there
     budget_s: int                      # the whole run is cut off after this
 
 
@@ -37,7 +39,7 @@ FULL = Profile(
     host_conditions=("alone", "eunomia-default", "eunomia-syscall"),
     floors=("empty-sys_enter", "empty-sys_exit", "empty-tp_connect", "empty-sys_enter+tp_connect"),
     storm_step_s=2.0, storm_max_rate=1 << 20, rates=(0, 1000, 10000, 50000), rates_step_s=8.0,
-    bpf_stats_s=3.0, bpf_filtered_window=True, startup_runs=5, userspace_records=300_000, budget_s=1500,
+    bpf_stats_s=3.0, bpf_filtered_window=True, startup_runs=5, userspace_records=300_000, soak_s=600, soak_grace_s=60, budget_s=1500,
 )
 
 QUICK = Profile(
@@ -47,5 +49,5 @@ QUICK = Profile(
     host_conditions=("alone", "eunomia-default", "eunomia-syscall"),
     floors=("empty-sys_enter", "empty-sys_enter+tp_connect"),
     storm_step_s=0.5, storm_max_rate=1 << 20, rates=(0, 1000, 10000, 50000), rates_step_s=1.2,
-    bpf_stats_s=0.8, bpf_filtered_window=False, startup_runs=3, userspace_records=60_000, budget_s=170,
+    bpf_stats_s=0.8, bpf_filtered_window=False, startup_runs=3, userspace_records=60_000, soak_s=90, soak_grace_s=15, budget_s=170,
 )

@@ -233,4 +233,17 @@ def markdown(r: dict[str, Any]) -> str:
     for t in r.get("targets", []):
         mark = "—" if t["met"] is None else ("met" if t["met"] else "**missed**")
         lines.append(f"| {t['target']} | {t['goal']} | {_n(t['value'], '{:,.1f}')} | {mark} |")
+    soaked = r.get("soak")
+    if soaked:
+        lines += ["", f"**Soak**: `eunomia run` (default trackers, metrics, a JSONL sink) for {soaked['seconds']} s "
+                  f"while {soaked['containers_started']} short-lived containers came and went and a steady "
+                  f"{soaked['file_rate']:,} file events/s ran; exited containers kept their series "
+                  f"{soaked['grace_s']:g} s.", "",
+                  "| | start | end |", "|---|---|---|",
+                  f"| VmRSS | {_n(soaked['rss_start_mib'], '{:.1f} MiB')} | {_n(soaked['rss_end_mib'], '{:.1f} MiB')} |",
+                  f"| RssAnon (Python's heap) | {_n(soaked['anon_start_mib'], '{:.1f} MiB')} | "
+                  f"{_n(soaked['anon_end_mib'], '{:.1f} MiB')} |",
+                  "", f"Agent CPU {_n(soaked['agent_cpu_pct'], '{:.1f} %')} ({_n(soaked['us_per_event'], '{:.1f}')} µs "
+                  f"per event, {soaked['events']:,} events, {soaked['lost']} lost); "
+                  f"{soaked['containers_with_series']} containers had series at the end."]
     return "\n".join(lines)

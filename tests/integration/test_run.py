@@ -20,6 +20,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from .conftest import docker, events_of, unique
+from ..servers import wait_for
 from .prometheus import Prometheus, free_port, get
 
 pytestmark = pytest.mark.integration
@@ -140,3 +141,41 @@ def test_sighup_rereads_the_config_and_a_bad_one_keeps_the_running_settings(trac
     assert '"type":"summary"' not in first.read_text()  # closed at the reload, without one
     last = json.loads(second.read_text().splitlines()[-1])
     assert last["type"] == "summary" and last["lost"] == 0 and summary["lost"] == 0
+
+
+def _file_bytes_maps() -> set[int]:
+    shown = json.loads(subprocess.run(["bpftool", "-j", "map", "show"], capture_output=True, text=True,
+                                      check=True).stdout)
+    return {m["id"] for m in shown if m.get("name") == "file_bytes"}
+
+
+def _cgroups_in(map_id: int) -> set[int]:
+    dumped = json.loads(subprocess.run(["bpftool", "-j", "map", "dump", "id", str(map_id)], capture_output=True,
+                                       text=True, check=True).stdout)
+    return {entry["formatted"]["key"]["cgroup_id"] for entry in dumped}
+
+
+def test_an_exited_container_leaves_the_series_the_registry_and_the_kernel_maps(tracer, containers, tmp_path):
+    name = unique("gone")
+    port = free_port()
+    config = tmp_path / "config.yaml"
+    config.write_text("limits: {exited_series_seconds: 0}\n")
+    before = _file_bytes_maps()
+    agent = tracer("--config", str(config), "-c", name, "--metrics", f"127.0.0.1:{port}", "-t", "file",
+                   "-t", "exec", command="run")
+    [ours] = _file_bytes_maps() - before
+    assert containers.run(name, "sh", "-c", "echo x > /tmp/a; sleep 3", detach=True).returncode == 0
+    full_id = containers.full_id(name)
+    cgroup = next(Path("/sys/fs/cgroup/unified").glob(f"**/*{full_id}*"))
+    cgroup_id = cgroup.stat().st_ino
+    wait_for(lambda: _series(get(f"http://127.0.0.1:{port}/metrics"), "eunomia_file_writes_total", name),
+             "the container's series")
+    assert cgroup_id in _cgroups_in(ours)
+    docker("wait", name, timeout=30)
+    wait_for(lambda: not _series(get(f"http://127.0.0.1:{port}/metrics"), "eunomia_process_starts_total", name),
+             "the series to go")
+    text = get(f"http://127.0.0.1:{port}/metrics")
+    assert not any(s.labels.get("container") == name for f in text_string_to_metric_families(text)
+                   for s in f.samples)
+    assert cgroup_id not in _cgroups_in(ours)  # the kernel's per-container entries went too
+    agent.stop()

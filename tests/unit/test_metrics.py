@@ -124,7 +124,7 @@ def test_an_exited_container_leaves_the_series_after_the_grace() -> None:
     activity.prune(lambda cid: cid in exited)
     assert len(activity) == 2  # within the grace: still shown
     now[0] += 1
-    activity.prune(lambda cid: cid in exited)
+    assert activity.prune(lambda cid: cid in exited) == [IDS["web"]]
     assert set(activity.snapshot()) == {IDS["db"]}
     # a container seen running again restarts its grace
     activity.observe(event("exec", "db", 3, result=0))

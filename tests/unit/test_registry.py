@@ -198,3 +198,14 @@ def test_removing_a_containers_own_cgroup_forgets_its_addresses(registry):
     registry.cgroup_removed(10)
     assert web.ips == [] and registry.by_ip("172.18.0.5") is None
     registry.cgroup_removed(999)  # unknown: nothing happens
+
+
+def test_a_forgotten_container_leaves_every_table(populated, resolver):
+    populated.add_cgroup(3, f"/docker/{WEB}/init.scope")
+    assert sorted(populated.forget(WEB)) == [1, 3]
+    assert [c.id for c in populated.containers()] == [DB]
+    assert not populated.is_container_cgroup(1) and not populated.is_container_cgroup(3)
+    assert populated.container_of(1).id == HOST and populated.get(WEB) is None
+    assert populated.forget(WEB) == []  # twice: nothing left
+    # it may come back (a cgroup of that id again): learnt afresh
+    assert populated.add_cgroup(4, f"/docker/{WEB}").name == "web"

@@ -54,6 +54,7 @@ class Map(MutableMapping):
         self._batch_ok = map_type in BATCH_TYPES
         self.btf_key: Callable[[bytes], Any] | None = None    # set by Object from the BTF
         self.btf_value: Callable[[bytes], Any] | None = None
+        self.keyed_by_cgroup = False  # the key starts with an eun_cgroup_id (set by Object)
 
     @classmethod
     def from_libbpf(cls, handle: int, obj_name: str) -> "Map":
@@ -126,6 +127,14 @@ class Map(MutableMapping):
         while lib().bpf_map_get_next_key(self.fd, prev, nxt) == 0:
             yield nxt.raw
             prev = ctypes.create_string_buffer(nxt.raw, self.key_size)
+
+    def delete_cgroups(self, cgroup_ids: set[int]) -> int:
+        """Delete every entry whose key starts with one of these cgroup ids
+        (a map keyed_by_cgroup); returns how many went."""
+        doomed = [raw for raw in list(self._raw_keys()) if int.from_bytes(raw[:8], "little") in cgroup_ids]
+        for raw in doomed:
+            lib().bpf_map_delete_elem(self.fd, ctypes.create_string_buffer(raw, self.key_size))
+        return len(doomed)
 
     def __iter__(self) -> Iterator[Any]:
         for raw in list(self._raw_keys()):

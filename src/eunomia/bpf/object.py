@@ -268,6 +268,15 @@ class Program:
         return self._link(lib().bpf_program__attach_perf_event(self._h, perf_fd), "perf event")
 
 
+def _starts_with_cgroup_id(btf: Btf, key_id: int) -> bool:
+    """Is a map's key a struct whose first member is an eun_cgroup_id (per-container data)?"""
+    t, _ = btf.resolve(key_id)
+    if t.kind != Kind.STRUCT or not t.members:
+        return False
+    first = t.members[0]
+    return first.bit_offset == 0 and btf.resolve(first.type_id)[1] == "eun_cgroup_id"
+
+
 class Object:
     """A loaded object: live programs and maps; a context manager."""
 
@@ -284,6 +293,7 @@ class Object:
             if key_id and value_id:
                 live.btf_key = value_decoder(self.btf, key_id)
                 live.btf_value = value_decoder(self.btf, value_id)
+                live.keyed_by_cgroup = _starts_with_cgroup_id(self.btf, key_id)
         self.links: list[Link] = []
         self.decoder = RecordDecoder(self.btf)
 

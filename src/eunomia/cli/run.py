@@ -29,7 +29,7 @@ from .live import LiveView
 from .ready import announce_ready, check_ready_file
 from .trace import describe_scope
 
-PRUNE_SECONDS = 10.0  # how often exited containers are looked for (activity.py)
+PRUNE_SECONDS = (1.0, 10.0)  # exited containers are looked for every grace/10, within these bounds
 # what a SIGHUP cannot change while the probes stay attached
 RESTART_TO_CHANGE = ("trackers", "containers", "host", "metrics", "format")
 
@@ -197,9 +197,8 @@ class Monitor:
         with Runner(chosen, scope, build_context, signals=signals, timeout=timeout) as runner:
             session, context = runner.session, runner.context
             assert session is not None and context is not None
-            docker = context.docker
-            exited = (lambda cid: docker.exit_of(cid) is not None) if docker is not None else (lambda cid: False)
-            runner.every(PRUNE_SECONDS, lambda: self.activity.prune(exited))
+            low, high = PRUNE_SECONDS
+            runner.every(min(high, max(low, self.settings.exited_series_seconds / 10)), lambda: self._prune(runner))
             state = PipelineState(session.summary, session.aggregates, session.ring_fill, self.activity, runner.lock,
                                   extra=lambda: sink_metrics(self.sinks))
 
@@ -227,6 +226,21 @@ class Monitor:
             self.stdout.close(summary)
         else:
             typer.echo(summary_line(summary), err=True)
+
+    def _prune(self, runner: Runner) -> None:
+        """Containers gone for longer than the grace leave the series, the
+        registry and the kernel's per-container maps: memory stays bounded
+        however many containers come and go."""
+        context, session = runner.context, runner.session
+        assert context is not None and session is not None
+        docker = context.docker
+        with runner.lock:  # a scrape reads the same state
+            gone = self.activity.prune(lambda cid: docker is not None and docker.exit_of(cid) is not None)
+            cgroups = {cg for cid in gone for cg in context.registry.forget(cid)}
+            session.forget_cgroups(cgroups)
+            for cid in gone:
+                if docker is not None:
+                    docker.forget(cid)
 
     def reload(self) -> None:
         """SIGHUP: re-read the config file; a bad one keeps the running settings."""

@@ -257,6 +257,12 @@ class DockerResolver:
             self._cond.notify_all()
         self._notify(self._stopped, container_id)
 
+    def forget(self, container_id: str) -> None:
+        """Drop what is kept of a long-gone container."""
+        with self._cond:
+            self._seen.pop(container_id, None)
+            self._exits.pop(container_id, None)
+
     def exit_of(self, container_id: str, wait: float = 0.0) -> tuple[str | None, int | None] | None:
         """(when, exit code) of a container that died while events were
         followed; wait up to `wait` seconds for its die event."""

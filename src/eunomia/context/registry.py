@@ -68,6 +68,18 @@ class ContainerRegistry:
             self._enrich(container)
         return container
 
+    def forget(self, container_id: str) -> list[int]:
+        """A long-gone container leaves the registry (an always-on agent sees
+        thousands come and go); returns the cgroup ids it had."""
+        cgroups = self.cgroups_of(container_id)
+        for cgroup_id in cgroups:
+            self._by_cgroup.pop(cgroup_id, None)
+            self._cgroup_paths.pop(cgroup_id, None)
+        for known in (self._by_id, self._refs, self._retry_at):
+            known.pop(container_id, None)  # type: ignore[attr-defined]
+        self._stopped.discard(container_id)
+        return cgroups
+
     def add_container(self, container: Container) -> Container:
         """Record metadata learnt elsewhere (e.g. listing the runtime, a start event)."""
         self._stopped.discard(container.id)

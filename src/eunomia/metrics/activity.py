@@ -108,9 +108,10 @@ class Activity:
         for key in count(event):
             counts[key] = counts.get(key, 0) + 1
 
-    def prune(self, exited: Callable[[str], bool]) -> None:
-        """Forget containers that exited more than `grace` seconds ago."""
+    def prune(self, exited: Callable[[str], bool]) -> list[str]:
+        """Forget containers that exited more than `grace` seconds ago; returns their ids."""
         now = self.clock()
+        forgotten = []
         for container_id, entry in list(self._by_id.items()):
             if not exited(container_id):
                 entry.gone_since = None
@@ -119,8 +120,10 @@ class Activity:
             elif now - entry.gone_since >= self.grace:
                 del self._by_id[container_id]
                 self._forgotten[container_id] = None
+                forgotten.append(container_id)
                 if len(self._forgotten) > FORGOTTEN_LIMIT:
                     del self._forgotten[next(iter(self._forgotten))]
+        return forgotten
 
     def snapshot(self) -> dict[str, ContainerActivity]:
         """A copy to read while the pump goes on."""

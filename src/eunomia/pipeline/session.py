@@ -374,6 +374,11 @@ class TraceSession:
             out[r.tracker.name] = {"received": dict(r.received), **kernel}
         return out
 
+    def forget_cgroups(self, cgroup_ids: set[int]) -> int:
+        """Drop long-gone cgroups' entries from every per-container kernel map."""
+        return sum(m.delete_cgroups(cgroup_ids) for r in self._running for m in r.obj.maps.values()
+                   if m.keyed_by_cgroup and cgroup_ids)
+
     def ring_fill(self) -> dict[str, float]:
         """Per tracker: the share of its ring buffer waiting to be read (0–1)."""
         return {r.tracker.name: r.ring.pending_bytes() / r.ring.size for r in self._running}
