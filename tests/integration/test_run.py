@@ -20,6 +20,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from .conftest import docker, events_of, unique
+from ..reference import reference_file
 from ..servers import wait_for
 from .prometheus import Prometheus, free_port, get
 
@@ -179,3 +180,27 @@ def test_an_exited_container_leaves_the_series_the_registry_and_the_kernel_maps(
                    for s in f.samples)
     assert cgroup_id not in _cgroups_in(ours)  # the kernel's per-container entries went too
     agent.stop()
+
+
+
+
+def test_falcos_rules_raise_an_alert_on_a_real_trigger_and_none_on_the_benign_container(tracer, containers, tmp_path):
+    bad, benign = unique("shadow"), unique("benign")
+    port = free_port()
+    agent = tracer("-c", bad, "-c", benign, "--rules", str(reference_file("falco_rules.yaml")), "--metrics", f"127.0.0.1:{port}",
+                   command="run")
+    assert containers.run(bad, "sh", "-c", "echo 'root:*:1::::::' > /etc/shadow; /bin/cat /etc/shadow").returncode == 0
+    assert containers.run(benign, "sh", "-c", "/bin/cat /etc/hostname; echo x > /tmp/a").returncode == 0
+    text = get(f"http://127.0.0.1:{port}/metrics")
+    alerts = {tuple(sorted(s.labels.items())): s.value for f in text_string_to_metric_families(text)
+              for s in f.samples if s.name == "eunomia_alerts_total"}
+    lines, summary = agent.stop()
+    fired = [line for line in lines if line["type"] == "alert"]
+    assert [(a["rule"], a["container"]["name"]) for a in fired] == [("Read sensitive file untrusted", bad)]
+    alert = fired[0]
+    assert alert["priority"] == "WARNING" and "maturity_stable" in alert["tags"]
+    assert "file=/etc/shadow" in alert["output"] and "process=cat" in alert["output"]
+    assert alert["event"]["file"]["path"] == "/etc/shadow" and alert["event"]["process"]["name"] == "cat"
+    assert alerts == {(("container", bad), ("priority", "WARNING"), ("rule", "Read sensitive file untrusted")): 1.0}
+    assert summary["alerts"] == 1 and summary["alerts_suppressed"] == {}
+    assert not [line for line in lines if line["type"] != "alert"]  # without --events: alerts only

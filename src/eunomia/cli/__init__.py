@@ -34,6 +34,7 @@ from . import report as _report  # noqa: E402,F401
 from . import record as _record  # noqa: E402,F401
 from . import advise as _advise  # noqa: E402,F401
 from . import run as _run_command  # noqa: E402,F401
+from . import rules as _rules  # noqa: E402,F401
 
 
 def main() -> None:

@@ -6,20 +6,25 @@ import contextlib
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 import typer
+from prometheus_client.core import Metric
+from rich.text import Text
 
 from .. import outputs
 from .. import trackers as tracker_registry
 from ..bpf import features
 from ..config import Config, ConfigError, load_config
 from ..metrics.activity import DEFAULT_GRACE_SECONDS, Activity
-from ..metrics.collector import EunomiaCollector, PipelineState, sink_metrics
+from ..metrics.collector import EunomiaCollector, PipelineState, rule_metrics, sink_metrics
 from ..metrics.server import DEFAULT_ADDRESS, MetricsAddressError, MetricsServer, parse_address
 from ..pipeline.runner import Runner, Signals
 from ..pipeline.scope import Scope
+from ..rules.engine import FieldContext, RulesEngine
+from ..rules.ruleset import RuleSetError, load_rule_set
 from ..sinks import KindSink, Sink, SinkError, open_sink
+from ..sinks.escape import escape_text
 from ..sinks.jsonl import JsonLinesSink
 from ..sinks.table import summary_line
 from . import app
@@ -57,6 +62,7 @@ class Settings:
     host: bool
     metrics: str
     sinks: tuple[str, ...]
+    rules: tuple[str, ...]
     format: str
     events: bool
     exited_series_seconds: float
@@ -69,7 +75,8 @@ class Settings:
                    containers=tuple(cli["containers"]) or config.containers,
                    host=config.host if cli["host"] is None else cli["host"],
                    metrics=cli["metrics"] or config.metrics or DEFAULT_ADDRESS,
-                   sinks=tuple(cli["sinks"]) or config.sinks, format=fmt,
+                   sinks=tuple(cli["sinks"]) or config.sinks, rules=tuple(cli["rules"]) or config.rules,
+                   format=fmt,
                    events=config.events if cli["events"] is None else cli["events"],
                    exited_series_seconds=DEFAULT_GRACE_SECONDS if grace is None else grace)
 
@@ -104,6 +111,9 @@ def run(
                                                f"[default: {DEFAULT_ADDRESS}]; off: none.", show_default=False),
     sink: list[str] = typer.Option([], "--sink", metavar="KIND:TARGET",
                                    help="Send every event to this sink too (repeat), e.g. jsonl:PATH."),
+    rules: list[Path] = typer.Option([], "--rules", metavar="FILE",
+                                     help="Raise alerts from this rules file in Falco's syntax (repeat: loaded in "
+                                          "order); see `eunomia rules check`."),
     config: Optional[Path] = typer.Option(None, "--config", metavar="FILE",
                                           help="Read these settings from a YAML file (docs/config.md); the "
                                                "options given here win. SIGHUP re-reads it."),
@@ -128,15 +138,16 @@ def run(
     """
     check_seconds(timeout)
     cli = {"trackers": tracker, "containers": container, "host": host, "metrics": metrics, "sinks": sink,
-           "format": fmt, "events": events}
+           "rules": [str(r) for r in rules], "format": fmt, "events": events}
     settings = Settings.merge(cli, _read_config(config))
     chosen, address = settings.check()
+    engine = _load_rules(settings.rules)
     check_ready_file(ready_file)
     require_root("eunomia run")
     btf = features.probe("btf")
     if not btf.available:
         raise RuntimeFailure(f"no kernel BTF: {btf.detail}")
-    monitor = Monitor(settings, cli, config)
+    monitor = Monitor(settings, cli, config, engine)
     try:
         monitor.run(chosen, address, timeout, ready_file)
     finally:
@@ -149,6 +160,15 @@ def _read_config(path: Path | None) -> Config:
     try:
         return load_config(path)
     except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _load_rules(paths: tuple[str, ...]) -> RulesEngine | None:
+    if not paths:
+        return None
+    try:
+        return RulesEngine(load_rule_set([Path(p) for p in paths]).rules)
+    except RuleSetError as exc:
         raise UsageError(str(exc)) from None
 
 
@@ -167,8 +187,12 @@ def _open_sinks(specs: tuple[str, ...]) -> list[KindSink]:
 class Monitor:
     """The monitor's outputs: the live view or standard output, the sinks, the metrics."""
 
-    def __init__(self, settings: Settings, cli: dict[str, Any], config_path: Path | None) -> None:
+    def __init__(self, settings: Settings, cli: dict[str, Any], config_path: Path | None,
+                 engine: RulesEngine | None = None) -> None:
         self.settings, self.cli, self.config_path = settings, cli, config_path
+        self.engine = engine
+        self.field_context = FieldContext()
+        self.view: LiveView | None = None
         self.activity = Activity(grace=settings.exited_series_seconds)
         self.sinks = _open_sinks(settings.sinks)
         self.stdout = JsonLinesSink(outputs.stdout()) if settings.format == "json" else None
@@ -183,6 +207,19 @@ class Monitor:
         if kinds is None or event["type"] in kinds:
             for out in self.streams:
                 out.write(event)
+            if self.engine is not None:
+                for alert in self.engine.evaluate(event):
+                    self.alert(alert)
+
+    def alert(self, alert: dict[str, Any]) -> None:
+        """To standard output (JSON, or a line above the live view) and every sink."""
+        for out in self.sinks:
+            out.write(alert)
+        if self.stdout is not None:
+            self.stdout.write(alert)
+        elif self.view is not None:
+            self.view.print(Text(f"{alert['time']} {alert['priority']} {escape_text(alert['rule'])}: "
+                                 f"{escape_text(alert['output'])}"))
 
     def flush(self) -> None:
         for out in self.streams:
@@ -199,8 +236,11 @@ class Monitor:
             assert session is not None and context is not None
             low, high = PRUNE_SECONDS
             runner.every(min(high, max(low, self.settings.exited_series_seconds / 10)), lambda: self._prune(runner))
+            self.field_context = FieldContext(context.processes, session.clock.wall_ns, context.proc_root)
+            if self.engine is not None:
+                self.engine.context = self.field_context
             state = PipelineState(session.summary, session.aggregates, session.ring_fill, self.activity, runner.lock,
-                                  extra=lambda: sink_metrics(self.sinks))
+                                  extra=self._extra_metrics)
 
             def after_poll() -> None:
                 self.flush()
@@ -215,17 +255,26 @@ class Monitor:
                 announce_ready(ready_file)
                 if self.settings.format == "table":
                     with LiveView(self.activity, sys.stdout, f"eunomia: {where}") as view:
+                        self.view = view
                         runner.every(1.0, view.refresh)
                         runner.pump(self.emit, after_poll=after_poll)
                         summary = runner.finish(self.emit)
                 else:
                     runner.pump(self.emit, after_poll=after_poll)
                     summary = runner.finish(self.emit)
+        if self.engine is not None:
+            summary = {**summary, "alerts": sum(self.engine.counts.alerts.values()),
+                       "alerts_suppressed": dict(self.engine.counts.suppressed)}
         self.close_sinks(summary)
         if self.stdout is not None:
             self.stdout.close(summary)
         else:
             typer.echo(summary_line(summary), err=True)
+
+    def _extra_metrics(self) -> Iterator[Metric]:
+        yield from sink_metrics(self.sinks)
+        if self.engine is not None:
+            yield from rule_metrics(dict(self.engine.counts.alerts), dict(self.engine.counts.suppressed))
 
     def _prune(self, runner: Runner) -> None:
         """Containers gone for longer than the grace leave the series, the
@@ -248,6 +297,7 @@ class Monitor:
         try:
             new = Settings.merge(self.cli, load_config(self.config_path))
             new.check()
+            engine = _load_rules(new.rules)  # the files may have changed: always read again
             sinks = _open_sinks(new.sinks) if new.sinks != self.settings.sinks else None
         except Exception as exc:  # noqa: BLE001 - whatever is wrong with the new file, the old one runs on
             warn(f"{_one_line(exc)}; still running the previous configuration")
@@ -256,6 +306,11 @@ class Monitor:
             self.close_sinks(None)
             self.sinks = sinks
         self.activity.grace = new.exited_series_seconds
+        if engine is not None:
+            engine.context = self.field_context
+            if self.engine is not None:
+                engine.counts = self.engine.counts  # the counters go on
+        self.engine = engine
         kept = [key for key in RESTART_TO_CHANGE if getattr(new, key) != getattr(self.settings, key)]
         self.settings = Settings(**{**new.__dict__, **{key: getattr(self.settings, key) for key in kept}})
         self.streams = self._streams()

@@ -10,6 +10,7 @@ with the same one-line errors.
 
 from __future__ import annotations
 
+import errno
 import json
 from dataclasses import dataclass, field
 from importlib import resources
@@ -18,6 +19,8 @@ from typing import Any
 
 import jsonschema
 import yaml
+
+from ..inputs import read_small_file
 
 MAX_BYTES = 1 << 20
 
@@ -33,6 +36,7 @@ class Config:
     host: bool = False
     metrics: str | None = None            # None: the command line's default
     sinks: tuple[str, ...] = ()
+    rules: tuple[str, ...] = ()
     format: str | None = None
     events: bool = False
     exited_series_seconds: float | None = None
@@ -45,12 +49,11 @@ def schema() -> dict[str, Any]:
 
 def load_config(path: Path) -> Config:
     try:
-        with open(path, "rb") as f:
-            raw = f.read(MAX_BYTES + 1)
+        raw = read_small_file(path, MAX_BYTES)
     except OSError as exc:
+        if exc.errno == errno.EFBIG:
+            raise ConfigError(f"{path}: larger than {MAX_BYTES >> 20} MiB; a configuration is a few lines") from None
         raise ConfigError(f"{path}: cannot read it: {exc.strerror}; give a readable YAML file") from None
-    if len(raw) > MAX_BYTES:
-        raise ConfigError(f"{path}: larger than {MAX_BYTES >> 20} MiB; a configuration is a few lines")
     try:
         document = yaml.safe_load(raw) if raw.strip() else {}
     except RecursionError:
@@ -75,6 +78,7 @@ def config_from(document: Any, path: Path) -> Config:
     return Config(
         trackers=tuple(document.get("trackers", ())), containers=tuple(document.get("containers", ())),
         host=document.get("host", False), metrics="off" if metrics is False else metrics, sinks=tuple(document.get("sinks", ())),
+        rules=tuple(document.get("rules", ())),
         format=document.get("format"), events=document.get("events", False),
         exited_series_seconds=limits.get("exited_series_seconds"), source=path)
 

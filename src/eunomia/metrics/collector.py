@@ -171,3 +171,16 @@ def sink_metrics(sinks: list[Any]) -> Iterator[Metric]:
         if hasattr(sink, "delivered"):
             delivered.add_metric([label], sink.delivered)
     yield from (undelivered, delivered)
+
+
+def rule_metrics(alerts: dict[tuple[str, str, str], int], suppressed: dict[str, int]) -> Iterator[Metric]:
+    """Alerts by (rule, priority, container), and what each rule's rate limit held back."""
+    raised = CounterMetricFamily("eunomia_alerts", "Alerts raised by the rules.",
+                                 labels=["rule", "priority", "container"])
+    for (rule, priority, container), count in sorted(alerts.items()):
+        raised.add_metric([rule, priority, container], count)
+    held = CounterMetricFamily("eunomia_alerts_suppressed", "Alerts a rule's rate limit held back (counted, "
+                               "not sent).", labels=["rule"])
+    for rule, count in sorted(suppressed.items()):
+        held.add_metric([rule], count)
+    yield from (raised, held)

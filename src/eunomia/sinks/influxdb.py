@@ -18,6 +18,8 @@ from typing import Any
 
 import orjson
 
+from ..eventpath import value_at
+
 from . import SinkSpecError
 from .queued import QueuedSink
 from .targets import event_ns, parse_url, post
@@ -48,15 +50,6 @@ def _string(value: Any) -> bytes:
     return b'"' + text.encode("utf-8", "backslashreplace") + b'"'
 
 
-def _at(event: dict[str, Any], path: tuple[str, ...]) -> Any:
-    node: Any = event
-    for key in path:
-        if not isinstance(node, dict):
-            return None
-        node = node.get(key)
-    return node
-
-
 def point(event: dict[str, Any]) -> bytes | None:
     """One event as a line of the line protocol; None for what is not an event."""
     container, when = event.get("container"), event.get("time")
@@ -67,7 +60,7 @@ def point(event: dict[str, Any]) -> bytes | None:
         _tag(container.get("name") or cid), _tag(cid), _tag(container.get("image")), _tag(event.get("type")))
     fields = []
     for name, path in FIELDS:
-        value = _at(event, path)
+        value = value_at(event, path)
         if value is None:
             continue
         if name in _INT_FIELDS and isinstance(value, int):

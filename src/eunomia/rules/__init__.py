@@ -1,0 +1,1 @@
+"""Runtime security rules in Falco's syntax, evaluated on Eunomia's events."""

@@ -1,0 +1,257 @@
+"""Rules → predicates, compiled once: macros and lists expanded, fields bound.
+
+Each check becomes a closure over its field's getter and its already
+converted value (an int, a set, a compiled pattern); `and`/`or`/`not`
+become closures over their parts.  A rule that needs a field this side
+cannot give (fields.UNAVAILABLE) is kept and reported disabled with the
+reason.  Each rule also gets the Eunomia event types it can match, from
+its `evt.type` checks, so the engine tests an event only against the rules
+that can match it.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from .fields import EUNOMIA_TYPES, FIELDS, UNAVAILABLE, in_network, split_field
+from .loader import RuleDef, RuleFiles, Where
+from .syntax import And, Check, List, MacroRef, Node, Not, Or, Value
+
+Event = dict[str, Any]
+Predicate = Callable[[Event, Any], bool]
+
+
+class RuleCompileError(ValueError):
+    """The rule cannot be compiled (an unknown macro, a loop, a bad value): FILE:LINE: why."""
+
+
+class _Disabled(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass
+class CompiledRule:
+    rule: RuleDef
+    test: Predicate | None         # None: disabled (see `disabled`)
+    kinds: frozenset[str] | None   # Eunomia event types it can match; None: any
+    disabled: str | None = None    # why it does not run (its `enabled: false`, an unavailable field, …)
+
+
+def compile_rules(files: RuleFiles) -> list[CompiledRule]:
+    compiler = _Compiler(files)
+    out = []
+    for rule in files.rules.values():
+        condition = compiler.with_exceptions(rule)
+        try:
+            test, falco_types = compiler.node(condition, ())
+        except _Disabled as why:
+            out.append(CompiledRule(rule, None, None, why.reason))
+            continue
+        except RuleCompileError as exc:
+            raise RuleCompileError(f"{rule.where}: rule {rule.name!r}: {exc}") from None
+        kinds = None if falco_types is None else frozenset(k for t in falco_types for k in EUNOMIA_TYPES.get(t, ()))
+        disabled = None
+        if not rule.enabled:
+            disabled = "enabled: false"
+        elif kinds is not None and not kinds:
+            disabled = (f"it matches only event types that Eunomia does not produce: "
+                        f"{', '.join(sorted(falco_types or ()))}")
+        out.append(CompiledRule(rule, test if disabled is None else None, kinds, disabled))
+    return out
+
+
+class _Compiler:
+    def __init__(self, files: RuleFiles) -> None:
+        self.files = files
+        self._lists: dict[str, list[str]] = {}
+
+    # -- lists ---------------------------------------------------------------
+    def list_items(self, name: str, stack: tuple[str, ...] = ()) -> list[str]:
+        if name in self._lists:
+            return self._lists[name]
+        if name in stack:
+            raise RuleCompileError(f"list {name!r} contains itself ({' → '.join((*stack, name))})")
+        items: list[str] = []
+        for item in self.files.lists[name].items:
+            if item in self.files.lists:
+                items.extend(self.list_items(item, (*stack, name)))
+            else:
+                items.append(item)
+        self._lists[name] = items
+        return items
+
+    def values(self, value: Value | List) -> list[str]:
+        """A check's right side as strings, list names expanded."""
+        items = value.items if isinstance(value, List) else (value,)
+        out: list[str] = []
+        for item in items:
+            if not item.quoted and item.text in self.files.lists:
+                out.extend(self.list_items(item.text))
+            else:
+                out.append(item.text)
+        return out
+
+    # -- exceptions ------------------------------------------------------------
+    def with_exceptions(self, rule: RuleDef) -> Node:
+        alternatives: list[Node] = []
+        for exception in rule.exceptions:
+            fields, comps, values = exception.get("fields"), exception.get("comps"), exception.get("values") or []
+            if isinstance(fields, str):  # one field: values are its values
+                comp = comps if isinstance(comps, str) else "in"
+                if values:
+                    alternatives.append(Check(fields, comp, List(tuple(Value(str(v), True) for v in values))
+                                              if comp in ("in", "intersects", "pmatch") else Value(str(values[0]), True)))
+                continue
+            fields = list(fields or [])
+            comps = list(comps or ["="] * len(fields))
+            for row in values:
+                parts: list[Node] = []
+                for name, comp, value in zip(fields, comps, row):
+                    if isinstance(value, list):
+                        parts.append(Check(name, comp, List(tuple(Value(str(v), False) for v in value))))
+                    else:
+                        parts.append(Check(name, comp, Value(str(value), False)))
+                if parts:
+                    alternatives.append(And(tuple(parts)))
+        if not alternatives:
+            return rule.condition
+        return And((rule.condition, Not(Or(tuple(alternatives)))))
+
+    # -- conditions ------------------------------------------------------------
+    def node(self, node: Node, stack: tuple[str, ...]) -> tuple[Predicate, set[str] | None]:
+        if isinstance(node, And):
+            compiled, unavailable = [], None
+            for part in node.parts:
+                try:
+                    compiled.append(self.node(part, stack))
+                except _Disabled as why:
+                    unavailable = unavailable or why
+            constrained = [k for _, k in compiled if k is not None]
+            kinds = set.intersection(*constrained) if constrained else None
+            if kinds is not None and not _produced(kinds):
+                # only for event types Eunomia never emits (sendto, dup, …): never true,
+                # whatever else it asks for
+                return (lambda e, c: False), kinds
+            if unavailable is not None:
+                raise unavailable
+            tests = [t for t, _ in compiled]
+            return (lambda e, c: all(t(e, c) for t in tests)), kinds
+        if isinstance(node, Or):
+            compiled = [self.node(p, stack) for p in node.parts]
+            possible = [(t, k) for t, k in compiled if k is None or _produced(k)]
+            compiled = possible or compiled[:1]  # a branch for events Eunomia never emits cannot match
+            tests = [t for t, _ in compiled]
+            kinds = None if any(k is None for _, k in compiled) else set().union(*(k for _, k in compiled if k))
+            return (lambda e, c: any(t(e, c) for t in tests)), kinds
+        if isinstance(node, Not):
+            test, _ = self.node(node.part, stack)
+            return (lambda e, c: not test(e, c)), None
+        if isinstance(node, MacroRef):
+            macro = self.files.macros.get(node.name)
+            if macro is None:
+                raise RuleCompileError(f"no macro or list {node.name!r} (a misspelt name, or a field without its "
+                                       "class, e.g. proc.name)")
+            if node.name in stack:
+                raise RuleCompileError(f"macro {node.name!r} uses itself ({' → '.join((*stack, node.name))})")
+            return self.node(macro.condition, (*stack, node.name))
+        return self.check(node)
+
+    def check(self, check: Check) -> tuple[Predicate, set[str] | None]:
+        base, arg = split_field(check.field)
+        if base in UNAVAILABLE or check.field in UNAVAILABLE:
+            raise _Disabled(f"needs {check.field}: {UNAVAILABLE.get(check.field) or UNAVAILABLE[base]}")
+        definition = FIELDS.get(base)
+        if definition is None:
+            raise _Disabled(f"needs {check.field}, a field Eunomia does not support")
+        get, kind = definition.get, definition.kind
+        kinds: set[str] | None = None
+        if base == "evt.type" and check.op in ("=", "in") and check.value is not None:
+            kinds = set(self.values(check.value))
+        compare = self.comparison(check, kind)
+        if kind == "strs":  # several values (proc.aname): true when one of them matches
+            if check.op == "exists":
+                return (lambda e, c: bool(get(e, c, arg))), kinds
+            return (lambda e, c: _any(get(e, c, arg), compare)), kinds
+
+        def test(e: Event, c: Any) -> bool:
+            value = get(e, c, arg)
+            return value is not None and compare(value)
+        return test, kinds
+
+    def comparison(self, check: Check, kind: str) -> Callable[[Any], bool]:
+        op, value = check.op, check.value
+        if op == "exists":
+            return lambda v: v is not None
+        assert value is not None
+        items = self.values(value)
+        if op in ("in", "intersects", "pmatch"):
+            if kind == "ip":
+                return lambda v: any(in_network(v, net) if "/" in net else str(v) == net for net in items)
+            if op == "pmatch":
+                prefixes = [p.rstrip("/") for p in items]
+                return lambda v: any(v == p or str(v).startswith(p + "/") for p in prefixes)
+            wanted = {_convert(kind, i, check) for i in items}
+            return lambda v: v in wanted
+        if len(items) != 1:
+            raise RuleCompileError(f"{check.field} {op} takes one value, not a list")
+        want = _convert(kind, items[0], check)
+        text = str(want)
+        ops: dict[str, Callable[[Any], bool]] = {
+            "=": lambda v: v == want, "!=": lambda v: v != want,
+            "<": lambda v: v < want, "<=": lambda v: v <= want, ">": lambda v: v > want, ">=": lambda v: v >= want,
+            "contains": lambda v: text in str(v), "icontains": lambda v: text.lower() in str(v).lower(),
+            "startswith": lambda v: str(v).startswith(text), "endswith": lambda v: str(v).endswith(text),
+            "glob": lambda v: fnmatch.fnmatchcase(str(v), text),
+            "iglob": lambda v: fnmatch.fnmatchcase(str(v).lower(), text.lower()),
+        }
+        if op in ("bcontains", "bstartswith"):
+            try:
+                raw = bytes.fromhex(text)
+            except ValueError:
+                raise RuleCompileError(f"{check.field} {op} takes hex bytes, not {text!r}") from None
+            if op == "bcontains":
+                return lambda v: raw in str(v).encode()
+            return lambda v: str(v).encode().startswith(raw)
+        if op == "regex":
+            try:
+                pattern = re.compile(text)
+            except re.error as exc:
+                raise RuleCompileError(f"{check.field} regex {text!r}: {exc}") from None
+            return lambda v: pattern.fullmatch(str(v)) is not None
+        if op in ("<", "<=", ">", ">=") and kind not in ("int",):
+            raise RuleCompileError(f"{check.field} is not a number: {op} does not apply")
+        return ops[op]
+
+
+def _produced(falco_types: set[str]) -> bool:
+    """Does Eunomia emit any event of these Falco event types?"""
+    return any(EUNOMIA_TYPES.get(t) for t in falco_types)
+
+
+def _any(values: Any, compare: Callable[[Any], bool]) -> bool:
+    if values is None:
+        return False
+    if isinstance(values, list):
+        return any(v is not None and compare(v) for v in values)
+    return compare(values)
+
+
+def _convert(kind: str, text: str, check: Check) -> Any:
+    if kind == "int":
+        try:
+            return int(text, 0)
+        except ValueError:
+            raise RuleCompileError(f"{check.field} is a number, not {text!r}") from None
+    if kind == "bool":
+        if text.lower() not in ("true", "false"):
+            raise RuleCompileError(f"{check.field} is true or false, not {text!r}")
+        return text.lower() == "true"
+    return text
+
+
+__all__ = ["CompiledRule", "RuleCompileError", "Where", "compile_rules"]

@@ -1,0 +1,187 @@
+"""Rules on live events: the right rules for each event, alerts with their output.
+
+    engine = RulesEngine(compile_rules(load_rule_files(paths)), FieldContext(processes, clock))
+    for alert in engine.evaluate(event): …
+
+An event is tested only against the rules indexed under its type (and the
+few that can match any type).  An alert is one JSON object: `type:
+"alert"`, `time`, `rule`, `priority`, `output` (the rule's output with each
+%field filled in), `tags`, `container`, and the triggering event.  A
+token bucket per rule (default 10 alerts/s, bursts of 100) keeps a flood
+of one rule from drowning everything; what it holds back is counted, per
+rule, never dropped silently.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from .compile import CompiledRule
+from .fields import FIELDS, split_field
+
+Event = dict[str, Any]
+_OUTPUT_FIELD = re.compile(r"%(\(?)([a-zA-Z_][a-zA-Z0-9_]*(?:\.[a-zA-Z0-9_]+)+(?:\[[^\]]*\])?)\)?")
+NA = "<NA>"
+
+
+class FieldContext:
+    """What fields need beyond the event: the process table, user names, a clock."""
+
+    def __init__(self, processes: Any = None, wall_ns: Callable[[int], int] | None = None,
+                 proc_root: Path = Path("/proc")) -> None:
+        self.processes, self.wall_ns, self.proc_root = processes, wall_ns, proc_root
+        self._count = 0
+        self._names: dict[tuple[str, str, int], str | None] = {}
+
+    def number(self, event: Event) -> int:
+        return self._count
+
+    def next_event(self) -> None:
+        self._count += 1
+
+    def ancestors(self, pid: int | None) -> list[Any]:
+        if self.processes is None or pid is None:
+            return []
+        result: list[Any] = self.processes.ancestors(pid)
+        return result
+
+    def process(self, pid: int | None) -> Any:
+        return None if self.processes is None or pid is None else self.processes.get(pid)
+
+    def now_ns(self, event: Event) -> int:
+        from ..sinks.targets import event_ns
+        ns = event_ns(event["time"])
+        return ns if self.wall_ns is None else ns - self.wall_ns(0)
+
+    def user_name(self, event: Event) -> str | None:
+        return self._name(event, "passwd", (event.get("user") or {}).get("id"))
+
+    def group_name(self, event: Event) -> str | None:
+        return self._name(event, "group", (event.get("group") or {}).get("id"))
+
+    def _name(self, event: Event, table: str, number: int | None) -> str | None:
+        """The name of a uid/gid as the process's own /etc sees it (its container's), cached."""
+        if number is None:
+            return None
+        container = str((event.get("container") or {}).get("id") or "host")
+        key = (container, table, number)
+        if key in self._names:
+            return self._names[key]
+        pid = (event.get("process") or {}).get("pid")
+        try:
+            name = _lookup(self.proc_root / str(pid) / "root" / "etc" / table, number)
+        except OSError:
+            return None  # the process is gone already: ask again with the next event
+        if len(self._names) > 65536:
+            self._names.clear()
+        self._names[key] = name
+        return name
+
+
+def _lookup(path: Path, number: int) -> str | None:
+    """The name of `number` in a passwd/group file; None when it has none (OSError: unreadable)."""
+    with open(path, "rb") as f:
+        for line in f.read(1 << 20).decode("utf-8", "replace").splitlines():
+            parts = line.split(":")
+            if len(parts) > 2 and parts[2].strip() == str(number):
+                return parts[0]
+    return None
+
+
+@dataclass
+class Bucket:
+    rate: float
+    burst: float
+    tokens: float
+    last: float
+
+    def take(self, now: float) -> bool:
+        self.tokens = min(self.burst, self.tokens + (now - self.last) * self.rate)
+        self.last = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
+
+
+@dataclass
+class RuleCounts:
+    alerts: dict[tuple[str, str, str], int] = field(default_factory=dict)   # (rule, priority, container) → n
+    suppressed: dict[str, int] = field(default_factory=dict)               # rule → held back by its bucket
+
+
+class RulesEngine:
+    def __init__(self, rules: list[CompiledRule], context: FieldContext | None = None, *,
+                 rate: float = 10.0, burst: float = 100.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.rules = rules
+        self.context = context or FieldContext()
+        self.rate, self.burst, self.clock = rate, burst, clock
+        self.counts = RuleCounts()
+        self._buckets: dict[str, Bucket] = {}
+        self._by_kind: dict[str, list[CompiledRule]] = {}
+        self._any_kind: list[CompiledRule] = []
+        for rule in rules:
+            if rule.test is None:
+                continue
+            if rule.kinds is None:
+                self._any_kind.append(rule)
+            else:
+                for kind in rule.kinds:
+                    self._by_kind.setdefault(kind, []).append(rule)
+
+    @property
+    def active(self) -> list[CompiledRule]:
+        return [r for r in self.rules if r.test is not None]
+
+    def candidates(self, kind: str) -> list[CompiledRule]:
+        return self._by_kind.get(kind, []) + self._any_kind
+
+    def evaluate(self, event: Event) -> list[Event]:
+        self.context.next_event()
+        rules = self._by_kind.get(event.get("type", ""))
+        if not rules and not self._any_kind:
+            return []
+        alerts = []
+        for rule in (rules or []) + self._any_kind:
+            assert rule.test is not None
+            if rule.test(event, self.context):
+                alert = self._alert(rule, event)
+                if alert is not None:
+                    alerts.append(alert)
+        return alerts
+
+    def _alert(self, rule: CompiledRule, event: Event) -> Event | None:
+        name, priority = rule.rule.name, rule.rule.priority.upper()
+        now = self.clock()
+        bucket = self._buckets.get(name)
+        if bucket is None:
+            bucket = self._buckets[name] = Bucket(self.rate, self.burst, self.burst, now)
+        if not bucket.take(now):
+            self.counts.suppressed[name] = self.counts.suppressed.get(name, 0) + 1
+            return None
+        container = event.get("container") or {}
+        label = container.get("name") or str(container.get("id") or "")[:12]
+        key = (name, priority, label)
+        self.counts.alerts[key] = self.counts.alerts.get(key, 0) + 1
+        return {"type": "alert", "time": event.get("time"), "rule": name, "priority": priority,
+                "output": self.output(rule.rule.output, event), "tags": list(rule.rule.tags),
+                "container": container, "event": event}
+
+    def output(self, template: str, event: Event) -> str:
+        """The rule's output, each %field replaced by its value (<NA> when there is none)."""
+        def value(match: re.Match[str]) -> str:
+            base, arg = split_field(match.group(2))
+            definition = FIELDS.get(base)
+            if definition is None:
+                return NA
+            found = definition.get(event, self.context, arg)
+            if found is None or found == []:
+                return NA
+            if isinstance(found, list):
+                return ",".join(str(v) for v in found)
+            return str(found).lower() if isinstance(found, bool) else str(found)
+        return " ".join(_OUTPUT_FIELD.sub(value, template).split())

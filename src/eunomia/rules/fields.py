@@ -1,0 +1,311 @@
+"""Falco's fields on Eunomia's events.
+
+Falco sees syscalls; Eunomia emits one event per completed operation.  The
+mapping: each Eunomia event type is the exit of one Falco event type
+(`evt.type`, below), `evt.dir` is always `<`, and fields read what the event
+and the process table say.  A field Falco knows that this side cannot give
+(no data in the kernel events yet) is in UNAVAILABLE with the reason: a rule
+that needs it is loaded and reported disabled, never evaluated wrongly.
+
+Extraction that does not apply to an event (fd.name of an exec) gives None,
+and a check on None is false — `!=` too — as in Falco.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import posixpath
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from ..eventpath import value_at
+
+Event = dict[str, Any]
+
+# Eunomia event type → the Falco event type it stands for (the exit of that syscall)
+FALCO_TYPE = {
+    "exec": "execve", "exit": "procexit", "open": "openat", "unlink": "unlinkat", "rmdir": "rmdir",
+    "rename": "renameat2", "chmod": "fchmodat", "chown": "fchownat", "mkdir": "mkdirat", "symlink": "symlinkat",
+    "link": "linkat", "truncate": "truncate", "connect": "connect", "accept": "accept4", "close": "close",
+    "bind": "bind", "listen": "listen", "signal": "kill", "ptrace": "ptrace", "unix_connect": "connect",
+}
+# Falco event types each Eunomia event also answers to (Falco has several syscalls for one operation)
+ALIASES = {"execve": {"execveat"}, "openat": {"open", "openat2", "creat"}, "unlinkat": {"unlink"},
+           "renameat2": {"rename", "renameat"}, "fchmodat": {"chmod", "fchmod", "fchmodat2"},
+           "fchownat": {"chown", "lchown", "fchown"}, "mkdirat": {"mkdir"}, "symlinkat": {"symlink"},
+           "linkat": {"link"}, "truncate": {"ftruncate"}, "accept4": {"accept"},
+           "kill": {"tkill", "tgkill", "rt_sigqueueinfo", "pidfd_send_signal"}}
+EUNOMIA_TYPES: dict[str, set[str]] = {}
+for _ours, _theirs in FALCO_TYPE.items():
+    for _name in {_theirs, *ALIASES.get(_theirs, ())}:
+        EUNOMIA_TYPES.setdefault(_name, set()).add(_ours)
+
+# fields Falco has and this side cannot give yet, with why
+UNAVAILABLE = {
+    "proc.tty": "the exec tracker does not read the controlling terminal yet",
+    "proc.is_exe_upper_layer": "the exec tracker does not tell the overlay's upper layer yet",
+    "proc.is_exe_from_memfd": "the exec tracker does not tell a memfd executable yet",
+    "proc.is_exe_writable": "the exec tracker does not read the executable's mode yet",
+    "thread.cap_effective": "events do not carry the effective capabilities yet",
+    "thread.cap_permitted": "events do not carry the permitted capabilities yet",
+    "container.privileged": "the container's privileged flag is not read from the runtime yet",
+    "user.loginuid": "events do not carry the audit login uid yet",
+    "user.loginname": "events do not carry the audit login uid yet",
+    "evt.arg.domain": "no socket() events (the net tracker sees connections, not socket creation)",
+    "fd.sip.name": "no DNS names of addresses",
+    "fd.cip.name": "no DNS names of addresses",
+    "fd.rip.name": "no DNS names of addresses",
+    "fd.lip.name": "no DNS names of addresses",
+    "fd.name_changed": "no sendto/sendmsg events",
+    "k8s.io": "not a field of the syscall source",
+}
+
+OPEN_FLAG_NAMES = {"read": "O_RDONLY", "write": "O_WRONLY", "create": "O_CREAT", "truncate": "O_TRUNC",
+                   "append": "O_APPEND", "exclusive": "O_EXCL", "cloexec": "O_CLOEXEC", "directory": "O_DIRECTORY",
+                   "nofollow": "O_NOFOLLOW", "nonblock": "O_NONBLOCK", "tmpfile": "O_TMPFILE", "path": "O_PATH",
+                   "sync": "O_SYNC", "dsync": "O_DSYNC", "direct": "O_DIRECT", "noatime": "O_NOATIME",
+                   "noctty": "O_NOCTTY", "async": "O_ASYNC"}
+
+
+@dataclass(frozen=True)
+class FieldDef:
+    kind: str                                   # "str", "int", "bool", "ip", or "strs" (several values)
+    get: Callable[[Event, Any, str | None], Any]  # (event, context, [index]) → value, None when not there
+
+
+def _at(event: Event, *path: str) -> Any:
+    return value_at(event, path)
+
+
+def _proc(event: Event) -> dict[str, Any]:
+    return event.get("process") or {}
+
+
+def _cmdline(name: str | None, args: list[str] | None) -> str | None:
+    if name is None:
+        return None
+    rest = (args or [])[1:]
+    return " ".join([name, *rest])
+
+
+def _ok(event: Event) -> bool:
+    result = event.get("result")
+    return isinstance(result, int) and result >= 0
+
+
+def _fd_name(event: Event, ctx: Any, arg: str | None) -> str | None:
+    path = _at(event, "file", "path")
+    if path is not None:
+        return str(path)
+    if event.get("type") == "unix_connect":
+        return _at(event, "unix", "path")
+    src, dst = event.get("source") or {}, event.get("destination") or {}
+    if src.get("ip") is not None and dst.get("ip") is not None:
+        return f"{src['ip']}:{src.get('port')}->{dst['ip']}:{dst.get('port')}"
+    return None
+
+
+def _fd_type(event: Event) -> str | None:
+    if _at(event, "file", "path") is not None and event.get("type") == "open":
+        return "file"
+    if event.get("type") == "unix_connect":
+        return "unix"
+    kind = _at(event, "network", "type")
+    return str(kind) if kind in ("ipv4", "ipv6") else None
+
+
+def _typechar(event: Event, ctx: Any, arg: str | None) -> str | None:
+    return {"file": "f", "unix": "u", "ipv4": "4", "ipv6": "6"}.get(_fd_type(event) or "")
+
+
+def _flags(event: Event, ctx: Any, arg: str | None) -> str | None:
+    flags = _at(event, "file", "flags")
+    if event.get("type") != "open" or flags is None:
+        return None
+    names = [OPEN_FLAG_NAMES.get(f, f"O_{f.upper()}") for f in flags]
+    if "O_RDONLY" in names and "O_WRONLY" in names:
+        names = ["O_RDWR"] + [n for n in names if n not in ("O_RDONLY", "O_WRONLY")]
+    return "|".join(names)
+
+
+def _rawres(event: Event, ctx: Any, arg: str | None) -> int | None:
+    result = event.get("result")
+    if isinstance(result, int):
+        return result
+    if isinstance(result, str):
+        import errno
+        return -getattr(errno, result, 1)
+    return None
+
+
+def _res(event: Event, ctx: Any, arg: str | None) -> str | None:
+    result = event.get("result")
+    if result is None:
+        return None
+    return "SUCCESS" if isinstance(result, int) and result >= 0 else str(result)
+
+
+def _ancestors(event: Event, ctx: Any) -> list[Any]:
+    return ctx.ancestors(_proc(event).get("pid")) if ctx is not None else []
+
+
+def _aname(event: Event, ctx: Any, arg: str | None) -> Any:
+    chain = _ancestors(event, ctx)
+    if arg is None:
+        return [p.name for p in chain]
+    n = int(arg)
+    if n == 0:
+        return _proc(event).get("name")
+    return chain[n - 1].name if 0 < n <= len(chain) else None
+
+
+def _aexepath(event: Event, ctx: Any, arg: str | None) -> Any:
+    chain = _ancestors(event, ctx)
+    if arg is None:
+        return [p.executable for p in chain if p.executable]
+    n = int(arg)
+    if n == 0:
+        return _proc(event).get("executable")
+    return chain[n - 1].executable if 0 < n <= len(chain) else None
+
+
+def _parent(event: Event, ctx: Any) -> Any:
+    chain = _ancestors(event, ctx)
+    return chain[0] if chain else None
+
+
+def _end(event: Event, role: str) -> dict[str, Any]:
+    """The server (s), client (c), remote (r) or local (l) end of a connection."""
+    src, dst = event.get("source") or {}, event.get("destination") or {}
+    outbound = _at(event, "network", "direction") != "inbound"
+    ends = {"s": dst, "c": src, "r": dst if outbound else src, "l": src if outbound else dst}
+    return ends[role] if event.get("type") in ("connect", "accept", "close", "bind", "listen") else {}
+
+
+def _ip(role: str) -> FieldDef:
+    return FieldDef("ip", lambda e, c, a: _end(e, role).get("ip"))
+
+
+def _port(role: str) -> FieldDef:
+    return FieldDef("int", lambda e, c, a: _end(e, role).get("port"))
+
+
+def _duration(event: Event, ctx: Any, arg: str | None) -> int | None:
+    proc = ctx.process(_proc(event).get("pid")) if ctx is not None else None
+    if proc is None or proc.start_ns is None or ctx is None:
+        return None
+    return max(0, ctx.now_ns(event) - proc.start_ns)
+
+
+def _image(event: Event, part: str) -> str | None:
+    image = _at(event, "container", "image")
+    if not image:
+        return None
+    repository, tag = image, "latest"
+    last = image.rsplit("/", 1)[-1]
+    if "@" in image:
+        repository, tag = image.split("@", 1)[0], ""
+    elif ":" in last:
+        repository, tag = image.rsplit(":", 1)
+    return {"repository": repository, "tag": tag, "full": image}[part]
+
+
+def _container_id(event: Event, ctx: Any, arg: str | None) -> str | None:
+    cid = _at(event, "container", "id")
+    return None if cid is None else ("host" if cid == "host" else str(cid)[:12])
+
+
+FIELDS: dict[str, FieldDef] = {
+    "evt.type": FieldDef("str", lambda e, c, a: FALCO_TYPE.get(e.get("type", ""))),
+    "evt.dir": FieldDef("str", lambda e, c, a: "<"),
+    "evt.num": FieldDef("int", lambda e, c, a: c.number(e) if c is not None else 1),
+    "evt.res": FieldDef("str", _res),
+    "evt.rawres": FieldDef("int", _rawres),
+    "evt.failed": FieldDef("bool", lambda e, c, a: e.get("result") is not None and not _ok(e)),
+    "evt.is_open_read": FieldDef("bool", lambda e, c, a: e.get("type") == "open"
+                                 and "read" in (_at(e, "file", "flags") or ())),
+    "evt.is_open_write": FieldDef("bool", lambda e, c, a: e.get("type") == "open"
+                                  and bool({"write", "create", "truncate", "append"} & set(_at(e, "file", "flags") or ()))),
+    "evt.is_open_exec": FieldDef("bool", lambda e, c, a: False if e.get("type") == "open" else None),
+    "evt.arg.flags": FieldDef("str", _flags),
+    "evt.arg.request": FieldDef("str", lambda e, c, a: _at(e, "ptrace", "request")),
+    "evt.arg.target": FieldDef("str", lambda e, c, a: _at(e, "file", "target_path")
+                               if e.get("type") in ("symlink", "link") else None),
+    "evt.arg.linkpath": FieldDef("str", lambda e, c, a: _at(e, "file", "path")
+                                 if e.get("type") in ("symlink", "link") else None),
+    "evt.arg.oldpath": FieldDef("str", lambda e, c, a: (_at(e, "file", "target_path") if e.get("type") == "link"
+                                                       else _at(e, "file", "path"))
+                                if e.get("type") in ("rename", "link") else None),
+    "evt.arg.newpath": FieldDef("str", lambda e, c, a: (_at(e, "file", "path") if e.get("type") == "link"
+                                                       else _at(e, "file", "target_path"))
+                                if e.get("type") in ("rename", "link") else None),
+    "evt.arg.sig": FieldDef("str", lambda e, c, a: _at(e, "signal", "name")),
+    "proc.name": FieldDef("str", lambda e, c, a: _proc(e).get("name")),
+    "proc.pid": FieldDef("int", lambda e, c, a: _proc(e).get("pid")),
+    "proc.ppid": FieldDef("int", lambda e, c, a: _at(e, "process", "parent", "pid")),
+    "proc.exe": FieldDef("str", lambda e, c, a: (_proc(e).get("args") or [None])[0]),
+    "proc.exepath": FieldDef("str", lambda e, c, a: _proc(e).get("executable")),
+    "proc.args": FieldDef("str", lambda e, c, a: " ".join((_proc(e).get("args") or [])[1:])
+                          if _proc(e).get("args") is not None else None),
+    "proc.cmdline": FieldDef("str", lambda e, c, a: _cmdline(_proc(e).get("name"), _proc(e).get("args"))),
+    "proc.cwd": FieldDef("str", lambda e, c, a: (lambda d: None if d is None else d.rstrip("/") + "/")(
+        _proc(e).get("working_directory"))),
+    "proc.pname": FieldDef("str", lambda e, c, a: _at(e, "process", "parent", "name")
+                           or getattr(_parent(e, c), "name", None)),
+    "proc.pexe": FieldDef("str", lambda e, c, a: (getattr(_parent(e, c), "args", None) or [None])[0]),
+    "proc.pexepath": FieldDef("str", lambda e, c, a: _at(e, "process", "parent", "executable")
+                              or getattr(_parent(e, c), "executable", None)),
+    "proc.pcmdline": FieldDef("str", lambda e, c, a: (lambda p: None if p is None else _cmdline(p.name, p.args))(
+        _parent(e, c))),
+    "proc.aname": FieldDef("strs", _aname),
+    "proc.aexepath": FieldDef("strs", _aexepath),
+    "proc.duration": FieldDef("int", _duration),
+    "proc.sname": FieldDef("str", lambda e, c, a: None),
+    "user.uid": FieldDef("int", lambda e, c, a: _at(e, "user", "id")),
+    "user.name": FieldDef("str", lambda e, c, a: c.user_name(e) if c is not None else None),
+    "group.gid": FieldDef("int", lambda e, c, a: _at(e, "group", "id")),
+    "group.name": FieldDef("str", lambda e, c, a: c.group_name(e) if c is not None else None),
+    "container.id": FieldDef("str", _container_id),
+    "container.name": FieldDef("str", lambda e, c, a: _at(e, "container", "name")
+                               or ("host" if _at(e, "container", "id") == "host" else None)),
+    "container.image": FieldDef("str", lambda e, c, a: _image(e, "full")),
+    "container.image.repository": FieldDef("str", lambda e, c, a: _image(e, "repository")),
+    "container.image.tag": FieldDef("str", lambda e, c, a: _image(e, "tag")),
+    "k8s.ns.name": FieldDef("str", lambda e, c, a: _at(e, "container", "namespace")),
+    "k8s.pod.name": FieldDef("str", lambda e, c, a: _at(e, "container", "pod")),
+    "fd.name": FieldDef("str", _fd_name),
+    "fd.nameraw": FieldDef("str", _fd_name),
+    "fd.directory": FieldDef("str", lambda e, c, a: (lambda p: None if p is None else posixpath.dirname(p))(
+        _at(e, "file", "path"))),
+    "fd.filename": FieldDef("str", lambda e, c, a: (lambda p: None if p is None else posixpath.basename(p))(
+        _at(e, "file", "path"))),
+    "fd.num": FieldDef("int", lambda e, c, a: (e.get("result") if _ok(e) else -1) if e.get("type") == "open" else None),
+    "fd.type": FieldDef("str", lambda e, c, a: _fd_type(e)),
+    "fd.typechar": FieldDef("str", _typechar),
+    "fd.l4proto": FieldDef("str", lambda e, c, a: _at(e, "network", "transport")),
+    "fd.connected": FieldDef("bool", lambda e, c, a: _ok(e) if e.get("type") == "connect" else None),
+    "fd.sip": _ip("s"), "fd.cip": _ip("c"), "fd.rip": _ip("r"), "fd.lip": _ip("l"),
+    "fd.sport": _port("s"), "fd.cport": _port("c"), "fd.rport": _port("r"), "fd.lport": _port("l"),
+    "fd.ip": FieldDef("ip", lambda e, c, a: _end(e, "s").get("ip") or _end(e, "c").get("ip")),
+    "fd.port": FieldDef("int", lambda e, c, a: _end(e, "s").get("port")),
+    "fd.net": FieldDef("ip", lambda e, c, a: _end(e, "s").get("ip")),
+    "fd.snet": FieldDef("ip", lambda e, c, a: _end(e, "s").get("ip")),
+    "fd.cnet": FieldDef("ip", lambda e, c, a: _end(e, "c").get("ip")),
+    "fd.rnet": FieldDef("ip", lambda e, c, a: _end(e, "r").get("ip")),
+    "fd.lnet": FieldDef("ip", lambda e, c, a: _end(e, "l").get("ip")),
+}
+
+
+def split_field(name: str) -> tuple[str, str | None]:
+    """'proc.aname[2]' → ('proc.aname', '2')."""
+    if name.endswith("]") and "[" in name:
+        base, arg = name[:-1].split("[", 1)
+        return base, arg
+    return name, None
+
+
+def in_network(ip: Any, cidr: str) -> bool:
+    try:
+        return ipaddress.ip_address(str(ip)) in ipaddress.ip_network(cidr, strict=False)
+    except ValueError:
+        return False

@@ -1,0 +1,204 @@
+"""Falco-syntax rules (eunomia.rules): parsing, loading, compiling, evaluating.
+
+Events are built as the pipeline emits them (tests/recording_events.py);
+the reference file is Falco's stable rules, read unchanged."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from eunomia.rules.engine import RulesEngine
+from eunomia.rules.loader import RuleLoadError, load_rule_files
+from eunomia.rules.ruleset import RuleSetError, load_rule_set
+from eunomia.rules.syntax import And, Check, List, MacroRef, Not, Or, RuleSyntaxError, Value, parse
+
+from ..recording_events import event
+from ..reference import reference_file
+
+
+
+def _rules(tmp_path: Path, text: str, name: str = "rules.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def _engine(tmp_path: Path, text: str) -> RulesEngine:
+    return RulesEngine(load_rule_set([_rules(tmp_path, text)]).rules)
+
+
+def _fired(engine: RulesEngine, e: dict) -> list[str]:
+    return [a["rule"] for a in engine.evaluate(e)]
+
+
+def _open(path: str, *, comm: str = "cat", flags=("read",), result=3, name: str = "web") -> dict:
+    return event("open", name, 10, comm=comm, result=result, file={"path": path, "flags": list(flags)})
+
+
+def test_every_condition_of_falcos_stable_rules_parses() -> None:
+    items = yaml.safe_load(reference_file("falco_rules.yaml").read_text())
+    conditions = [i["condition"] for i in items if "condition" in i]
+    assert len(conditions) == 112
+    for condition in conditions:
+        parse(condition)
+
+
+def test_the_tree_of_a_condition() -> None:
+    assert parse("spawned_process and not proc.name in (shell_binaries, 'a b') or fd.name=/etc/x") == Or((
+        And((MacroRef("spawned_process"),
+             Not(Check("proc.name", "in", List((Value("shell_binaries", False), Value("a b", True))))))),
+        Check("fd.name", "=", Value("/etc/x", False))))
+    assert parse("evt.dir=< and proc.aname[2]=linux-bench and proc.pname exists") == And((
+        Check("evt.dir", "=", Value("<", False)), Check("proc.aname[2]", "=", Value("linux-bench", False)),
+        Check("proc.pname", "exists", None)))
+
+
+@pytest.mark.parametrize("condition, message, line, column", [
+    ("proc.name = ", "the condition ends too early", 1, 12),
+    ("proc.name in (a, b", "the condition ends too early", 1, 19),
+    ("proc.name foo bar", "unexpected 'foo'", 1, 11),
+    ("a and\n (b or", "the condition ends too early", 2, 7),
+])
+def test_syntax_errors_say_where(condition, message, line, column) -> None:
+    with pytest.raises(RuleSyntaxError) as caught:
+        parse(condition)
+    assert (caught.value.message, caught.value.line, caught.value.column) == (message, line, column)
+
+
+def test_falcos_stable_rules_load_and_say_what_cannot_run() -> None:
+    rule_set = load_rule_set([reference_file("falco_rules.yaml")])
+    assert (len(rule_set.files.lists), len(rule_set.files.macros), len(rule_set.rules)) == (49, 87, 25)
+    disabled = {r.rule.name: r.disabled for r in rule_set.disabled}
+    assert disabled["Terminal shell in container"] == ("needs proc.tty: the exec tracker does not read the "
+                                                       "controlling terminal yet")
+    assert disabled["Redirect STDOUT/STDIN to Network Connection in Container"] == (
+        "it matches only event types that Eunomia does not produce: dup, dup2, dup3")
+    assert len(rule_set.enabled) == 16
+    # indexed by event type: the open rules are not tried on an exec
+    kinds = {r.rule.name: r.kinds for r in rule_set.enabled}
+    assert kinds["Read sensitive file untrusted"] == {"open"}
+    assert kinds["PTRACE attached to process"] == {"ptrace"}
+
+
+def test_a_reference_rule_fires_on_its_trigger_and_not_on_the_benign_case() -> None:
+    engine = RulesEngine(load_rule_set([reference_file("falco_rules.yaml")]).rules)
+    fired = engine.evaluate(_open("/etc/shadow", comm="cat"))
+    assert [a["rule"] for a in fired] == ["Read sensitive file untrusted"]
+    assert fired[0]["priority"] == "WARNING" and fired[0]["type"] == "alert"
+    assert "file=/etc/shadow" in fired[0]["output"] and "process=cat" in fired[0]["output"]
+    assert _fired(engine, _open("/etc/hostname")) == []
+    assert _fired(engine, _open("/etc/shadow", result="EACCES")) == []  # fd.num >= 0: only opens that worked
+    assert _fired(engine, _open("/etc/shadow", comm="sshd")) == []      # a program allowed to
+
+
+def test_operators(tmp_path) -> None:
+    engine = _engine(tmp_path, """
+- list: base
+  items: [/etc/shadow]
+- list: nested
+  items: [base, /etc/gshadow]
+- macro: opened
+  condition: evt.type = openat
+""" + "".join(f"""
+- rule: r{n}
+  condition: opened and {cond}
+  output: o
+  priority: INFO
+""" for n, cond in enumerate([
+        "fd.name in (nested)", "fd.name contains shad", "fd.name icontains SHAD", "fd.name startswith /etc/",
+        "fd.name endswith dow", "fd.name glob '/etc/*shadow'", "fd.name pmatch (/etc)", "fd.name regex '/etc/g?shadow'",
+        "fd.name != /etc/passwd", "fd.num >= 3", "fd.num < 3", "proc.pname exists", "proc.aname intersects (sh)",
+        "evt.arg.flags contains O_RDONLY", "fd.directory = /etc", "fd.filename = shadow"])))
+    # r10 (fd.num < 3), r11 (no parent name known), r12 (no process table here) do not match
+    assert _fired(engine, _open("/etc/shadow")) == [f"r{n}" for n in (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 13, 14, 15)]
+    assert _fired(engine, _open("/etc/gshadow")) == [f"r{n}" for n in (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 13, 14)]
+    # a field an event does not have is false, with != too
+    exec_event = event("exec", "web", 1, result=0)
+    assert _fired(engine, exec_event) == []
+
+
+def test_appends_overrides_exceptions_and_enabled(tmp_path) -> None:
+    first = _rules(tmp_path, """
+- list: programs
+  items: [cat]
+- macro: opened
+  condition: evt.type = openat
+- rule: Reads
+  condition: opened and proc.name in (programs)
+  output: "%proc.name read %fd.name"
+  priority: NOTICE
+  exceptions:
+    - name: allowed
+      fields: [proc.name, fd.name]
+      values: [[cat, /etc/hostname]]
+- rule: Switched off
+  condition: opened
+  output: o
+  priority: DEBUG
+""", "a.yaml")
+    second = _rules(tmp_path, """
+- list: programs
+  items: [head]
+  append: true
+- macro: opened
+  condition: or evt.type = unlinkat
+  append: true
+- rule: Reads
+  condition: and not fd.name startswith /tmp
+  override:
+    condition: append
+- rule: Switched off
+  enabled: false
+""", "b.yaml")
+    rule_set = load_rule_set([first, second])
+    engine = RulesEngine(rule_set.rules)
+    assert _fired(engine, _open("/etc/passwd", comm="head")) == ["Reads"]
+    assert engine.evaluate(_open("/etc/passwd", comm="cat"))[0]["output"] == "cat read /etc/passwd"
+    assert _fired(engine, _open("/etc/hostname", comm="cat")) == []   # the exception
+    assert _fired(engine, _open("/tmp/x", comm="cat")) == []          # the appended condition
+    assert _fired(engine, event("unlink", "web", 1, comm="cat", result=0, file={"path": "/etc/x"})) == ["Reads"]
+    assert {r.rule.name: r.disabled for r in rule_set.disabled} == {"Switched off": "enabled: false"}
+
+
+@pytest.mark.parametrize("text, message", [
+    ("- rule: x\n  condition: evt.type = openat and\n  output: o\n  priority: WARNING\n",
+     "rules.yaml:2:35: rule 'x': the condition ends too early; fix the condition there"),
+    ("- rule: x\n  condition: nosuch\n  output: o\n  priority: WARNING\n",
+     "rules.yaml:1:3: rule 'x': no macro or list 'nosuch'"),
+    ("- macro: a\n  condition: b\n- macro: b\n  condition: a\n- rule: x\n  condition: a\n  output: o\n  priority: INFO\n",
+     "rule 'x': macro 'a' uses itself (a → b → a)"),
+    ("- rule: x\n  condition: fd.num > abc\n  output: o\n  priority: INFO\n", "fd.num is a number, not 'abc'"),
+    ("- rule: x\n  condition: evt.type = openat\n  output: o\n  priority: LOUD\n",
+     "priority 'LOUD' is not one of EMERGENCY, ALERT"),
+    ("- rule: x\n  condition: evt.type = openat\n", "rule 'x': needs output, priority"),
+    ("- list: l\n  items: [a]\n  append: true\n", "list 'l': appends to a list that is not defined before it"),
+    ("- required_engine_version: 0.99.0\n", "requires Falco engine version 0.99.0"),
+    ("rule: x\n", "rules.yaml:1:1: a rules file is a YAML list of items"),
+])
+def test_errors_name_the_file_line_and_item(tmp_path, text, message) -> None:
+    with pytest.raises(RuleSetError) as caught:
+        load_rule_set([_rules(tmp_path, text)])
+    assert message in str(caught.value) and "\n" not in str(caught.value), str(caught.value)
+
+
+def test_a_rule_flood_is_held_back_and_counted(tmp_path) -> None:
+    now = [0.0]
+    rule_set = load_rule_set([_rules(tmp_path, "- rule: any open\n  condition: evt.type=openat\n  output: o\n"
+                                               "  priority: INFO\n")])
+    engine = RulesEngine(rule_set.rules, rate=1.0, burst=3.0, clock=lambda: now[0])
+    fired = sum(len(engine.evaluate(_open("/x"))) for _ in range(10))
+    assert fired == 3 and engine.counts.suppressed == {"any open": 7}
+    now[0] += 2.0  # two tokens back
+    assert sum(len(engine.evaluate(_open("/x"))) for _ in range(5)) == 2
+    assert engine.counts.alerts == {("any open", "INFORMATIONAL", "web"): 5}
+
+
+def test_loader_keeps_positions(tmp_path) -> None:
+    files = load_rule_files([_rules(tmp_path, "\n\n- rule: r\n  condition: evt.type=openat\n  output: o\n"
+                                              "  priority: ERROR\n")])
+    assert str(files.rules["r"].where).endswith("rules.yaml:3:3")
+    with pytest.raises(RuleLoadError, match="cannot read it"):
+        load_rule_files([tmp_path / "missing.yaml"])
