@@ -90,6 +90,14 @@ template(name="fields" type="string" string="%msgid%|%app-name%|%structured-data
         super().__init__([_program("rsyslogd"), "-n", "-f", str(config), "-i", str(directory / "rsyslog.pid")],
                          directory / "rsyslogd.log")
         wait_for(lambda: _listening(self.tcp), "rsyslogd")
+        wait_for(self._udp_ready, "rsyslogd's UDP input")
+
+    def _udp_ready(self) -> bool:
+        """A probe datagram arrived (UDP has no listening state to check)."""
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.sendto(b"<134>1 - - probe - ready - probe", ("127.0.0.1", self.udp))
+        time.sleep(0.05)
+        return any(line.startswith("ready|") for line in self.lines())
 
     def lines(self) -> list[str]:
         return self.out.read_text().splitlines() if self.out.exists() else []
@@ -158,7 +166,10 @@ class NatsSubscriber:
 
     def _line(self) -> bytes:
         while b"\r\n" not in self.buffer:
-            self.buffer += self.sock.recv(65536)
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise AssertionError("nats-server closed the subscriber's connection")
+            self.buffer += chunk
         line, self.buffer = self.buffer.split(b"\r\n", 1)
         return line
 

@@ -117,10 +117,12 @@ def test_nats_subject_per_container(tmp_path) -> None:
 
 
 def test_webhook_batches_retries_a_5xx_and_gives_up_on_a_4xx() -> None:
+    from eunomia.sinks.webhook import WebhookSink
+
     receiver = WebhookReceiver(answers=[503, 500])
     try:
-        sink = open_sink(f"webhook:http://127.0.0.1:{receiver.port}/events")
-        sink.backoff = 0.05
+        # one batch, at close (no interval wake-up in between): exactly three requests
+        sink = WebhookSink(f"http://127.0.0.1:{receiver.port}/events", interval=60, backoff=0.05)
         events = _events(4)
         for e in events:
             sink.write(e)
@@ -150,15 +152,16 @@ def test_a_full_queue_counts_what_did_not_fit() -> None:
 
 
 def test_loki_streams_labels_and_order() -> None:
+    from eunomia.sinks.loki import LokiSink
+
     loki = LokiStandIn()
     try:
-        sink = open_sink(f"loki:{loki.url}")
+        sink = LokiSink(loki.url, batch=2, interval=60)  # a push every two events
         events = _events(3, "web")
         late = dict(events[0], time="2026-11-28T12:34:40.000000Z")  # older than what was pushed already
         sink.write(events[0])
         sink.write(events[1])
-        sink.flush()
-        time.sleep(1.2)  # pushed in a first batch
+        wait_for(lambda: sink.delivered == 2, "the first push")
         sink.write(events[2])
         sink.write(late)
         sink.close({"lost": 0})
@@ -194,3 +197,82 @@ def test_the_loki_standin_refuses_what_loki_refuses() -> None:
     finally:
         loki.stop()
     assert "entry out of order" in loki.rejected[0]
+
+
+def test_a_redirect_is_refused_not_followed_as_a_get() -> None:
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    import threading
+
+    seen: list[str] = []
+
+    class Redirecting(BaseHTTPRequestHandler):
+        def log_message(self, *args) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            seen.append("POST")
+            self.send_response(302)
+            self.send_header("Location", "http://127.0.0.1:1/new?token=secret")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def do_GET(self) -> None:
+            seen.append("GET")
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Redirecting)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        sink = open_sink(f"webhook:http://127.0.0.1:{server.server_address[1]}/x?token=secret")
+        sink.write(_events(1)[0])
+        sink.close(None)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert seen == ["POST"] and sink.undelivered == 1
+    assert "HTTP 302: redirected to http://127.0.0.1:1/new; give that URL" in sink.error
+    assert "secret" not in sink.error
+
+
+def test_influxdb_keeps_events_of_the_same_microsecond(tmp_path) -> None:
+    influx = Influx(tmp_path)
+    try:
+        sink = open_sink(f"influxdb:http://127.0.0.1:{influx.port}/eunomia")
+        first, second = _events(2)
+        second["time"] = first["time"]
+        sink.write(first)
+        sink.write(second)
+        sink.close(None)
+        answer = influx.query('SELECT "pid" FROM "eunomia_event"')
+    finally:
+        influx.stop()
+    assert [row[1] for row in answer["results"][0]["series"][0]["values"]] == [100, 101]
+
+
+def test_close_does_not_wait_forever_on_a_server_that_never_answers() -> None:
+    import socket
+    import threading
+
+    from eunomia.sinks.nats import NatsSink
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    accepted: list[socket.socket] = []
+
+    def greet() -> None:  # says INFO, then never answers PING
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            accepted.append(conn)
+            conn.sendall(b'INFO {"server_id":"x"}\r\n')
+    threading.Thread(target=greet, daemon=True).start()
+    sink = NatsSink("127.0.0.1", listener.getsockname()[1], "eunomia.events", close_timeout=0.5, retries=5)
+    sink.write(_events(1)[0])
+    assert _close_in_time(sink) < 2
+    wait_for(lambda: not sink._thread.is_alive(), "the worker to stop", timeout=15)
+    assert sink.undelivered == 1
+    listener.close()
+    for conn in accepted:
+        conn.close()

@@ -23,7 +23,7 @@ from ._libbpf import captured_messages, lib
 from .btf import Btf, Kind
 from .errors import BpfError, NotSupportedError, VerifierError, error_from_errno
 from .layout import RecordDecoder, value_decoder
-from .maps import Map
+from .maps import LRU_TYPES, Map
 
 _KNOB_CODES = {1: "<B", 2: "<H", 4: "<I", 8: "<Q"}
 
@@ -269,8 +269,11 @@ class Program:
 
 
 def _starts_with_cgroup_id(btf: Btf, key_id: int) -> bool:
-    """Is a map's key a struct whose first member is an eun_cgroup_id (per-container data)?"""
-    t, _ = btf.resolve(key_id)
+    """Is a map's key a cgroup id (an eun_cgroup_id, or a struct whose first
+    member is one): per-container data, dropped when the container is forgotten?"""
+    t, semantic = btf.resolve(key_id)
+    if semantic == "eun_cgroup_id":
+        return True
     if t.kind != Kind.STRUCT or not t.members:
         return False
     first = t.members[0]
@@ -293,7 +296,8 @@ class Object:
             if key_id and value_id:
                 live.btf_key = value_decoder(self.btf, key_id)
                 live.btf_value = value_decoder(self.btf, value_id)
-                live.keyed_by_cgroup = _starts_with_cgroup_id(self.btf, key_id)
+                # (LRU maps age out by themselves, and walking one that evicts restarts the walk)
+                live.keyed_by_cgroup = live.type not in LRU_TYPES and _starts_with_cgroup_id(self.btf, key_id)
         self.links: list[Link] = []
         self.decoder = RecordDecoder(self.btf)
 

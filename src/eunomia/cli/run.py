@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Optional
@@ -193,6 +194,7 @@ class Monitor:
         self.engine = engine
         self.field_context = FieldContext()
         self.view: LiveView | None = None
+        self._gone_since: dict[str, float] = {}  # exited containers without series → since when
         self.activity = Activity(grace=settings.exited_series_seconds)
         self.sinks = _open_sinks(settings.sinks)
         self.stdout = JsonLinesSink(outputs.stdout()) if settings.format == "json" else None
@@ -278,16 +280,27 @@ class Monitor:
 
     def _prune(self, runner: Runner) -> None:
         """Containers gone for longer than the grace leave the series, the
-        registry and the kernel's per-container maps: memory stays bounded
-        however many containers come and go."""
+        registry, Docker's cache, the trackers' memory and the kernel's
+        per-container maps: memory stays bounded however many come and go
+        (also those that never had a series: other containers than -c's)."""
         context, session = runner.context, runner.session
         assert context is not None and session is not None
         docker = context.docker
+        now = time.monotonic()
+
+        def exited(container_id: str) -> bool:
+            return docker is not None and docker.exit_of(container_id) is not None
         with runner.lock:  # a scrape reads the same state
-            gone = self.activity.prune(lambda cid: docker is not None and docker.exit_of(cid) is not None)
+            gone = set(self.activity.prune(exited))
+            for container in context.registry.containers():
+                if container.id in gone or self.activity.has(container.id) or not exited(container.id):
+                    self._gone_since.pop(container.id, None)
+                elif now - self._gone_since.setdefault(container.id, now) >= self.activity.grace:
+                    gone.add(container.id)
             cgroups = {cg for cid in gone for cg in context.registry.forget(cid)}
-            session.forget_cgroups(cgroups)
+            session.forget(gone, cgroups)
             for cid in gone:
+                self._gone_since.pop(cid, None)
                 if docker is not None:
                     docker.forget(cid)
 

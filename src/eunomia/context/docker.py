@@ -227,14 +227,15 @@ class DockerResolver:
                 container = _container_from_event(event)
                 if container is None:
                     continue
+                if action == "start":  # (re)started: no longer exited, before the inspect's wait
+                    with self._cond:
+                        self._exits.pop(container.id, None)
                 if action in ("start", "rename"):  # addresses arrive at start; names change
                     container = self._inspect(container.id) or container
                 with self._cond:
                     known = self._seen.get(container.id)
                     if known is None or action in ("rename", "start"):
                         self._seen[container.id] = container
-                    if action == "start":  # (re)started: no longer exited
-                        self._exits.pop(container.id, None)
                     self._cond.notify_all()
                 if action in ("start", "rename"):
                     self._notify(self._started, container)

@@ -85,6 +85,9 @@ class Activity:
         self._by_id: dict[str, ContainerActivity] = {}
         self._forgotten: dict[str, None] = {}  # ids whose series left (an ordered set)
 
+    def has(self, container_id: str) -> bool:
+        return container_id in self._by_id
+
     def is_forgotten(self, container_id: str) -> bool:
         return container_id in self._forgotten
 

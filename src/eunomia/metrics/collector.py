@@ -165,12 +165,15 @@ def sink_metrics(sinks: list[Any]) -> Iterator[Metric]:
     undelivered = CounterMetricFamily("eunomia_sink_undelivered", "Events a sink could not deliver (down, slow, "
                                       "refused, full queue).", labels=["sink"])
     delivered = CounterMetricFamily("eunomia_sink_delivered", "Events a network sink delivered.", labels=["sink"])
+    queued = GaugeMetricFamily("eunomia_sink_queued", "Events waiting in a network sink's queue.", labels=["sink"])
     for n, sink in enumerate(sinks):
         label = f"{getattr(sink, 'name', 'sink')}-{n}"
-        undelivered.add_metric([label], getattr(sink, "undelivered", 0))
+        # given up for good (a counter only grows); what is queued is a gauge beside it
+        undelivered.add_metric([label], getattr(sink, "given_up", getattr(sink, "undelivered", 0)))
         if hasattr(sink, "delivered"):
             delivered.add_metric([label], sink.delivered)
-    yield from (undelivered, delivered)
+            queued.add_metric([label], getattr(sink, "queued", 0))
+    yield from (undelivered, delivered, queued)
 
 
 def rule_metrics(alerts: dict[tuple[str, str, str], int], suppressed: dict[str, int]) -> Iterator[Metric]:

@@ -374,8 +374,12 @@ class TraceSession:
             out[r.tracker.name] = {"received": dict(r.received), **kernel}
         return out
 
-    def forget_cgroups(self, cgroup_ids: set[int]) -> int:
-        """Drop long-gone cgroups' entries from every per-container kernel map."""
+    def forget(self, container_ids: set[str], cgroup_ids: set[int]) -> int:
+        """Drop what the trackers keep of long-gone containers: their own
+        memory, and every kernel map entry keyed by one of their cgroups."""
+        for r in self._running:
+            if r.tracker.on_forget is not None and container_ids:
+                r.tracker.on_forget(container_ids)
         return sum(m.delete_cgroups(cgroup_ids) for r in self._running for m in r.obj.maps.values()
                    if m.keyed_by_cgroup and cgroup_ids)
 

@@ -50,8 +50,13 @@ def _string(value: Any) -> bytes:
     return b'"' + text.encode("utf-8", "backslashreplace") + b'"'
 
 
-def point(event: dict[str, Any]) -> bytes | None:
-    """One event as a line of the line protocol; None for what is not an event."""
+def point(event: dict[str, Any], last: dict[bytes, int] | None = None) -> bytes | None:
+    """One event as a line of the line protocol; None for what is not an event.
+
+    InfluxDB keeps one point per (series, timestamp): a second event of a
+    series in the same microsecond would replace the first.  With `last`
+    (series → its last timestamp), a timestamp that would not go forward is
+    made the last one + 1 ns (the `json` field keeps the real time)."""
     container, when = event.get("container"), event.get("time")
     if not isinstance(container, dict) or not isinstance(when, str):
         return None
@@ -68,7 +73,15 @@ def point(event: dict[str, Any]) -> bytes | None:
         else:
             fields.append(name.encode() + b"=" + _string(value))
     fields.append(b"json=" + _string(orjson.dumps(event).decode()))
-    return MEASUREMENT + tags + b" " + b",".join(fields) + b" %d" % event_ns(when)
+    ns = event_ns(when)
+    if last is not None:
+        previous = last.get(tags)
+        if previous is not None and ns <= previous:
+            ns = previous + 1
+        last[tags] = ns
+        if len(last) > 100_000:
+            last.clear()
+    return MEASUREMENT + tags + b" " + b",".join(fields) + b" %d" % ns
 
 
 class InfluxSink(QueuedSink):
@@ -76,10 +89,11 @@ class InfluxSink(QueuedSink):
 
     def __init__(self, base: str, database: str, **options: Any) -> None:
         self.write_url = f"{base}/write?" + urllib.parse.urlencode({"db": database, "precision": "ns"})
+        self._last: dict[bytes, int] = {}  # series → last timestamp (the worker thread's)
         super().__init__(**options)
 
     def encode(self, event: dict[str, Any]) -> bytes | None:
-        return point(event)
+        return point(event, self._last)
 
     def deliver(self, items: list[bytes]) -> None:
         post(self.write_url, b"\n".join(items) + b"\n", "text/plain; charset=utf-8", "influxdb")

@@ -44,6 +44,7 @@ class QueuedSink:
         self._queue: collections.deque[Any] = collections.deque()
         self._wake = threading.Event()
         self._stopping = threading.Event()
+        self._abandoned = threading.Event()  # close() waited long enough: give up what is left
         self._sleep = sleep or self._stopping.wait  # backoff ends early when closing
         self.delivered = 0
         self.dropped = 0      # did not fit in the queue (pump thread only)
@@ -54,8 +55,18 @@ class QueuedSink:
         self._thread.start()
 
     @property
+    def given_up(self) -> int:
+        """Events that will never be delivered (only grows: the metric)."""
+        return self.dropped + self.failed
+
+    @property
+    def queued(self) -> int:
+        return len(self._queue) + self._in_flight
+
+    @property
     def undelivered(self) -> int:
-        return self.dropped + self.failed + len(self._queue) + self._in_flight
+        """At the end: given up, and what was still queued when close() stopped waiting."""
+        return self.given_up + self.queued
 
     # -- the pump's side ---------------------------------------------------------
     def encode(self, event: dict[str, Any]) -> Any:
@@ -79,7 +90,10 @@ class QueuedSink:
         self._stopping.set()
         self._wake.set()
         self._thread.join(self.close_timeout)
-        self.disconnect()
+        if self._thread.is_alive():  # stuck on the far end: it stops at its next step and drops the socket
+            self._abandoned.set()
+        else:
+            self.disconnect()
 
     # -- the worker's side -------------------------------------------------------
     def deliver(self, items: list[Any]) -> None:
@@ -89,17 +103,25 @@ class QueuedSink:
         """Drop a kept connection (after a failure, and at close)."""
 
     def _work(self) -> None:
+        try:
+            self._deliver_until_stopped()
+        finally:
+            if self._abandoned.is_set():
+                self.disconnect()
+
+    def _deliver_until_stopped(self) -> None:
         while True:
             self._wake.wait(self.interval)
             self._wake.clear()
-            while self._queue:
+            stopping = self._stopping.is_set()  # read first: what close() queued before is drained below
+            while self._queue and not self._abandoned.is_set():
                 events = [self._queue.popleft() for _ in range(min(self.batch, len(self._queue)))]
                 self._in_flight = len(events)
                 items = self._encode_all(events)
                 if items:
                     self._send(items)
                 self._in_flight = 0
-            if self._stopping.is_set():
+            if stopping or self._abandoned.is_set():
                 return
 
     def _encode_all(self, events: list[dict[str, Any]]) -> list[Any]:
@@ -117,6 +139,8 @@ class QueuedSink:
 
     def _send(self, items: list[Any]) -> None:
         for attempt in range(self.retries + 1):
+            if self._abandoned.is_set():
+                break
             try:
                 self.deliver(items)
                 self.delivered += len(items)

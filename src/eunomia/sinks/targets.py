@@ -13,6 +13,24 @@ from .queued import DeliveryError
 
 HTTP_TIMEOUT_SECONDS = 5.0
 
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirected POST would become a GET without its body: refuse it, and say where it points."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[no-untyped-def]
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects)
+
+
+def shown(url: str) -> str:
+    """A URL for messages: without credentials or query (they may hold secrets)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}{parts.path}"
+
 _SECONDS: dict[str, int] = {}
 
 
@@ -51,9 +69,13 @@ def post(url: str, body: bytes, content_type: str, what: str,
     request = urllib.request.Request(url, data=body, method="POST",
                                      headers={"Content-Type": content_type, "User-Agent": "eunomia"})
     try:
-        with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT_SECONDS) as response:
+        with _OPENER.open(request, timeout=HTTP_TIMEOUT_SECONDS) as response:
             response.read()
     except urllib.error.HTTPError as exc:
+        if 300 <= exc.code < 400:
+            where = exc.headers.get("Location") or "elsewhere"
+            raise DeliveryError(f"{what}: HTTP {exc.code}: redirected to {shown(where)}; give that URL",
+                                retry=False) from None
         detail = " ".join(exc.read(300).decode(errors="replace").split())
         retry = exc.code >= 500 or exc.code in retry_codes
         raise DeliveryError(f"{what}: HTTP {exc.code} {exc.reason}{': ' + detail if detail else ''}",

@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 
 from .queued import QueuedSink
-from .targets import parse_url, post
+from .targets import parse_url, post, shown
 
 KIND = "webhook"
 USAGE = "http(s)://HOST[:PORT]/PATH (JSON arrays of events, POSTed in batches)"
@@ -30,7 +30,7 @@ class WebhookSink(QueuedSink):
         return orjson.dumps(event)
 
     def deliver(self, items: list[bytes]) -> None:
-        post(self.url, b"[" + b",".join(items) + b"]", "application/json", self.url)
+        post(self.url, b"[" + b",".join(items) + b"]", "application/json", f"webhook {shown(self.url)}")
 
 
 def open_target(target: str) -> WebhookSink:

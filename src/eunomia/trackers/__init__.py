@@ -51,6 +51,10 @@ class TrackerDef:
     # once the object is loaded: hand the registry what it can ask the
     # tracker's kernel maps (e.g. which container holds an address)
     on_load: Callable[["Object", "ContainerRegistry"], None] | None = None
+    # an always-on agent forgets long-gone containers: drop what the tracker
+    # keeps of them in user space (its kernel maps keyed by cgroup id are
+    # cleaned generically)
+    on_forget: Callable[[set[str]], None] | None = None
 
     @property
     def object_path(self) -> Path:

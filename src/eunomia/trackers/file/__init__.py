@@ -85,5 +85,6 @@ TRACKER = TrackerDef(
     formatters=FORMATTERS,
     knobs=knobs,
     aggregates=aggregates,
+    on_forget=MEMORY.forget_containers,
     post_enrich=post_enrich,
 )

@@ -82,6 +82,11 @@ class PathMemory:
         if path is not None and self._keys.get((key[0], path)) == key:
             del self._keys[(key[0], path)]
 
+    def forget_containers(self, container_ids: set[str]) -> None:
+        """Drop every path of these containers (long gone)."""
+        for key in [k for k in self._paths if k[0] in container_ids]:
+            self._forget(key)
+
     def path_of(self, container_id: str, device: str, inode: int) -> str | None:
         return self._paths.get((container_id, device, inode))
 
