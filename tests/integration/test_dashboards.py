@@ -25,7 +25,11 @@ TRACKERS = ("exec", "file", "net", "signal", "cap", "syscall")
 def test_every_panel_returns_series_for_the_workloads_container(tracer, containers, tmp_path):
     name, other = unique("dash"), unique("other")
     port = free_port()
-    agent = tracer("-c", name, "--metrics", f"127.0.0.1:{port}", *(f"-t{t}" for t in TRACKERS), command="run")
+    rules = tmp_path / "rules.yaml"  # so the alert panels have an alert to show
+    rules.write_text("- rule: cat ran\n  desc: d\n  condition: evt.type = execve and proc.name = cat\n"
+                     "  output: '%proc.cmdline'\n  priority: NOTICE\n")
+    agent = tracer("-c", name, "--metrics", f"127.0.0.1:{port}", "--rules", str(rules),
+                   *(f"-t{t}" for t in TRACKERS), command="run")
     prometheus = Prometheus(f"127.0.0.1:{port}", tmp_path)
     try:
         assert containers.run(name, "sh", "-c", WORKLOAD).returncode == 0
@@ -48,5 +52,6 @@ def test_every_panel_returns_series_for_the_workloads_container(tracer, containe
                 assert other not in shown, (panel["title"], found)
     finally:
         prometheus.stop()
-    _, summary = agent.stop()
+    lines, summary = agent.stop()
     assert summary["lost"] == 0
+    assert [(a["rule"], a["container"]["name"]) for a in lines if a["type"] == "alert"] == [("cat ran", name)]

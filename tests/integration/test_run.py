@@ -204,3 +204,26 @@ def test_falcos_rules_raise_an_alert_on_a_real_trigger_and_none_on_the_benign_co
     assert alerts == {(("container", bad), ("priority", "WARNING"), ("rule", "Read sensitive file untrusted")): 1.0}
     assert summary["alerts"] == 1 and summary["alerts_suppressed"] == {}
     assert not [line for line in lines if line["type"] != "alert"]  # without --events: alerts only
+
+
+def test_a_connection_to_a_named_server_container_is_counted_under_its_peer(tracer, containers, tmp_path):
+    network, server, client = unique("net"), unique("server"), unique("client")
+    port = free_port()
+    docker("network", "create", network)
+    try:
+        agent = tracer("-c", client, "-c", server, "--metrics", f"127.0.0.1:{port}", command="run")
+        containers.names.append(server)
+        docker("run", "-d", "--name", server, "--network", network, "eunomia-test/busybox",
+               "nc", "-ll", "-p", "8080", "-e", "/bin/true")
+        containers.names.append(client)
+        done = docker("run", "--name", client, "--network", network, "eunomia-test/busybox", "sh", "-c",
+                      f"sleep 0.5; nc -w 2 {server} 8080 </dev/null", check=False)
+        assert done.returncode == 0, done.stderr
+        text = wait_for(lambda: (lambda t: t if _series(t, "eunomia_tcp_connections_total", client) else None)(
+            get(f"http://127.0.0.1:{port}/metrics")), "the client's connection")
+        assert _series(text, "eunomia_tcp_connections_total", client) == {(("peer", server),): 1.0}
+        assert not _series(text, "eunomia_tcp_connect_failures_total", client)
+        agent.stop()
+    finally:
+        docker("rm", "-f", server, client, check=False)
+        docker("network", "rm", network, check=False)

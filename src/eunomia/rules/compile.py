@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 from .fields import EUNOMIA_TYPES, FIELDS, UNAVAILABLE, in_network, split_field
 from .loader import RuleDef, RuleFiles, Where
-from .syntax import And, Check, List, MacroRef, Node, Not, Or, Value
+from .syntax import And, Check, List, MacroRef, Node, Not, Or, Value, _unquote
 
 Event = dict[str, Any]
 Predicate = Callable[[Event, Any], bool]
@@ -78,7 +78,9 @@ class _Compiler:
             raise RuleCompileError(f"list {name!r} contains itself ({' → '.join((*stack, name))})")
         items: list[str] = []
         for item in self.files.lists[name].items:
-            if item in self.files.lists:
+            if len(item) >= 2 and item[0] in "\"'" and item[-1] == item[0]:
+                items.append(_unquote(item))  # Falco pastes items into the condition: quotes are syntax
+            elif item in self.files.lists:
                 items.extend(self.list_items(item, (*stack, name)))
             else:
                 items.append(item)
@@ -104,7 +106,7 @@ class _Compiler:
             if isinstance(fields, str):  # one field: values are its values
                 comp = comps if isinstance(comps, str) else "in"
                 if values:
-                    alternatives.append(Check(fields, comp, List(tuple(Value(str(v), True) for v in values))
+                    alternatives.append(Check(fields, comp, List(tuple(Value(str(v), " " in str(v)) for v in values))
                                               if comp in ("in", "intersects", "pmatch") else Value(str(values[0]), True)))
                 continue
             fields = list(fields or [])
@@ -173,9 +175,12 @@ class _Compiler:
         if base == "evt.type" and check.op in ("=", "in") and check.value is not None:
             kinds = set(self.values(check.value))
         compare = self.comparison(check, kind)
-        if kind == "strs":  # several values (proc.aname): true when one of them matches
+        if kind == "strs":  # several values (proc.aname, evt.type's names): true when one of them matches
             if check.op == "exists":
                 return (lambda e, c: bool(get(e, c, arg))), kinds
+            if check.op == "!=":  # … and != when none of them is the value
+                equal = self.comparison(Check(check.field, "=", check.value), kind)
+                return (lambda e, c: (lambda v: v is not None and not _any(v, equal))(get(e, c, arg))), kinds
             return (lambda e, c: _any(get(e, c, arg), compare)), kinds
 
         def test(e: Event, c: Any) -> bool:
@@ -201,6 +206,9 @@ class _Compiler:
             raise RuleCompileError(f"{check.field} {op} takes one value, not a list")
         want = _convert(kind, items[0], check)
         text = str(want)
+        if kind == "ip" and op in ("=", "!=") and "/" in text:  # an address against a network
+            inside = op == "="
+            return lambda v: in_network(v, text) == inside
         ops: dict[str, Callable[[Any], bool]] = {
             "=": lambda v: v == want, "!=": lambda v: v != want,
             "<": lambda v: v < want, "<=": lambda v: v <= want, ">": lambda v: v > want, ">=": lambda v: v >= want,
@@ -244,7 +252,7 @@ def _any(values: Any, compare: Callable[[Any], bool]) -> bool:
 def _convert(kind: str, text: str, check: Check) -> Any:
     if kind == "int":
         try:
-            return int(text, 0)
+            return int(text, 16) if text.lower().startswith("0x") else int(text, 10)
         except ValueError:
             raise RuleCompileError(f"{check.field} is a number, not {text!r}") from None
     if kind == "bool":

@@ -24,7 +24,8 @@ from .compile import CompiledRule
 from .fields import FIELDS, split_field
 
 Event = dict[str, Any]
-_OUTPUT_FIELD = re.compile(r"%(\(?)([a-zA-Z_][a-zA-Z0-9_]*(?:\.[a-zA-Z0-9_]+)+(?:\[[^\]]*\])?)\)?")
+_FIELD_NAME = r"[a-zA-Z_][a-zA-Z0-9_]*(?:\.[a-zA-Z0-9_]+)+(?:\[[^\]]*\])?"
+_OUTPUT_FIELD = re.compile(rf"%\(({_FIELD_NAME})\)|%({_FIELD_NAME})")
 NA = "<NA>"
 
 
@@ -121,7 +122,7 @@ class RulesEngine:
         self.context = context or FieldContext()
         self.rate, self.burst, self.clock = rate, burst, clock
         self.counts = RuleCounts()
-        self._buckets: dict[str, Bucket] = {}
+        self._buckets: dict[tuple[str, str], Bucket] = {}
         self._by_kind: dict[str, list[CompiledRule]] = {}
         self._any_kind: list[CompiledRule] = []
         for rule in rules:
@@ -145,26 +146,43 @@ class RulesEngine:
         rules = self._by_kind.get(event.get("type", ""))
         if not rules and not self._any_kind:
             return []
+        seen = self._callers_view(event)
         alerts = []
         for rule in (rules or []) + self._any_kind:
             assert rule.test is not None
-            if rule.test(event, self.context):
+            if rule.test(seen, self.context):
                 alert = self._alert(rule, event)
                 if alert is not None:
                     alerts.append(alert)
         return alerts
 
+    def _callers_view(self, event: Event) -> Event:
+        """A failed exec changed nothing: as in Falco, proc.* are the caller's
+        (the event itself shows the program that was tried)."""
+        if event.get("type") != "exec" or not isinstance(event.get("result"), str):
+            return event
+        caller = self.context.process((event.get("process") or {}).get("pid"))
+        process = dict(event.get("process") or {})
+        if caller is not None:
+            process.update(executable=caller.executable, args=list(caller.args), working_directory=caller.cwd)
+        else:
+            process.update(executable=None, args=None)
+        return {**event, "process": process}
+
     def _alert(self, rule: CompiledRule, event: Event) -> Event | None:
         name, priority = rule.rule.name, rule.rule.priority.upper()
+        container = event.get("container") or {}
+        label = container.get("name") or str(container.get("id") or "")[:12]
         now = self.clock()
-        bucket = self._buckets.get(name)
+        # per (rule, container): a flood in one container cannot hide the same rule's alert in another
+        bucket = self._buckets.get((name, label))
         if bucket is None:
-            bucket = self._buckets[name] = Bucket(self.rate, self.burst, self.burst, now)
+            if len(self._buckets) > 65536:
+                self._buckets.clear()
+            bucket = self._buckets[(name, label)] = Bucket(self.rate, self.burst, self.burst, now)
         if not bucket.take(now):
             self.counts.suppressed[name] = self.counts.suppressed.get(name, 0) + 1
             return None
-        container = event.get("container") or {}
-        label = container.get("name") or str(container.get("id") or "")[:12]
         key = (name, priority, label)
         self.counts.alerts[key] = self.counts.alerts.get(key, 0) + 1
         return {"type": "alert", "time": event.get("time"), "rule": name, "priority": priority,
@@ -174,7 +192,7 @@ class RulesEngine:
     def output(self, template: str, event: Event) -> str:
         """The rule's output, each %field replaced by its value (<NA> when there is none)."""
         def value(match: re.Match[str]) -> str:
-            base, arg = split_field(match.group(2))
+            base, arg = split_field(match.group(1) or match.group(2))
             definition = FIELDS.get(base)
             if definition is None:
                 return NA
@@ -184,4 +202,4 @@ class RulesEngine:
             if isinstance(found, list):
                 return ",".join(str(v) for v in found)
             return str(found).lower() if isinstance(found, bool) else str(found)
-        return " ".join(_OUTPUT_FIELD.sub(value, template).split())
+        return _OUTPUT_FIELD.sub(value, " ".join(template.split()))  # the template's lines joined, values as they are

@@ -58,6 +58,8 @@ UNAVAILABLE = {
     "fd.lip.name": "no DNS names of addresses",
     "fd.name_changed": "no sendto/sendmsg events",
     "k8s.io": "not a field of the syscall source",
+    "fd.nameraw": "file events carry the path made absolute and normalised (`..` resolved as text), not the "
+                  "string as passed",
 }
 
 OPEN_FLAG_NAMES = {"read": "O_RDONLY", "write": "O_WRONLY", "create": "O_CREAT", "truncate": "O_TRUNC",
@@ -90,6 +92,8 @@ def _cmdline(name: str | None, args: list[str] | None) -> str | None:
 
 def _ok(event: Event) -> bool:
     result = event.get("result")
+    if event.get("type") == "signal":  # delivered, ignored, …: what the kernel did; an errno name failed
+        return result == 0 or (isinstance(result, str) and not result.startswith("E"))
     return isinstance(result, int) and result >= 0
 
 
@@ -115,7 +119,18 @@ def _fd_type(event: Event) -> str | None:
 
 
 def _typechar(event: Event, ctx: Any, arg: str | None) -> str | None:
+    if event.get("type") == "open" and "directory" in (_at(event, "file", "flags") or ()):
+        return "d"
     return {"file": "f", "unix": "u", "ipv4": "4", "ipv6": "6"}.get(_fd_type(event) or "")
+
+
+def _evt_types(event: Event, ctx: Any, arg: str | None) -> list[str] | None:
+    """The Falco event types this event stands for (one operation, several syscalls)."""
+    kind = event.get("type", "")
+    if kind == "signal" and _at(event, "signal", "origin") in ("kernel", "interrupt"):
+        return None  # no syscall sent it
+    main = FALCO_TYPE.get(kind)
+    return None if main is None else [main, *sorted(ALIASES.get(main, ()))]
 
 
 def _flags(event: Event, ctx: Any, arg: str | None) -> str | None:
@@ -132,6 +147,8 @@ def _rawres(event: Event, ctx: Any, arg: str | None) -> int | None:
     result = event.get("result")
     if isinstance(result, int):
         return result
+    if event.get("type") == "signal" and _ok(event):
+        return 0
     if isinstance(result, str):
         import errno
         return -getattr(errno, result, 1)
@@ -142,7 +159,7 @@ def _res(event: Event, ctx: Any, arg: str | None) -> str | None:
     result = event.get("result")
     if result is None:
         return None
-    return "SUCCESS" if isinstance(result, int) and result >= 0 else str(result)
+    return "SUCCESS" if _ok(event) else str(result)
 
 
 def _ancestors(event: Event, ctx: Any) -> list[Any]:
@@ -216,16 +233,16 @@ def _container_id(event: Event, ctx: Any, arg: str | None) -> str | None:
 
 
 FIELDS: dict[str, FieldDef] = {
-    "evt.type": FieldDef("str", lambda e, c, a: FALCO_TYPE.get(e.get("type", ""))),
+    "evt.type": FieldDef("strs", _evt_types),
     "evt.dir": FieldDef("str", lambda e, c, a: "<"),
     "evt.num": FieldDef("int", lambda e, c, a: c.number(e) if c is not None else 1),
     "evt.res": FieldDef("str", _res),
     "evt.rawres": FieldDef("int", _rawres),
-    "evt.failed": FieldDef("bool", lambda e, c, a: e.get("result") is not None and not _ok(e)),
+    "evt.failed": FieldDef("bool", lambda e, c, a: None if e.get("result") is None else not _ok(e)),
     "evt.is_open_read": FieldDef("bool", lambda e, c, a: e.get("type") == "open"
                                  and "read" in (_at(e, "file", "flags") or ())),
     "evt.is_open_write": FieldDef("bool", lambda e, c, a: e.get("type") == "open"
-                                  and bool({"write", "create", "truncate", "append"} & set(_at(e, "file", "flags") or ()))),
+                                  and "write" in (_at(e, "file", "flags") or ())),
     "evt.is_open_exec": FieldDef("bool", lambda e, c, a: False if e.get("type") == "open" else None),
     "evt.arg.flags": FieldDef("str", _flags),
     "evt.arg.request": FieldDef("str", lambda e, c, a: _at(e, "ptrace", "request")),
@@ -274,7 +291,6 @@ FIELDS: dict[str, FieldDef] = {
     "k8s.ns.name": FieldDef("str", lambda e, c, a: _at(e, "container", "namespace")),
     "k8s.pod.name": FieldDef("str", lambda e, c, a: _at(e, "container", "pod")),
     "fd.name": FieldDef("str", _fd_name),
-    "fd.nameraw": FieldDef("str", _fd_name),
     "fd.directory": FieldDef("str", lambda e, c, a: (lambda p: None if p is None else posixpath.dirname(p))(
         _at(e, "file", "path"))),
     "fd.filename": FieldDef("str", lambda e, c, a: (lambda p: None if p is None else posixpath.basename(p))(

@@ -242,7 +242,7 @@ def _change_rule(path: Path, rule: RuleDef, item: dict[str, Any], nodes: dict[st
             rule.condition, rule.text = _condition(path, label, nodes["condition"], text), text
         elif key == "exceptions":
             new = _exceptions(where, label, item.get("exceptions"))
-            rule.exceptions = rule.exceptions + new if mode == "append" else new
+            rule.exceptions = _merge_exceptions(rule.exceptions, new) if mode == "append" else new
         elif key == "output":
             rule.output = f"{rule.output} {item['output']}".strip() if mode == "append" else str(item["output"])
         elif key == "priority":
@@ -254,6 +254,20 @@ def _change_rule(path: Path, rule: RuleDef, item: dict[str, Any], nodes: dict[st
             rule.desc = f"{rule.desc} {item['desc']}".strip() if mode == "append" else str(item["desc"])
         elif key == "enabled":
             rule.enabled = bool(item["enabled"])
+
+
+def _merge_exceptions(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Falco: an appended exception of a known name adds its values to it; a new name is added."""
+    merged = [dict(e) for e in old]
+    by_name = {e["name"]: e for e in merged}
+    for exception in new:
+        known = by_name.get(exception["name"])
+        if known is not None and "fields" not in exception:
+            known["values"] = list(known.get("values") or []) + list(exception.get("values") or [])
+        else:
+            merged.append(dict(exception))
+            by_name[exception["name"]] = merged[-1]
+    return merged
 
 
 def _priority(where: Where, label: str, value: Any) -> str:
