@@ -60,6 +60,9 @@ def test_run_counts_a_known_workload_that_a_real_prometheus_scrapes(tracer, cont
         assert more("eunomia_file_opens_total") >= 6  # five redirections, /etc/hostname
         assert not any(s.labels.get("container") == other for f in text_string_to_metric_families(text)
                        for s in f.samples)
+        fill = {(s.labels["tracker"], s.labels["map"]): s.value for f in text_string_to_metric_families(text)
+                for s in f.samples if s.name == "eunomia_map_fill_ratio"}
+        assert 0 < fill[("file", "file_bytes")] < 0.01  # the two containers' few files of 65,536 entries
         lost = {s.labels["tracker"]: s.value for f in text_string_to_metric_families(text) for s in f.samples
                 if s.name == "eunomia_events_lost_total"}
         assert lost and set(lost.values()) == {0.0}

@@ -31,6 +31,7 @@ BATCH_TYPES = {BPF_MAP_TYPE_HASH, BPF_MAP_TYPE_PERCPU_HASH, BPF_MAP_TYPE_LRU_HAS
                BPF_MAP_TYPE_LRU_PERCPU_HASH, BPF_MAP_TYPE_ARRAY, BPF_MAP_TYPE_PERCPU_ARRAY}
 BPF_ANY = 0
 LRU_TYPES = {BPF_MAP_TYPE_LRU_HASH, BPF_MAP_TYPE_LRU_PERCPU_HASH}
+HASH_TYPES = {BPF_MAP_TYPE_HASH, BPF_MAP_TYPE_PERCPU_HASH} | LRU_TYPES
 
 
 class Map(MutableMapping):
@@ -128,6 +129,15 @@ class Map(MutableMapping):
         while lib().bpf_map_get_next_key(self.fd, prev, nxt) == 0:
             yield nxt.raw
             prev = ctypes.create_string_buffer(nxt.raw, self.key_size)
+
+    def count(self) -> int:
+        """Entries now (a walk of the keys, at most max_entries steps: a walk of
+        an LRU map that evicts meanwhile may restart)."""
+        n = 0
+        for n, _ in enumerate(self._raw_keys(), 1):
+            if n >= self.max_entries:
+                break
+        return n
 
     def delete_cgroups(self, cgroup_ids: set[int]) -> int:
         """Delete every entry whose key starts with one of these cgroup ids

@@ -13,8 +13,8 @@ from ..metrics.activity import Activity, ContainerActivity
 from ..sinks.escape import escape_text
 
 # programs started, execs that failed, files opened to write / to read,
-# TCP connections made / failed, signals sent
-COLUMNS = ("container", "image", "execs", "failed", "writes", "reads", "tcp", "tcp failed", "signals")
+# TCP connections made / failed, signals sent, rule alerts
+COLUMNS = ("container", "image", "execs", "failed", "writes", "reads", "tcp", "tcp failed", "signals", "alerts")
 
 
 def _row(container_id: str, entry: ContainerActivity) -> list[str]:
@@ -26,7 +26,8 @@ def _row(container_id: str, entry: ContainerActivity) -> list[str]:
     return [escape_text(entry.name or container_id[:12]), escape_text(entry.image or ""),
             str(total("process_starts")), str(total("exec_failures")),
             str(counts.get(("file_opens", "write"), 0)), str(counts.get(("file_opens", "read"), 0)),
-            str(total("tcp_connections")), str(total("tcp_connect_failures")), str(total("signals_sent"))]
+            str(total("tcp_connections")), str(total("tcp_connect_failures")), str(total("signals_sent")),
+            str(counts.get(("alerts",), 0))]
 
 
 def activity_table(activity: Activity, title: str) -> Table:

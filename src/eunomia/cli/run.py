@@ -215,6 +215,7 @@ class Monitor:
 
     def alert(self, alert: dict[str, Any]) -> None:
         """To standard output (JSON, or a line above the live view) and every sink."""
+        self.activity.observe_alert(alert["container"])
         for out in self.sinks:
             out.write(alert)
         if self.stdout is not None:
@@ -242,7 +243,7 @@ class Monitor:
             if self.engine is not None:
                 self.engine.context = self.field_context
             state = PipelineState(session.summary, session.aggregates, session.ring_fill, self.activity, runner.lock,
-                                  extra=self._extra_metrics)
+                                  extra=self._extra_metrics, maps=session.maps)
 
             def after_poll() -> None:
                 self.flush()

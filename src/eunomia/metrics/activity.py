@@ -111,6 +111,12 @@ class Activity:
         for key in count(event):
             counts[key] = counts.get(key, 0) + 1
 
+    def observe_alert(self, container: dict[str, Any]) -> None:
+        """A rule fired for this container (shown in the live view; the metric is the engine's)."""
+        entry = self._by_id.get(container.get("id") or "")
+        if entry is not None:
+            entry.counts[("alerts",)] = entry.counts.get(("alerts",), 0) + 1
+
     def prune(self, exited: Callable[[str], bool]) -> list[str]:
         """Forget containers that exited more than `grace` seconds ago; returns their ids."""
         now = self.clock()

@@ -19,6 +19,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoM
 from prometheus_client.registry import Collector
 
 from .. import __version__
+from ..bpf.maps import HASH_TYPES
 from .activity import Activity, ContainerActivity
 
 CONTAINER_LABELS = ("container", "container_id", "image")
@@ -52,9 +53,10 @@ class PipelineState:
 
     def __init__(self, summary: Callable[[], dict[str, Any]], aggregates: Callable[[], list[dict[str, Any]]],
                  ring_fill: Callable[[], dict[str, float]], activity: Activity,
-                 lock: Any, extra: Callable[[], Iterator[Metric]] | None = None) -> None:
+                 lock: Any, extra: Callable[[], Iterator[Metric]] | None = None,
+                 maps: Callable[[], list[tuple[str, Any]]] | None = None) -> None:
         self.summary, self.aggregates, self.ring_fill = summary, aggregates, ring_fill
-        self.activity, self.lock, self.extra = activity, lock, extra
+        self.activity, self.lock, self.extra, self.maps = activity, lock, extra, maps
 
 
 class EunomiaCollector(Collector):
@@ -68,9 +70,12 @@ class EunomiaCollector(Collector):
             activity = state.activity.snapshot()
             summary = state.summary()
             fill = state.ring_fill()
+            maps = _map_fill(state.maps()) if state.maps is not None else None
         yield from _activity_metrics(activity)
         yield from _kernel_metrics(aggregates)
         yield from _health_metrics(summary, fill, len(activity))
+        if maps is not None:
+            yield maps
         if state.extra is not None:
             yield from state.extra()
 
@@ -136,6 +141,16 @@ def _kernel_metrics(aggregates: list[dict[str, Any]]) -> Iterator[Metric]:
             family.add_metric(list(labels), total[key])
     yield from files.values()
     yield syscalls
+
+
+def _map_fill(maps: list[tuple[str, Any]]) -> Metric:
+    """How full each hash map is: a full one refuses new entries (counted as map_full per tracker)."""
+    fill = GaugeMetricFamily("eunomia_map_fill_ratio", "Share of a kernel hash map's entries in use.",
+                             labels=["tracker", "map"])
+    for tracker, bpf_map in maps:
+        if bpf_map.type in HASH_TYPES and bpf_map.max_entries:
+            fill.add_metric([tracker, bpf_map.name], bpf_map.count() / bpf_map.max_entries)
+    return fill
 
 
 def _health_metrics(summary: dict[str, Any], fill: dict[str, float], containers: int) -> Iterator[Metric]:

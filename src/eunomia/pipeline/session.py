@@ -383,6 +383,10 @@ class TraceSession:
         return sum(m.delete_cgroups(cgroup_ids) for r in self._running for m in r.obj.maps.values()
                    if m.keyed_by_cgroup and cgroup_ids)
 
+    def maps(self) -> list[tuple[str, Map]]:
+        """(tracker, map) of every loaded object, for health metrics."""
+        return [(r.tracker.name, m) for r in self._running for m in r.obj.maps.values()]
+
     def ring_fill(self) -> dict[str, float]:
         """Per tracker: the share of its ring buffer waiting to be read (0–1)."""
         return {r.tracker.name: r.ring.pending_bytes() / r.ring.size for r in self._running}
