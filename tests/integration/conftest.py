@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import select
+import shutil
 import signal
 import subprocess
 import time
@@ -33,6 +34,18 @@ def docker_daemon() -> None:
     # builds what is missing when pytest runs on its own
     subprocess.run([str(ROOT / "scripts" / "build-test-images.sh")], check=True,
                    env={**os.environ, "EUNOMIA_FRESH": "0"})
+
+
+def static_helper(tmp_path_factory: Any, name: str, source: str) -> Path:
+    """A C helper built statically (the busybox image has no libc), once per module."""
+    compiler = shutil.which("gcc") or shutil.which("clang")
+    if compiler is None:
+        pytest.skip(f"no C compiler (gcc or clang) to build the {name} helper")
+    out = tmp_path_factory.mktemp(name)
+    (out / f"{name}.c").write_text(source)
+    subprocess.run([compiler, "-static", "-O2", "-o", str(out / name), str(out / f"{name}.c")],
+                   check=True, capture_output=True)
+    return out / name
 
 
 def unique(prefix: str = "eun") -> str:

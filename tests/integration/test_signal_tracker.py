@@ -7,14 +7,13 @@ compiled here and bind-mounted into the containers, makes those calls."""
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from .conftest import IMAGE, docker, events_of, unique
+from .conftest import IMAGE, docker, events_of, static_helper, unique
 
 HELPER_C = r"""
 #include <errno.h>
@@ -120,15 +119,8 @@ int main(int argc, char **argv)
 
 @pytest.fixture(scope="module")
 def helper(tmp_path_factory) -> Path:
-    """The helper, statically linked: the busybox image has no libc."""
-    compiler = shutil.which("gcc") or shutil.which("clang")
-    if compiler is None:
-        pytest.skip("no C compiler (gcc or clang) to build the ptrace/unix-socket helper")
-    out = tmp_path_factory.mktemp("signal-helper")
-    (out / "helper.c").write_text(HELPER_C)
-    subprocess.run([compiler, "-static", "-O2", "-o", str(out / "helper"), str(out / "helper.c")],
-                   check=True, capture_output=True)
-    return out / "helper"
+    """The ptrace/signal/unix-socket helper."""
+    return static_helper(tmp_path_factory, "helper", HELPER_C)
 
 
 def run_with_helper(containers, name: str, helper: Path, *command: str, volumes: tuple[str, ...] = ()) -> None:

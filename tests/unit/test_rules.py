@@ -270,3 +270,27 @@ def test_appended_exceptions_merge_by_name_and_buckets_are_per_container(tmp_pat
     assert _fired(engine, _open("/x", comm="cat")) == ["reads"]
     assert _fired(engine, _open("/x", comm="cat")) == []    # this container's bucket is empty …
     assert _fired(engine, _open("/x", comm="cat", name="db")) == ["reads"]  # … not the other's
+
+
+def test_system_user_interactive_on_a_recorded_login(tmp_path) -> None:
+    """This host has no logins to trigger it: a recorded one, with its process
+    table and the container's /etc/passwd (www-data, uid 33)."""
+    from eunomia.context.processes import ProcessTable
+    from eunomia.rules.engine import FieldContext
+
+    proc_root = tmp_path / "proc"
+    (proc_root / "300" / "root" / "etc").mkdir(parents=True)
+    (proc_root / "300" / "root" / "etc" / "passwd").write_text("root:x:0:0::/root:/bin/sh\n"
+                                                               "www-data:x:33:33::/var/www:/bin/sh\n")
+    table = ProcessTable()
+    table.on_exec(200, 1, name="sshd", executable="/usr/sbin/sshd", args=["sshd"], cwd="/", uid=0, ts=0, cgroup_id=1)
+    table.on_fork(200, 300, 0, 1)
+    engine = RulesEngine(load_rule_set([reference_file("falco_rules.yaml")]).rules,
+                         FieldContext(table, proc_root=proc_root))
+    login = event("exec", "web", 300, comm="bash", ppid=200, args=["bash"], result=0)
+    login["user"] = {"id": 33}
+    fired = engine.evaluate(login)
+    assert [a["rule"] for a in fired] == ["System user interactive"]
+    assert "user=www-data" in fired[0]["output"]
+    root = dict(login, user={"id": 0})
+    assert _fired(engine, root) == []  # root is not a system user

@@ -1,0 +1,232 @@
+"""Falco's stable rules, unchanged, firing in real containers on their own triggers.
+
+Each test does what the rule describes (a server reading /etc/shadow after
+startup, nc -e, a hard link to /etc/shadow, ptrace, ssh to a non-standard
+port, …) in a busybox container (programs called by path: busybox's shell
+runs applets through /proc/self/exe otherwise, so they would be named
+`exe`), and checks the alert: the rule's name, the container, what the
+output names.  The benign workload raises no alert at all.  Rules this side
+cannot run yet are reported disabled (tests/unit/test_rules.py); the one
+whose trigger this host cannot produce (a system user's interactive login)
+is tested on recorded events there.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ..reference import reference_file
+from .conftest import IMAGE, docker, static_helper, unique
+from .test_signal_tracker import helper  # noqa: F401 - the ptrace helper, a fixture
+
+pytestmark = pytest.mark.integration
+
+ACTOR_C = r"""
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+int main(int argc, char **argv) {
+    if (argc > 3 && !strcmp(argv[1], "later")) {        /* a server that reads a file after startup */
+        sleep(atoi(argv[2]));
+        int fd = open(argv[3], O_RDONLY);
+        return fd < 0;
+    }
+    if (argc > 2 && !strcmp(argv[1], "spawn")) {        /* a server that runs a shell command */
+        pid_t child = fork();
+        if (child == 0) {
+            execl("/bin/sh", "sh", "-c", argv[2], (char *)0);
+            _exit(127);
+        }
+        int status;
+        waitpid(child, &status, 0);
+        return 0;
+    }
+    if (argc > 3 && !strcmp(argv[1], "connect")) {      /* an ssh client's connection */
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(atoi(argv[3]))};
+        inet_pton(AF_INET, argv[2], &a.sin_addr);
+        int s = socket(AF_INET, SOCK_STREAM, 0);
+        int r = connect(s, (struct sockaddr *)&a, sizeof a);
+        close(s);
+        return r != 0;
+    }
+    if (argc > 2 && !strcmp(argv[1], "serve")) {         /* a web server: one page per connection */
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(atoi(argv[2]))};
+        int s = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+        setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (bind(s, (struct sockaddr *)&a, sizeof a) || listen(s, 8))
+            return 1;
+        for (;;) {
+            int c = accept(s, 0, 0);
+            char buf[1024];
+            if (c < 0)
+                continue;
+            read(c, buf, sizeof buf);
+            const char *page = "HTTP/1.0 200 OK\r\nContent-Length: 6\r\n\r\nhello\n";
+            write(c, page, strlen(page));
+            close(c);
+        }
+    }
+    fprintf(stderr, "usage: actor later S FILE | spawn CMD | connect IP PORT | serve PORT\n");
+    return 2;
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def actor(tmp_path_factory) -> Path:
+    return static_helper(tmp_path_factory, "actor", ACTOR_C)
+
+
+def _alerts(tracer, containers, name: str, *run: str, detach_then: list[list[str]] | None = None,
+            options: tuple[str, ...] = ()) -> list[dict]:
+    """Run a container (or exec into one) under `eunomia run --rules <Falco's rules>`; its alerts."""
+    agent = tracer("-c", name, "--rules", str(reference_file("falco_rules.yaml")), "--metrics", "off",
+                   command="run")
+    containers.names.append(name)
+    if detach_then is None:
+        done = docker("run", "--name", name, *options, IMAGE, *run, check=False, timeout=120)
+        assert done.returncode == 0, done.stderr
+    else:
+        docker("run", "-d", "--name", name, *options, IMAGE, *run)
+        for argv in detach_then:
+            docker("exec", name, *argv, check=False, timeout=120)
+    lines, summary = agent.stop()
+    assert summary["lost"] == 0
+    alerts = [line for line in lines if line["type"] == "alert"]
+    assert {a["container"]["name"] for a in alerts} <= {name}
+    return alerts
+
+
+def _only(alerts: list[dict], rule: str) -> dict:
+    assert [a["rule"] for a in alerts] == [rule], [(a["rule"], a["output"]) for a in alerts]
+    return alerts[0]
+
+
+def test_read_sensitive_file_untrusted(tracer, containers):
+    alert = _only(_alerts(tracer, containers, unique("shadow"), "sh", "-c",
+                          "echo 'root:*:1::::::' > /etc/shadow; /bin/cat /etc/shadow"),
+                  "Read sensitive file untrusted")
+    assert "file=/etc/shadow" in alert["output"] and "process=cat" in alert["output"]
+
+
+def test_read_sensitive_file_trusted_after_startup(tracer, containers, actor):
+    # a server (nginx) that has run for more than 5 s reads /etc/shadow; nginx is not among
+    # the programs "Read sensitive file untrusted" leaves out, so that rule matches too
+    alerts = _alerts(tracer, containers, unique("srv"), "sh", "-c",
+                     "echo 'root:*:1::::::' > /etc/shadow; /usr/sbin/nginx later 6 /etc/shadow",
+                     options=("-v", f"{actor}:/usr/sbin/nginx:ro"))
+    assert sorted(a["rule"] for a in alerts) == ["Read sensitive file trusted after startup",
+                                                  "Read sensitive file untrusted"]
+    assert all("file=/etc/shadow" in a["output"] and "process=nginx" in a["output"] for a in alerts)
+
+
+def test_a_server_reading_at_startup_is_not_after_startup(tracer, containers, actor):
+    alerts = _alerts(tracer, containers, unique("srv"), "sh", "-c",
+                     "echo 'root:*:1::::::' > /etc/shadow; /usr/sbin/nginx later 0 /etc/shadow",
+                     options=("-v", f"{actor}:/usr/sbin/nginx:ro"))
+    assert [a["rule"] for a in alerts] == ["Read sensitive file untrusted"]
+
+
+def test_run_shell_untrusted(tracer, containers, actor):
+    alert = _only(_alerts(tracer, containers, unique("web"), "/usr/sbin/nginx", "spawn", "/bin/cat /etc/hostname",
+                          options=("-v", f"{actor}:/usr/sbin/nginx:ro")), "Run shell untrusted")
+    assert "parent=nginx" in alert["output"] and "command=sh -c /bin/cat /etc/hostname" in alert["output"]
+
+
+def test_netcat_remote_code_execution(tracer, containers):
+    alert = _only(_alerts(tracer, containers, unique("nc"), "sh", "-c",
+                          "/bin/nc -l -p 9999 -e /bin/true & sleep 0.3; kill %1"),
+                  "Netcat Remote Code Execution in Container")
+    assert "-e /bin/true" in alert["output"]
+
+
+def test_search_private_keys_or_passwords(tracer, containers):
+    alert = _only(_alerts(tracer, containers, unique("keys"), "sh", "-c",
+                          "/bin/grep -r 'BEGIN RSA PRIVATE' /etc; true"), "Search Private Keys or Passwords")
+    assert "BEGIN RSA PRIVATE" in alert["output"]
+
+
+def test_find_aws_credentials(tracer, containers):
+    _only(_alerts(tracer, containers, unique("aws"), "sh", "-c",
+                  "/bin/grep -r aws_secret_access_key /root; true"), "Find AWS Credentials")
+
+
+def test_clear_log_activities(tracer, containers):
+    alert = _only(_alerts(tracer, containers, unique("logs"), "sh", "-c",
+                          "mkdir -p /var/log; echo x > /var/log/messages; : > /var/log/messages"),
+                  "Clear Log Activities")
+    assert "file=/var/log/messages" in alert["output"]
+
+
+def test_remove_bulk_data_from_disk(tracer, containers):
+    _only(_alerts(tracer, containers, unique("shred"), "sh", "-c", "echo x > /tmp/f; /bin/shred /tmp/f"),
+          "Remove Bulk Data from Disk")
+
+
+def test_create_symlink_over_sensitive_files(tracer, containers):
+    alert = _only(_alerts(tracer, containers, unique("sym"), "/bin/ln", "-s", "/etc/shadow", "/tmp/s"),
+                  "Create Symlink Over Sensitive Files")
+    assert "target=/etc/shadow" in alert["output"]
+
+
+def test_create_hardlink_over_sensitive_files(tracer, containers):
+    alert = _only(_alerts(tracer, containers, unique("hard"), "sh", "-c",
+                          "echo 'root:*:1::::::' > /etc/shadow; /bin/ln /etc/shadow /tmp/h"),
+                  "Create Hardlink Over Sensitive Files")
+    assert "target=/etc/shadow" in alert["output"]
+
+
+def test_ptrace_attached_to_process(tracer, containers, helper):  # noqa: F811
+    alert = _only(_alerts(tracer, containers, unique("ptrace"), "/helper", "attach-child", "1",
+                          options=("-v", f"{helper}:/helper:ro", "--cap-add", "SYS_PTRACE")),
+                  "PTRACE attached to process")
+    assert "process=helper" in alert["output"]
+
+
+def test_ptrace_anti_debug_attempt(tracer, containers, helper):  # noqa: F811
+    _only(_alerts(tracer, containers, unique("traceme"), "/helper", "traceme",
+                  options=("-v", f"{helper}:/helper:ro")), "PTRACE anti-debug attempt")
+
+
+def test_execution_from_dev_shm(tracer, containers):
+    alert = _only(_alerts(tracer, containers, unique("shm"), "sh", "-c",
+                          "cp /bin/busybox /dev/shm/true; /dev/shm/true",
+                          options=("--tmpfs", "/dev/shm:rw,exec")), "Execution from /dev/shm")
+    assert "/dev/shm/true" in alert["output"]
+
+
+def test_disallowed_ssh_connection_non_standard_port(tracer, containers, actor):
+    # the server sits on a network this test creates, outside RFC 1918 (100.64/10)
+    network, server = unique("ssh-net"), unique("ssh-srv")
+    docker("network", "create", "--subnet", "100.64.91.0/24", network)
+    try:
+        containers.names.append(server)
+        docker("run", "-d", "--name", server, "--network", network, "--ip", "100.64.91.10", IMAGE,
+               "nc", "-ll", "-p", "443", "-e", "/bin/true")
+        alert = _only(_alerts(tracer, containers, unique("ssh"), "sh", "-c",
+                              "sleep 0.5; /usr/bin/ssh connect 100.64.91.10 443",
+                              options=("--network", network, "-v", f"{actor}:/usr/bin/ssh:ro")),
+                      "Disallowed SSH Connection Non Standard Port")
+        assert "100.64.91.10" in alert["output"]
+    finally:
+        docker("rm", "-f", server, check=False)
+        docker("network", "rm", network, check=False)
+
+
+def test_a_benign_workload_raises_no_alert(tracer, containers, actor):
+    # a web server and its client, a shell pipeline, writes under /tmp, an install into /usr/local
+    assert _alerts(tracer, containers, unique("benign"), "sh", "-c",
+                   "/usr/sbin/nginx serve 8080 & sleep 0.3; "
+                   "/bin/wget -q -O /tmp/page http://127.0.0.1:8080/ && /bin/grep -q hello /tmp/page && "
+                   "/bin/cat /etc/passwd | /bin/grep root | /bin/wc -l > /tmp/count; "
+                   "mkdir -p /usr/local/bin /tmp/build; echo x > /tmp/build/tool; "
+                   "cp /tmp/build/tool /usr/local/bin/tool && chmod 755 /usr/local/bin/tool && kill %1",
+                   options=("-v", f"{actor}:/usr/sbin/nginx:ro")) == []
