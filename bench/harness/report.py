@@ -219,10 +219,12 @@ def markdown(r: dict[str, Any]) -> str:
     if us:
         lines += ["", "**User-space throughput** (records/s on one CPU, replaying captured records through "
                   "`RingBuffer.drain`)", "",
-                  "| tracker | record size | drain only | drain + decode | + enrich + JSONL |", "|---|---|---|---|---|"]
+                  "| tracker | record size | drain only | drain + decode | + enrich + JSONL | Falco's stable rules, µs/event |",
+                  "|---|---|---|---|---|---|"]
         for name, u in us.items():
             lines.append(f"| {name} | {u['mean_record_bytes']} B | {_n(u['drain_only_per_s'])} | "
-                         f"{_n(u['drain_decode_per_s'])} | {_n(u['drain_decode_enrich_jsonl_per_s'])} |")
+                         f"{_n(u['drain_decode_per_s'])} | {_n(u['drain_decode_enrich_jsonl_per_s'])} | "
+                         f"{_n(u.get('rules_us_per_event'), '{:.2f}')} |")
     st = r.get("startup") or {}
     if st.get("probes_attached_s") is not None:
         lines += ["", f"**Start-up** (`eunomia trace`, default trackers, median of {st['runs']}): probes attached in "

@@ -11,6 +11,8 @@
      drain + decode + enrich     + the session's handler (counting, Enricher,
        + JSONL                     container and process lookup) and
                                    JsonLinesSink writing to /dev/null
+     rules                       the enriched events through Falco's stable rules
+                                   (RulesEngine.evaluate; µs per event)
    Rates are records/s of one CPU.
 """
 
@@ -20,6 +22,7 @@ import contextlib
 import struct
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from .util import log
@@ -72,6 +75,22 @@ def _rate(ring: Any, handle: Callable[[memoryview], object], count: int) -> floa
     if done != count:
         raise RuntimeError(f"replay drained {done} records of {count}")
     return done / elapsed
+
+
+def _rules_cost(events: list[dict[str, Any]], session: Any) -> float | None:
+    """µs per event for Falco's stable rules (../shared/reference), or None without them."""
+    from eunomia.rules.engine import FieldContext, RulesEngine
+    from eunomia.rules.ruleset import load_rule_set
+
+    path = Path(__file__).resolve().parents[3] / "shared" / "reference" / "falco_rules.yaml"
+    if not path.is_file() or not events:
+        return None
+    engine = RulesEngine(load_rule_set([path]).rules, FieldContext(session.ctx.processes, session.clock.wall_ns),
+                         rate=1e9, burst=1e9)
+    t0 = time.perf_counter()
+    for event in events:
+        engine.evaluate(event)
+    return round(1e6 * (time.perf_counter() - t0) / len(events), 2)
 
 
 def measure(bed: Testbed, count: int) -> dict[str, Any]:
@@ -130,6 +149,8 @@ def measure(bed: Testbed, count: int) -> dict[str, Any]:
                     if not printed or event["type"] in printed:
                         sink.write(event)
                 pipeline = session._handler(running, emit)
+                kept: list[dict[str, Any]] = []
+                collect = session._handler(running, lambda tracker, event: kept.append(event))
                 try:
                     row = {
                         "captured_records": len(records), "replayed_records": count,
@@ -138,11 +159,14 @@ def measure(bed: Testbed, count: int) -> dict[str, Any]:
                         "drain_decode_per_s": round(_rate(ring, decoder.decode, count)),
                         "drain_decode_enrich_jsonl_per_s": round(_rate(ring, pipeline, count)),
                     }
+                    _rate(ring, collect, count)
+                    row["rules_us_per_event"] = _rules_cost(kept, session)
                 finally:
                     ring.close()
                 results[name] = row
                 log(f"  {name}: decode {row['drain_decode_per_s']:,}/s, "
-                    f"decode+enrich+JSONL {row['drain_decode_enrich_jsonl_per_s']:,}/s "
+                    f"decode+enrich+JSONL {row['drain_decode_enrich_jsonl_per_s']:,}/s, "
+                    f"Falco's rules {row['rules_us_per_event']} µs/event "
                     f"({len(records)} captured records, {row['mean_record_bytes']} B each)")
     return {"per_tracker": results, "capture_lost": lost,
             "method": "RingBuffer.drain over an in-memory ring of captured records; one CPU"}
