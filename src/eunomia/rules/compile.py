@@ -12,11 +12,13 @@ that can match it.
 from __future__ import annotations
 
 import fnmatch
+import functools
+import ipaddress
 import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from .fields import EUNOMIA_TYPES, FIELDS, UNAVAILABLE, in_network, split_field
+from .fields import EUNOMIA_TYPES, FIELDS, UNAVAILABLE, split_field
 from .loader import RuleDef, RuleFiles, Where
 from .syntax import And, Check, List, MacroRef, Node, Not, Or, Value, _unquote
 
@@ -141,15 +143,13 @@ class _Compiler:
                 return (lambda e, c: False), kinds
             if unavailable is not None:
                 raise unavailable
-            tests = [t for t, _ in compiled]
-            return (lambda e, c: all(t(e, c) for t in tests)), kinds
+            return _all_of([t for t, _ in compiled]), kinds
         if isinstance(node, Or):
             compiled = [self.node(p, stack) for p in node.parts]
             possible = [(t, k) for t, k in compiled if k is None or _produced(k)]
             compiled = possible or compiled[:1]  # a branch for events Eunomia never emits cannot match
-            tests = [t for t, _ in compiled]
             kinds = None if any(k is None for _, k in compiled) else set().union(*(k for _, k in compiled if k))
-            return (lambda e, c: any(t(e, c) for t in tests)), kinds
+            return _any_of([t for t, _ in compiled]), kinds
         if isinstance(node, Not):
             test, _ = self.node(node.part, stack)
             return (lambda e, c: not test(e, c)), None
@@ -174,6 +174,9 @@ class _Compiler:
         kinds: set[str] | None = None
         if base == "evt.type" and check.op in ("=", "in") and check.value is not None:
             kinds = set(self.values(check.value))
+        if kinds is not None:  # evt.type = / in: which Eunomia event types match is known now
+            ok = frozenset(k for name in kinds for k in EUNOMIA_TYPES.get(name, ()))
+            return (lambda e, c: e.get("type") in ok and get(e, c, arg) is not None), kinds
         compare = self.comparison(check, kind)
         if kind == "strs":  # several values (proc.aname, evt.type's names): true when one of them matches
             if check.op == "exists":
@@ -196,7 +199,9 @@ class _Compiler:
         items = self.values(value)
         if op in ("in", "intersects", "pmatch"):
             if kind == "ip":
-                return lambda v: any(in_network(v, net) if "/" in net else str(v) == net for net in items)
+                networks = [_network(i) for i in items if "/" in i]
+                exact = {i for i in items if "/" not in i}
+                return lambda v: str(v) in exact or _inside(v, networks)
             if op == "pmatch":
                 prefixes = [p.rstrip("/") for p in items]
                 return lambda v: any(v == p or str(v).startswith(p + "/") for p in prefixes)
@@ -207,8 +212,8 @@ class _Compiler:
         want = _convert(kind, items[0], check)
         text = str(want)
         if kind == "ip" and op in ("=", "!=") and "/" in text:  # an address against a network
-            inside = op == "="
-            return lambda v: in_network(v, text) == inside
+            inside, networks = op == "=", [_network(text)]
+            return lambda v: _inside(v, networks) == inside
         ops: dict[str, Callable[[Any], bool]] = {
             "=": lambda v: v == want, "!=": lambda v: v != want,
             "<": lambda v: v < want, "<=": lambda v: v <= want, ">": lambda v: v > want, ">=": lambda v: v >= want,
@@ -234,6 +239,41 @@ class _Compiler:
         if op in ("<", "<=", ">", ">=") and kind not in ("int",):
             raise RuleCompileError(f"{check.field} is not a number: {op} does not apply")
         return ops[op]
+
+
+def _network(cidr: str) -> Any:
+    try:
+        return ipaddress.ip_network(cidr, strict=False)
+    except ValueError:
+        raise RuleCompileError(f"{cidr!r} is not a network (a CIDR such as 10.0.0.0/8)") from None
+
+
+@functools.lru_cache(maxsize=4096)
+def _address(text: str) -> Any:
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        return None
+
+
+def _inside(value: Any, networks: list[Any]) -> bool:
+    address = _address(str(value))
+    return address is not None and any(address.version == n.version and address in n for n in networks)
+
+
+def _all_of(tests: list[Predicate]) -> Predicate:
+    """a and b and …, as nested two-part closures (cheaper per call than all() over a generator)."""
+    if len(tests) == 1:
+        return tests[0]
+    first, rest = tests[0], _all_of(tests[1:])
+    return lambda e, c: first(e, c) and rest(e, c)
+
+
+def _any_of(tests: list[Predicate]) -> Predicate:
+    if len(tests) == 1:
+        return tests[0]
+    first, rest = tests[0], _any_of(tests[1:])
+    return lambda e, c: first(e, c) or rest(e, c)
 
 
 def _produced(falco_types: set[str]) -> bool:

@@ -37,6 +37,7 @@ class FieldContext:
         self.processes, self.wall_ns, self.proc_root = processes, wall_ns, proc_root
         self._count = 0
         self._names: dict[tuple[str, str, int], str | None] = {}
+        self._unreadable: dict[tuple[str, str, int], float] = {}  # → when to try again
 
     def number(self, event: Event) -> int:
         return self._count
@@ -73,10 +74,16 @@ class FieldContext:
         if key in self._names:
             return self._names[key]
         pid = (event.get("process") or {}).get("pid")
+        now = time.monotonic()
+        if self._unreadable.get(key, 0.0) > now:
+            return None
         try:
             name = _lookup(self.proc_root / str(pid) / "root" / "etc" / table, number)
-        except OSError:
-            return None  # the process is gone already: ask again with the next event
+        except OSError:  # the process is gone already: another of its container may tell, in a while
+            if len(self._unreadable) > 4096:
+                self._unreadable.clear()
+            self._unreadable[key] = now + 1.0
+            return None
         if len(self._names) > 65536:
             self._names.clear()
         self._names[key] = name

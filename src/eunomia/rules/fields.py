@@ -13,7 +13,6 @@ and a check on None is false — `!=` too — as in Falco.
 
 from __future__ import annotations
 
-import ipaddress
 import posixpath
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -35,6 +34,8 @@ ALIASES = {"execve": {"execveat"}, "openat": {"open", "openat2", "creat"}, "unli
            "fchownat": {"chown", "lchown", "fchown"}, "mkdirat": {"mkdir"}, "symlinkat": {"symlink"},
            "linkat": {"link"}, "truncate": {"ftruncate"}, "accept4": {"accept"},
            "kill": {"tkill", "tgkill", "rt_sigqueueinfo", "pidfd_send_signal"}}
+# Eunomia event type → every Falco name of it, the main one first
+_NAMES_OF = {ours: [theirs, *sorted(ALIASES.get(theirs, ()))] for ours, theirs in FALCO_TYPE.items()}
 EUNOMIA_TYPES: dict[str, set[str]] = {}
 for _ours, _theirs in FALCO_TYPE.items():
     for _name in {_theirs, *ALIASES.get(_theirs, ())}:
@@ -129,8 +130,7 @@ def _evt_types(event: Event, ctx: Any, arg: str | None) -> list[str] | None:
     kind = event.get("type", "")
     if kind == "signal" and _at(event, "signal", "origin") in ("kernel", "interrupt"):
         return None  # no syscall sent it
-    main = FALCO_TYPE.get(kind)
-    return None if main is None else [main, *sorted(ALIASES.get(main, ()))]
+    return _NAMES_OF.get(kind)
 
 
 def _flags(event: Event, ctx: Any, arg: str | None) -> str | None:
@@ -318,10 +318,3 @@ def split_field(name: str) -> tuple[str, str | None]:
         base, arg = name[:-1].split("[", 1)
         return base, arg
     return name, None
-
-
-def in_network(ip: Any, cidr: str) -> bool:
-    try:
-        return ipaddress.ip_address(str(ip)) in ipaddress.ip_network(cidr, strict=False)
-    except ValueError:
-        return False
