@@ -28,3 +28,10 @@ def read_small_file(path: Path, limit: int) -> bytes:
     if len(data) > limit:
         raise OSError(errno.EFBIG, f"larger than {limit >> 20} MiB", str(path))
     return data
+
+
+def why_unreadable(exc: OSError) -> str:
+    """The reason read_small_file failed, as words for a one-line error."""
+    if exc.errno == errno.EFBIG:
+        return exc.strerror or "too large"
+    return f"cannot read it: {exc.strerror or exc}"

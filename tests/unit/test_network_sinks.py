@@ -11,7 +11,7 @@ import time
 import pytest
 
 from eunomia.sinks import SinkSpecError, open_sink
-from eunomia.sinks.targets import event_ns
+from eunomia.eventpath import event_ns
 
 from ..loki_standin import LokiStandIn
 from ..recording_events import IDS, event

@@ -39,7 +39,8 @@ def warn(message: str) -> None:
     typer.echo(f"eunomia: warning: {message}", err=True)
 
 
-def _message(exc: BaseException) -> tuple[str, int]:
+def describe_failure(exc: BaseException) -> tuple[str, int]:
+    """One line for a failure, and the exit code it means."""
     if isinstance(exc, (UsageError, UnknownTrackerError, UnknownContainerError, AmbiguousContainerError)):
         return str(exc), EXIT_USAGE
     if isinstance(exc, outputs.OutputError):
@@ -84,7 +85,7 @@ def handle_errors(fn: F) -> F:
                 outputs.discard_stdout()  # what is still buffered must not fail again at exit
             if debug:
                 raise
-            message, code = _message(exc)
+            message, code = describe_failure(exc)
             raise fail(message, code) from None
 
     return wrapper  # type: ignore[return-value]

@@ -30,7 +30,8 @@ from ..sinks.jsonl import JsonLinesSink
 from ..sinks.table import summary_line
 from . import app
 from .context import build_context
-from .errors import RuntimeFailure, UsageError, check_seconds, handle_errors, require_root, warn
+from .errors import (RuntimeFailure, UsageError, check_seconds, describe_failure, handle_errors, require_root,
+                     warn)
 from .live import LiveView
 from .ready import announce_ready, check_ready_file
 from .trace import describe_scope
@@ -309,12 +310,12 @@ class Monitor:
         """SIGHUP: re-read the config file; a bad one keeps the running settings."""
         assert self.config_path is not None
         try:
-            new = Settings.merge(self.cli, load_config(self.config_path))
+            new = Settings.merge(self.cli, _read_config(self.config_path))
             new.check()
             engine = _load_rules(new.rules)  # the files may have changed: always read again
             sinks = _open_sinks(new.sinks) if new.sinks != self.settings.sinks else None
         except Exception as exc:  # noqa: BLE001 - whatever is wrong with the new file, the old one runs on
-            warn(f"{_one_line(exc)}; still running the previous configuration")
+            warn(f"{describe_failure(exc)[0]}; still running the previous configuration")
             return
         if sinks is not None:
             self.close_sinks(None)
@@ -341,10 +342,6 @@ class Monitor:
                 warn(f"sink {getattr(out, 'name', '?')} could not deliver {undelivered} events: "
                      f"{getattr(out, 'error', None) or 'its queue was full'}")
         self.sinks = []
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 @contextlib.contextmanager

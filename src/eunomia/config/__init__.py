@@ -10,7 +10,6 @@ with the same one-line errors.
 
 from __future__ import annotations
 
-import errno
 import json
 from dataclasses import dataclass, field
 from importlib import resources
@@ -20,7 +19,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from ..inputs import read_small_file
+from ..inputs import read_small_file, why_unreadable
 
 MAX_BYTES = 1 << 20
 
@@ -51,9 +50,7 @@ def load_config(path: Path) -> Config:
     try:
         raw = read_small_file(path, MAX_BYTES)
     except OSError as exc:
-        if exc.errno == errno.EFBIG:
-            raise ConfigError(f"{path}: larger than {MAX_BYTES >> 20} MiB; a configuration is a few lines") from None
-        raise ConfigError(f"{path}: cannot read it: {exc.strerror}; give a readable YAML file") from None
+        raise ConfigError(f"{path}: {why_unreadable(exc)}; give a readable YAML file of a few lines") from None
     try:
         document = yaml.safe_load(raw) if raw.strip() else {}
     except RecursionError:

@@ -151,10 +151,6 @@ class Runner:
         with self.lock:
             return self._live().aggregates()
 
-    def summary(self) -> dict[str, Any]:
-        with self.lock:
-            return self._live().summary()
-
     def _live(self) -> TraceSession:
         if self.session is None:
             raise RuntimeError("the runner is not started: use it as a context manager")

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from ..eventpath import event_ns
 from .compile import CompiledRule
 from .fields import FIELDS, split_field
 
@@ -55,7 +56,6 @@ class FieldContext:
         return None if self.processes is None or pid is None else self.processes.get(pid)
 
     def now_ns(self, event: Event) -> int:
-        from ..sinks.targets import event_ns
         ns = event_ns(event["time"])
         return ns if self.wall_ns is None else ns - self.wall_ns(0)
 

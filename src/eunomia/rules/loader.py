@@ -12,14 +12,13 @@ file:line for errors.
 
 from __future__ import annotations
 
-import errno
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from ..inputs import read_small_file
+from ..inputs import read_small_file, why_unreadable
 from .syntax import Node, RuleSyntaxError, parse
 
 ENGINE_VERSION = (0, 57, 0)  # the Falco engine version whose rule syntax is understood (fields: fields.py)
@@ -93,9 +92,7 @@ def _load_file(path: Path, files: RuleFiles) -> None:
     try:
         text = read_small_file(path, MAX_BYTES)
     except OSError as exc:
-        if exc.errno == errno.EFBIG:
-            raise RuleLoadError(f"{path}: larger than {MAX_BYTES >> 20} MiB; is it a rules file?") from None
-        raise RuleLoadError(f"{path}: cannot read it: {exc.strerror}; give a readable rules file") from None
+        raise RuleLoadError(f"{path}: {why_unreadable(exc)}; give a readable rules file") from None
     try:
         root = yaml.compose(text.decode("utf-8", "replace"), Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:

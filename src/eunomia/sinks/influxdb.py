@@ -18,11 +18,11 @@ from typing import Any
 
 import orjson
 
-from ..eventpath import value_at
+from ..eventpath import event_ns, value_at
 
 from . import SinkSpecError
 from .queued import QueuedSink
-from .targets import event_ns, parse_url, post
+from .targets import parse_url, post
 
 KIND = "influxdb"
 USAGE = "http://HOST:PORT/DATABASE (InfluxDB 1.x line protocol)"

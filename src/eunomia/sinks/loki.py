@@ -16,8 +16,9 @@ from typing import Any
 
 import orjson
 
+from ..eventpath import event_ns
 from .queued import QueuedSink
-from .targets import event_ns, parse_url, post
+from .targets import parse_url, post
 
 KIND = "loki"
 USAGE = "http(s)://HOST:PORT (Loki's push API)"

@@ -1,9 +1,7 @@
-"""What the network sinks share: their target URLs and event timestamps."""
+"""What the network sinks share: their target URLs and HTTP POSTs."""
 
 from __future__ import annotations
 
-import calendar
-import time
 import urllib.error
 import urllib.request
 from urllib.parse import SplitResult, urlsplit
@@ -30,22 +28,6 @@ def shown(url: str) -> str:
     host = parts.hostname or ""
     port = f":{parts.port}" if parts.port else ""
     return f"{parts.scheme}://{host}{port}{parts.path}"
-
-_SECONDS: dict[str, int] = {}
-
-
-def event_ns(text: str) -> int:
-    """An event's `time` (RFC 3339 UTC with microseconds, 2026-11-28T12:34:55.940756Z) → ns
-    since the epoch; seconds are parsed once each (events come in bursts)."""
-    prefix = text[:19]
-    seconds = _SECONDS.get(prefix)
-    if seconds is None:
-        if len(_SECONDS) > 4096:
-            _SECONDS.clear()
-        seconds = _SECONDS[prefix] = calendar.timegm(time.strptime(prefix, "%Y-%m-%dT%H:%M:%S"))
-    fraction = text[20:-1] if len(text) > 20 and text[19] == "." else ""
-    return seconds * 1_000_000_000 + int((fraction + "000000000")[:9] or 0)
-
 
 def parse_url(kind: str, target: str, schemes: tuple[str, ...], usage: str,
               default_port: int | None = None) -> SplitResult:
