@@ -62,10 +62,11 @@ class Containers:
     def __init__(self) -> None:
         self.names: list[str] = []
 
-    def run(self, name: str, *command: str, detach: bool = False) -> subprocess.CompletedProcess:
+    def run(self, name: str, *command: str, detach: bool = False,
+            options: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
         self.names.append(name)
         flags = ["-d"] if detach else []
-        return docker("run", *flags, "--name", name, IMAGE, *command, check=False)
+        return docker("run", *flags, "--name", name, *options, IMAGE, *command, check=False)
 
     def full_id(self, name: str) -> str:
         return docker("inspect", "--format", "{{.Id}}", name).stdout.strip()

@@ -128,3 +128,23 @@ def test_long_argv_is_cut_and_flagged(tracer, containers):
     assert args[1:4] == ["1", "2", "3"]
     assert 100 < len(args) < 3001
     assert sum(len(a) + 1 for a in args) <= 4096
+
+
+def test_where_the_executable_came_from_and_the_capabilities_it_ran_with(tracer, containers):
+    t = tracer("exec")
+    name, bare = unique(), unique()
+    containers.run(name, "sh", "-c", "cp /bin/busybox /tmp/echo && /tmp/echo dropped && /bin/echo shipped")
+    containers.run(bare, "/bin/echo", "no capabilities", options=("--cap-drop", "ALL"))
+    events, _ = t.stop()
+
+    execs = {tuple(e["process"]["args"]): e["process"]
+             for e in events_of(events, container_id=containers.full_id(name), type="exec")}
+    dropped, shipped = execs[("/tmp/echo", "dropped")], execs[("/bin/echo", "shipped")]
+    # written in the container: on the overlay's upper layer; the image's binary is not
+    assert dropped["executable"] == "/tmp/echo" and dropped["executable_in_upper_layer"] is True
+    assert "executable_in_upper_layer" not in shipped and "executable_in_memory" not in shipped
+    assert shipped["tty"] == 0  # `docker run` without -t: no terminal
+    # Docker's default capability set, as CapEff shows it; none at all with --cap-drop ALL
+    assert shipped["cap_effective"] == "00000000a80425fb"
+    [nothing] = [e["process"] for e in events_of(events, container_id=containers.full_id(bare), type="exec")]
+    assert nothing["args"] == ["/bin/echo", "no capabilities"] and nothing["cap_effective"] == "0000000000000000"

@@ -13,6 +13,7 @@ is tested on recorded events there.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -24,11 +25,13 @@ from .test_signal_tracker import helper  # noqa: F401 - the ptrace helper, a fix
 pytestmark = pytest.mark.integration
 
 ACTOR_C = r"""
+#define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -74,7 +77,18 @@ int main(int argc, char **argv) {
             close(c);
         }
     }
-    fprintf(stderr, "usage: actor later S FILE | spawn CMD | connect IP PORT | serve PORT\n");
+    if (argc > 3 && !strcmp(argv[1], "memexec")) {      /* fileless: a program copied into memory, run from there */
+        extern char **environ;
+        char buf[65536];
+        ssize_t n;
+        int in = open(argv[2], O_RDONLY), fd = memfd_create("payload", MFD_CLOEXEC);
+        while (in >= 0 && fd >= 0 && (n = read(in, buf, sizeof buf)) > 0)
+            if (write(fd, buf, n) != n)
+                return 1;
+        fexecve(fd, argv + 3, environ);
+        return 127;
+    }
+    fprintf(stderr, "usage: actor later S FILE | spawn CMD | connect IP PORT | serve PORT | memexec FILE ARGV...\n");
     return 2;
 }
 """
@@ -86,7 +100,7 @@ def actor(tmp_path_factory) -> Path:
 
 
 def _alerts(tracer, containers, name: str, *run: str, detach_then: list[list[str]] | None = None,
-            options: tuple[str, ...] = ()) -> list[dict]:
+            options: tuple[str, ...] = (), exec_options: tuple[str, ...] = ()) -> list[dict]:
     """Run a container (or exec into one) under `eunomia run --rules <Falco's rules>`; its alerts."""
     agent = tracer("-c", name, "--rules", str(reference_file("falco_rules.yaml")), "--metrics", "off",
                    command="run")
@@ -97,7 +111,7 @@ def _alerts(tracer, containers, name: str, *run: str, detach_then: list[list[str
     else:
         docker("run", "-d", "--name", name, *options, IMAGE, *run)
         for argv in detach_then:
-            docker("exec", name, *argv, check=False, timeout=120)
+            docker("exec", *exec_options, name, *argv, check=False, timeout=120)
     lines, summary = agent.stop()
     assert summary["lost"] == 0
     alerts = [line for line in lines if line["type"] == "alert"]
@@ -219,6 +233,51 @@ def test_disallowed_ssh_connection_non_standard_port(tracer, containers, actor):
     finally:
         docker("rm", "-f", server, check=False)
         docker("network", "rm", network, check=False)
+
+
+def test_terminal_shell_in_container(tracer, containers):
+    # `docker exec -t` gives the shell a terminal; the same shell without one is no alert
+    alert = _only(_alerts(tracer, containers, unique("tty"), "sleep", "30",
+                          detach_then=[["/bin/sh", "-c", "true"]], exec_options=("-t",)),
+                  "Terminal shell in container")
+    assert "process=sh" in alert["output"] and "command=sh -c true" in alert["output"]
+    tty = int(re.search(r"terminal=(\d+)", alert["output"]).group(1))
+    assert 136 <= tty >> 8 <= 143  # a Unix 98 pseudo-terminal (/dev/pts/N)
+    assert _alerts(tracer, containers, unique("notty"), "sleep", "30", detach_then=[["/bin/sh", "-c", "true"]]) == []
+
+
+def test_drop_and_execute_new_binary_in_container(tracer, containers):
+    # a program written into the container (its overlay's upper layer) and run; the image's own is not
+    alert = _only(_alerts(tracer, containers, unique("drop"), "sh", "-c",
+                          "cp /bin/busybox /tmp/echo; /tmp/echo dropped; /bin/echo shipped"),
+                  "Drop and execute new binary in container")
+    assert "proc_exe=/tmp/echo" in alert["output"] and "command=echo dropped" in alert["output"]
+
+
+def test_fileless_execution_via_memfd_create(tracer, containers, actor):
+    alert = _only(_alerts(tracer, containers, unique("memfd"), "/usr/bin/loader", "memexec", "/bin/busybox",
+                          "echo", "fileless", options=("-v", f"{actor}:/usr/bin/loader:ro")),
+                  "Fileless execution via memfd_create")
+    assert "proc_exepath=memfd:payload" in alert["output"] and "command=" in alert["output"]
+
+
+def test_detect_release_agent_file_container_escapes(tracer, containers):
+    # the escape's first step: a cgroup v1 hierarchy mounted in the container, its release_agent opened
+    # to write (with nothing written: the host's hierarchy is left as it was)
+    escape = "mkdir -p /mnt/cg && mount -t cgroup -o pids cgroup /mnt/cg && : >> /mnt/cg/release_agent"
+    alert = _only(_alerts(tracer, containers, unique("agent"), "sh", "-c", escape,
+                          options=("--cap-add", "SYS_ADMIN", "--security-opt", "apparmor=unconfined",
+                                   "--security-opt", "seccomp=unconfined")),
+                  "Detect release_agent File Container Escapes")
+    assert "file=/mnt/cg/release_agent" in alert["output"] and "CAP_SYS_ADMIN" in alert["output"]
+    # without CAP_SYS_ADMIN a file of that name is only a file
+    assert _alerts(tracer, containers, unique("noagent"), "sh", "-c", ": >> /tmp/release_agent") == []
+
+
+def test_debugfs_outside_a_privileged_container_is_no_alert(tracer, containers, actor):
+    # every capability but one (the most this host allows) is not --privileged: Docker's flag decides
+    assert _alerts(tracer, containers, unique("debugfs"), "/sbin/debugfs", "later", "0", "/etc/hostname",
+                   options=("-v", f"{actor}:/sbin/debugfs:ro", "--cap-add", "ALL", "--cap-drop", "SYS_RESOURCE")) == []
 
 
 def test_a_benign_workload_raises_no_alert(tracer, containers, actor):

@@ -67,7 +67,7 @@ def record(layout: RecordLayout, op: str, *, result: int = 0, flags: int = 0, mo
     """Pack a record the way file.bpf.c fills it; refs: path/dir/target_dir (paths),
     name/target_name (strings)."""
     values: dict[str, Any] = {
-        "type": EUN_EV_FILE, "op": OPS.index(op), "task.ts": 1_000, "task.cgroup_id": CGROUP,
+        "type": EUN_EV_FILE, "op": OPS.index(op), "task.ts": 1_000, "task.cgroup_id": CGROUP, "task.cap_effective": 0,
         "task.pid": 10, "task.tid": 10, "task.ppid": 1, "task.uid": 0, "task.gid": 0, "task.mntns": 1,
         "task.pidns": 1, "task.flags": 0, "task.comm": b"sh", "result": result, "flags": flags,
         "mode": mode, "uid": uid, "gid": gid, "device": device, "inode": inode, "size": size,

@@ -240,7 +240,8 @@ class Monitor:
             assert session is not None and context is not None
             low, high = PRUNE_SECONDS
             runner.every(min(high, max(low, self.settings.exited_series_seconds / 10)), lambda: self._prune(runner))
-            self.field_context = FieldContext(context.processes, session.clock.wall_ns, context.proc_root)
+            self.field_context = FieldContext(context.processes, session.clock.wall_ns, context.proc_root,
+                                              containers=context.registry.get)
             if self.engine is not None:
                 self.engine.context = self.field_context
             state = PipelineState(session.summary, session.aggregates, session.ring_fill, self.activity, runner.lock,

@@ -80,6 +80,7 @@ def _container_from_attrs(attrs: dict[str, Any]) -> Container:
         ips=_addresses(attrs),
         published=_published(attrs),
         started=docker_time(state.get("StartedAt")),
+        privileged=bool((attrs.get("HostConfig") or {}).get("Privileged")),
     )
 
 

@@ -33,6 +33,7 @@ class Container:
     # published ports: (protocol "tcp"/"udp", host port) → container port
     published: dict[tuple[str, int], int] = field(default_factory=dict)
     started: str | None = None  # RFC 3339, when the runtime started it
+    privileged: bool | None = None  # run with --privileged (None: the runtime does not say)
 
     @property
     def short_id(self) -> str:

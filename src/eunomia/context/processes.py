@@ -28,6 +28,8 @@ class Process:
     start_ns: int | None = None           # CLOCK_MONOTONIC ns, when known
     cgroup_id: int | None = None
     exited: bool = False
+    tty: int = 0                          # tty_nr of the controlling terminal, 0: none
+    exe_flags: int = 0                    # enum eun_exe_flag: upper layer, memfd
 
 
 class ProcessTable:
@@ -58,15 +60,18 @@ class ProcessTable:
         if parent is not None:  # a fork runs the parent's image until it execs
             child.name, child.executable = parent.name, parent.executable
             child.args, child.cwd, child.uid = list(parent.args), parent.cwd, parent.uid
+            child.tty, child.exe_flags = parent.tty, parent.exe_flags
         return self.put(child)
 
     def on_exec(self, pid: int, ppid: int, *, name: str, executable: str | None, args: list[str],
-                cwd: str | None, uid: int, ts: int, cgroup_id: int | None) -> Process:
+                cwd: str | None, uid: int, ts: int, cgroup_id: int | None, tty: int = 0,
+                exe_flags: int = 0) -> Process:
         proc = self._live.get(pid)
         if proc is None:
             proc = Process(pid=pid, ppid=ppid, start_ns=ts)
         proc.ppid, proc.name, proc.executable, proc.args = ppid, name, executable, args
         proc.cwd, proc.uid, proc.cgroup_id = cwd, uid, cgroup_id
+        proc.tty, proc.exe_flags = tty, exe_flags
         return self.put(proc)
 
     def on_exit(self, pid: int) -> Process | None:
@@ -109,8 +114,8 @@ class ProcessTable:
         return count
 
 
-def _parse_stat(text: str) -> tuple[str, int, int] | None:
-    """(comm, ppid, starttime in clock ticks) from /proc/<pid>/stat.
+def _parse_stat(text: str) -> tuple[str, int, int, int] | None:
+    """(comm, ppid, starttime in clock ticks, tty_nr) from /proc/<pid>/stat.
 
     comm is in parentheses and may itself hold spaces and parentheses, so
     the fields after it are found from the last ')'.
@@ -120,7 +125,7 @@ def _parse_stat(text: str) -> tuple[str, int, int] | None:
         return None
     fields = text[close_at + 2 :].split()
     try:
-        return text[open_at + 1 : close_at], int(fields[1]), int(fields[19])
+        return text[open_at + 1 : close_at], int(fields[1]), int(fields[19]), int(fields[4])
     except (IndexError, ValueError):
         return None
 
@@ -144,7 +149,7 @@ def read_proc_process(pid: int, proc_root: Path = Path("/proc")) -> Process | No
         return None
     if parsed is None:
         return None
-    comm, ppid, start_ticks = parsed
+    comm, ppid, start_ticks, tty = parsed
     executable = _readlink(base / "exe")
     if not cmdline and executable is None:
         return None  # a kernel thread (or a zombie): nothing to attribute
@@ -156,4 +161,4 @@ def read_proc_process(pid: int, proc_root: Path = Path("/proc")) -> Process | No
     ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
     # decode_argv also keeps a last argument without its NUL (setproctitle)
     return Process(pid=pid, ppid=ppid, name=comm, executable=executable, args=decode_argv(cmdline),
-                   cwd=_readlink(base / "cwd"), uid=uid, start_ns=start_ticks * 1_000_000_000 // ticks)
+                   cwd=_readlink(base / "cwd"), uid=uid, start_ns=start_ticks * 1_000_000_000 // ticks, tty=tty)

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from ..bpf.layout import REF_ABSENT, REF_DECODERS, RecordLayout, decode_str
 from ..context.model import container_fields
+from .formats import cap_set
 
 if TYPE_CHECKING:
     from ..trackers import TrackerDef
@@ -46,7 +47,7 @@ class EmitterContext:
 FLAG_TRUNCATED, FLAG_PATH_PARTIAL = 1, 2  # enum eun_event_flags
 # what the process table's lifecycle handlers read of a record (enrich.py)
 LIFECYCLE_FIELDS = ("result", "child_pid", "task.pid", "task.ppid", "task.comm", "task.uid", "task.ts",
-                    "task.cgroup_id")
+                    "task.cgroup_id", "tty", "exe_flags")
 
 
 class _Source:
@@ -113,6 +114,11 @@ def compile_emitter(ctx: EmitterContext, tracker: "TrackerDef", kind: str, layou
         f"    event = {{'time': rfc3339(v[{i['task.ts']}]), 'type': op, "
         f"'container': container_fields(container), 'process': process, "
         f"'user': {{'id': v[{i['task.uid']}]}}, 'group': {{'id': v[{i['task.gid']}]}}}}",
+    ]
+    if "task.cap_effective" in src.fields:
+        namespace["cap_set"] = cap_set
+        lines.append(f"    process['cap_effective'] = cap_set(v[{i['task.cap_effective']}])")
+    lines += [
         "    parent = processes_get(ppid)",
         "    if parent is not None:",
         "        parent_block['name'] = parent.name",

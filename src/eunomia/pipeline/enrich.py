@@ -21,7 +21,7 @@ from ..context.registry import ContainerRegistry
 from ..trackers import TrackerDef, formatters
 from .clock import BootClock
 from .emitters import Emitter, EmitterContext, compile_emitter
-from .formats import BY_TYPEDEF, wait_status
+from .formats import BY_TYPEDEF, cap_set, wait_status
 
 Event = dict[str, Any]
 FLAG_TRUNCATED, FLAG_PATH_PARTIAL = 1, 2  # enum eun_event_flags
@@ -152,6 +152,9 @@ class Enricher:
             "user": {"id": rec["task.uid"]},
             "group": {"id": rec["task.gid"]},
         }
+        caps = rec.get("task.cap_effective")
+        if caps is not None:
+            event["process"]["cap_effective"] = cap_set(caps)
         parent = self.processes.get(rec["task.ppid"])
         if parent is not None:
             event["process"]["parent"].update(name=parent.name, executable=parent.executable)
@@ -189,7 +192,8 @@ class Enricher:
         self.processes.on_exec(rec["task.pid"], rec["task.ppid"], name=rec["task.comm"],
                                executable=process.get("executable"), args=process.get("args", []),
                                cwd=process.get("working_directory"), uid=rec["task.uid"], ts=rec["task.ts"],
-                               cgroup_id=rec["task.cgroup_id"])
+                               cgroup_id=rec["task.cgroup_id"], tty=rec.get("tty", 0),
+                               exe_flags=rec.get("exe_flags", 0))
 
     def _on_fork(self, rec: dict[str, Any], event: Event, container: Container) -> None:
         self._add_known_process(event, rec["task.pid"])  # the program the child inherits

@@ -42,9 +42,25 @@ def duration_ms(ns: int) -> float:
     return round(ns / 1e6, 3)
 
 
+def cap_set(bits: int) -> str:
+    """Capability bits as /proc/<pid>/status shows CapEff: 16 hex digits."""
+    return f"{bits:016x}"
+
+
+# where an exec event's executable came from (enum eun_exe_flag), merged into `process`
+EXE_FLAGS = ((1, "executable_in_upper_layer"), (2, "executable_in_memory"))
+
+
+def exe_flags(bits: int) -> dict[str, bool]:
+    """Only the flags that are set: {"executable_in_upper_layer": True}."""
+    return {name: True for bit, name in EXE_FLAGS if bits & bit}
+
+
 # typedef → formatter of a single field's value
 BY_TYPEDEF: dict[str, Callable[[Any], Any]] = {
     "eun_errno": format_result,
     "eun_signal": signal_name,
     "eun_duration": duration_ms,
+    "eun_cap_set": cap_set,
+    "eun_exe_flags": exe_flags,
 }

@@ -31,11 +31,13 @@ NA = "<NA>"
 
 
 class FieldContext:
-    """What fields need beyond the event: the process table, user names, a clock."""
+    """What fields need beyond the event: the process table, the containers
+    (what the runtime says of them), user names, a clock."""
 
     def __init__(self, processes: Any = None, wall_ns: Callable[[int], int] | None = None,
-                 proc_root: Path = Path("/proc")) -> None:
+                 proc_root: Path = Path("/proc"), containers: Callable[[str], Any] | None = None) -> None:
         self.processes, self.wall_ns, self.proc_root = processes, wall_ns, proc_root
+        self._containers = containers  # container id → Container | None
         self._count = 0
         self._names: dict[tuple[str, str, int], str | None] = {}
         self._unreadable: dict[tuple[str, str, int], float] = {}  # → when to try again
@@ -51,6 +53,9 @@ class FieldContext:
             return []
         result: list[Any] = self.processes.ancestors(pid)
         return result
+
+    def container(self, container_id: str) -> Any:
+        return None if self._containers is None else self._containers(container_id)
 
     def process(self, pid: int | None) -> Any:
         return None if self.processes is None or pid is None else self.processes.get(pid)

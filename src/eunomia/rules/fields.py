@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from ..eventpath import value_at
+from ..trackers.cap.names import CAPABILITIES
 
 Event = dict[str, Any]
 
@@ -43,13 +44,8 @@ for _ours, _theirs in FALCO_TYPE.items():
 
 # fields Falco has and this side cannot give yet, with why
 UNAVAILABLE = {
-    "proc.tty": "the exec tracker does not read the controlling terminal yet",
-    "proc.is_exe_upper_layer": "the exec tracker does not tell the overlay's upper layer yet",
-    "proc.is_exe_from_memfd": "the exec tracker does not tell a memfd executable yet",
     "proc.is_exe_writable": "the exec tracker does not read the executable's mode yet",
-    "thread.cap_effective": "events do not carry the effective capabilities yet",
     "thread.cap_permitted": "events do not carry the permitted capabilities yet",
-    "container.privileged": "the container's privileged flag is not read from the runtime yet",
     "user.loginuid": "events do not carry the audit login uid yet",
     "user.loginname": "events do not carry the audit login uid yet",
     "evt.arg.domain": "no socket() events (the net tracker sees connections, not socket creation)",
@@ -227,6 +223,56 @@ def _image(event: Event, part: str) -> str | None:
     return {"repository": repository, "tag": tag, "full": image}[part]
 
 
+# enum eun_exe_flag bits, as the process table keeps them
+EXE_UPPER_LAYER, EXE_MEMFD = 1, 2
+# the event's key for each (exec events carry only the flags that are set)
+_EXE_FLAG_KEYS = {EXE_UPPER_LAYER: "executable_in_upper_layer", EXE_MEMFD: "executable_in_memory"}
+
+
+def _exe_flag(bit: int) -> Callable[[Event, Any, str | None], bool | None]:
+    """Where the process's executable came from: told by an exec event, else the process table."""
+    key = _EXE_FLAG_KEYS[bit]
+
+    def get(event: Event, ctx: Any, arg: str | None) -> bool | None:
+        if event.get("type") == "exec":
+            return bool(_proc(event).get(key)) if _ok(event) else None
+        proc = ctx.process(_proc(event).get("pid")) if ctx is not None else None
+        return None if proc is None else bool(proc.exe_flags & bit)
+    return get
+
+
+def _tty(event: Event, ctx: Any, arg: str | None) -> int | None:
+    tty = _proc(event).get("tty")
+    if tty is None:
+        proc = ctx.process(_proc(event).get("pid")) if ctx is not None else None
+        tty = None if proc is None else proc.tty
+    return tty
+
+
+def _exepath(event: Event, ctx: Any, arg: str | None) -> str | None:
+    """A memfd program's path is its name, "memfd:x", as Falco gives it (no file system holds it)."""
+    path = _proc(event).get("executable")
+    if path is not None and path.startswith("/memfd:") and _exe_flag(EXE_MEMFD)(event, ctx, arg):
+        return str(path[1:])
+    return path
+
+
+def cap_names(hex_bits: str | None) -> str | None:
+    """"00000000a80425fb" → "CAP_CHOWN CAP_DAC_OVERRIDE …", as Falco lists them."""
+    if hex_bits is None:
+        return None
+    bits = int(hex_bits, 16)
+    return " ".join(name for n, name in enumerate(CAPABILITIES) if bits >> n & 1)
+
+
+def _privileged(event: Event, ctx: Any, arg: str | None) -> bool | None:
+    cid = _at(event, "container", "id")
+    if cid is None or cid == "host" or ctx is None:
+        return None
+    container = ctx.container(cid)
+    return None if container is None else container.privileged
+
+
 def _container_id(event: Event, ctx: Any, arg: str | None) -> str | None:
     cid = _at(event, "container", "id")
     return None if cid is None else ("host" if cid == "host" else str(cid)[:12])
@@ -261,7 +307,11 @@ FIELDS: dict[str, FieldDef] = {
     "proc.pid": FieldDef("int", lambda e, c, a: _proc(e).get("pid")),
     "proc.ppid": FieldDef("int", lambda e, c, a: _at(e, "process", "parent", "pid")),
     "proc.exe": FieldDef("str", lambda e, c, a: (_proc(e).get("args") or [None])[0]),
-    "proc.exepath": FieldDef("str", lambda e, c, a: _proc(e).get("executable")),
+    "proc.exepath": FieldDef("str", _exepath),
+    "proc.tty": FieldDef("int", _tty),
+    "proc.is_exe_upper_layer": FieldDef("bool", _exe_flag(EXE_UPPER_LAYER)),
+    "proc.is_exe_from_memfd": FieldDef("bool", _exe_flag(EXE_MEMFD)),
+    "thread.cap_effective": FieldDef("str", lambda e, c, a: cap_names(_proc(e).get("cap_effective"))),
     "proc.args": FieldDef("str", lambda e, c, a: " ".join((_proc(e).get("args") or [])[1:])
                           if _proc(e).get("args") is not None else None),
     "proc.cmdline": FieldDef("str", lambda e, c, a: _cmdline(_proc(e).get("name"), _proc(e).get("args"))),
@@ -285,6 +335,7 @@ FIELDS: dict[str, FieldDef] = {
     "container.id": FieldDef("str", _container_id),
     "container.name": FieldDef("str", lambda e, c, a: _at(e, "container", "name")
                                or ("host" if _at(e, "container", "id") == "host" else None)),
+    "container.privileged": FieldDef("bool", _privileged),
     "container.image": FieldDef("str", lambda e, c, a: _image(e, "full")),
     "container.image.repository": FieldDef("str", lambda e, c, a: _image(e, "repository")),
     "container.image.tag": FieldDef("str", lambda e, c, a: _image(e, "tag")),

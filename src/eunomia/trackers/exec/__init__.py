@@ -19,6 +19,8 @@ TRACKER = TrackerDef(
         "cwd": "process.working_directory",
         "args": "process.args",
         "filename": "process.command_path",
+        "tty": "process.tty",
+        "exe_flags": "process",         # eun_exe_flags → executable_in_upper_layer, executable_in_memory
         "result": "result",
         "status": "process",           # eun_wait_status → exit_code (+ exit_signal)
         "duration": "process.duration_ms",

@@ -23,6 +23,8 @@ struct event_exec {
 	enum eun_event_type type;
 	eun_errno result;          /* 0, or why execve failed */
 	struct eun_task task;
+	eun_tty tty;               /* controlling terminal, 0 for none */
+	eun_exe_flags exe_flags;   /* upper layer, memfd (successful execs) */
 	eun_path_ref executable;   /* resolved binary (empty when failed) */
 	eun_path_ref cwd;
 	eun_str_ref filename;      /* as passed to execve (failed execs) */
@@ -68,6 +70,68 @@ struct {
 	__type(value, struct event_exec);
 } exec_scratch SEC(".maps");
 
+/*
+ * The controlling terminal as tty_nr (fs/proc/array.c): the driver's major,
+ * and minor_start + index as minor, in the kernel's new_encode_dev() form.
+ */
+static __always_inline eun_tty task_tty(struct task_struct *task)
+{
+	struct tty_struct *tty = BPF_CORE_READ(task, signal, tty);
+	__u32 major, minor;
+
+	if (!tty)
+		return 0;
+	major = BPF_CORE_READ(tty, driver, major);
+	minor = BPF_CORE_READ(tty, driver, minor_start) + BPF_CORE_READ(tty, index);
+	return (minor & 0xff) | (major << 8) | ((minor & ~0xffu) << 12);
+}
+
+#define OVERLAYFS_SUPER_MAGIC 0x794c7630
+#define MNT_INTERNAL 0x4000 /* a kernel-internal mount (kern_mount), in no namespace */
+
+/* Overlayfs embeds the VFS inode in its own: the upper dentry follows it. */
+struct ovl_inode___eun {
+	struct inode vfs_inode;
+	struct dentry *__upperdentry;
+} __attribute__((preserve_access_index));
+
+/*
+ * Is the executable on an overlay's upper layer, i.e. written or copied up
+ * in the container rather than shipped in a lower (image) layer?  Only when
+ * the kernel has overlayfs (its types in BTF); else never.
+ */
+static __always_inline bool exe_on_upper_layer(struct file *exe)
+{
+	struct inode *inode = BPF_CORE_READ(exe, f_inode);
+	struct ovl_inode___eun *oi;
+
+	if (!bpf_core_type_exists(struct ovl_inode___eun))
+		return false;
+	if (BPF_CORE_READ(inode, i_sb, s_magic) != OVERLAYFS_SUPER_MAGIC)
+		return false;
+	oi = container_of(inode, struct ovl_inode___eun, vfs_inode);
+	return BPF_CORE_READ(oi, __upperdentry) != NULL;
+}
+
+/*
+ * memfd_create() files live on the kernel's internal shmem (or hugetlbfs)
+ * mount and are named "memfd:<name>" (mm/memfd.c).  The mount check keeps a
+ * file merely called that on a real filesystem from passing for one.
+ */
+static __always_inline bool exe_from_memfd(struct file *exe)
+{
+	static const char prefix[] = "memfd:";
+	char name[sizeof(prefix)] = {};
+
+	if (!(BPF_CORE_READ(exe, f_path.mnt, mnt_flags) & MNT_INTERNAL))
+		return false;
+	bpf_probe_read_kernel_str(name, sizeof(name), BPF_CORE_READ(exe, f_path.dentry, d_name.name));
+	for (int i = 0; i < sizeof(prefix) - 1; i++)
+		if (name[i] != prefix[i])
+			return false;
+	return true;
+}
+
 static __always_inline struct event_exec *exec_event_begin(struct task_struct *task)
 {
 	__u32 zero = 0;
@@ -78,6 +142,8 @@ static __always_inline struct event_exec *exec_event_begin(struct task_struct *t
 	e->type = EUN_EV_EXEC;
 	e->result = 0;
 	fill_task(&e->task, task);
+	e->tty = task_tty(task);
+	e->exe_flags = 0;
 	e->executable.off = e->filename.off = e->args.off = EUN_REF_ABSENT;
 	e->executable.len = e->filename.len = e->args.len = 0;
 	return e;
@@ -120,6 +186,10 @@ static __always_inline int trace_exec(struct task_struct *task)
 			   BPF_CORE_READ(task, mm, arg_start), BPF_CORE_READ(task, mm, arg_end),
 			   EXEC_ARGS_BYTES);
 	exe = BPF_CORE_READ(task, mm, exe_file);
+	if (exe_on_upper_layer(exe))
+		e->exe_flags |= EUN_EXE_UPPER_LAYER;
+	if (exe_from_memfd(exe))
+		e->exe_flags |= EUN_EXE_MEMFD;
 	fs = BPF_CORE_READ(task, fs);
 	tail_put_path(e->tail, &pos, &e->executable, &e->task.flags,
 		      BPF_CORE_READ(exe, f_path.dentry), BPF_CORE_READ(exe, f_path.mnt),

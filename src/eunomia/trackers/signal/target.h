@@ -47,6 +47,7 @@ static __always_inline void fill_task_of(struct eun_task *t, struct task_struct 
 	t->uid = BPF_CORE_READ(task, cred, uid.val);
 	t->gid = BPF_CORE_READ(task, cred, gid.val);
 	t->ppid = BPF_CORE_READ(task, real_parent, tgid);
+	BPF_CORE_READ_INTO(&t->cap_effective, task, cred, cap_effective);
 	t->mntns = BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
 	t->pidns = BPF_CORE_READ(task, nsproxy, pid_ns_for_children, ns.inum);
 	t->flags = 0;

@@ -28,6 +28,7 @@
 struct eun_task {
 	eun_ts ts;
 	eun_cgroup_id cgroup_id;
+	eun_cap_set cap_effective;
 	eun_pid pid;
 	eun_pid tid;
 	eun_pid ppid;
@@ -142,6 +143,8 @@ static __always_inline void fill_task(struct eun_task *t, struct task_struct *ta
 	t->gid = uid_gid >> 32;
 	/* real_parent: the process that forked us, not a ptrace tracer */
 	t->ppid = BPF_CORE_READ(task, real_parent, tgid);
+	/* kernel_cap_t is one u64 since 6.3 and u32[2] before: the same 8 bytes */
+	BPF_CORE_READ_INTO(&t->cap_effective, task, cred, cap_effective);
 	t->mntns = BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
 	t->pidns = BPF_CORE_READ(task, nsproxy, pid_ns_for_children, ns.inum);
 	t->flags = 0;

@@ -99,10 +99,6 @@ static long path_walk_step(__u32 i, struct path_walk *w)
 	__u32 at = w->len;
 	long n;
 
-	if (up == dentry) {
-		w->flags |= EUN_F_PATH_PARTIAL; /* root of a detached tree */
-		return 1;
-	}
 	if (at > EUN_PATH_BYTES - EUN_NAME_BYTES) {
 		w->flags |= EUN_F_TRUNCATED;
 		return 1;
@@ -114,6 +110,12 @@ static long path_walk_step(__u32 i, struct path_walk *w)
 		return 1;
 	}
 	w->len = at + (n & (2 * EUN_NAME_BYTES - 1));
+	/* the root of a detached tree (a memfd, an unlinked pseudo file): its
+	 * name is all there is, as /proc/<pid>/exe shows "/memfd:x (deleted)" */
+	if (up == dentry) {
+		w->flags |= EUN_F_PATH_PARTIAL;
+		return 1;
+	}
 	w->dentry = up;
 	if (i == EUN_PATH_DEPTH - 1)
 		w->flags |= EUN_F_PATH_PARTIAL; /* deeper than we walk */

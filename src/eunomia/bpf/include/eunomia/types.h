@@ -22,6 +22,9 @@ typedef __u32 eun_signal;
 typedef __u32 eun_cap;
 typedef __u32 eun_syscall;
 typedef __u32 eun_wait_status; /* exit status as wait(2) reports it */
+typedef __u64 eun_cap_set;    /* capability bits (bit N: capability N), as CapEff in /proc/<pid>/status */
+typedef __u32 eun_tty;        /* controlling terminal as tty_nr in /proc/<pid>/stat; 0: none */
+typedef __u32 eun_exe_flags;  /* enum eun_exe_flag bits: where the executable came from */
 typedef char eun_comm[16];    /* TASK_COMM_LEN */
 
 /*
@@ -66,6 +69,12 @@ enum eun_event_type {
 enum eun_event_flags {
 	EUN_F_TRUNCATED = 1,     /* a tail field was cut at its bound */
 	EUN_F_PATH_PARTIAL = 2,  /* a path walk stopped before the root */
+};
+
+/* What an exec event tells of the executable (struct event_exec.exe_flags). */
+enum eun_exe_flag {
+	EUN_EXE_UPPER_LAYER = 1, /* on an overlayfs upper layer: written in the container, not its image */
+	EUN_EXE_MEMFD = 2,       /* a memfd_create() file: the program exists only in memory */
 };
 
 /* Indexes of the per-CPU tracker_stats counters. */
