@@ -102,8 +102,8 @@ def actor(tmp_path_factory) -> Path:
 def _alerts(tracer, containers, name: str, *run: str, detach_then: list[list[str]] | None = None,
             options: tuple[str, ...] = (), exec_options: tuple[str, ...] = ()) -> list[dict]:
     """Run a container (or exec into one) under `eunomia run --rules <Falco's rules>`; its alerts."""
-    agent = tracer("-c", name, "--rules", str(reference_file("falco_rules.yaml")), "--metrics", "off",
-                   command="run")
+    agent = tracer("-c", name, "--rules", str(reference_file("falco_rules.yaml")), "--no-default-rules",
+                   "--metrics", "off", command="run")
     containers.names.append(name)
     if detach_then is None:
         done = docker("run", "--name", name, *options, IMAGE, *run, check=False, timeout=120)

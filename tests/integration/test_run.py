@@ -185,13 +185,11 @@ def test_an_exited_container_leaves_the_series_the_registry_and_the_kernel_maps(
     agent.stop()
 
 
-
-
 def test_falcos_rules_raise_an_alert_on_a_real_trigger_and_none_on_the_benign_container(tracer, containers, tmp_path):
     bad, benign = unique("shadow"), unique("benign")
     port = free_port()
-    agent = tracer("-c", bad, "-c", benign, "--rules", str(reference_file("falco_rules.yaml")), "--metrics", f"127.0.0.1:{port}",
-                   command="run")
+    agent = tracer("-c", bad, "-c", benign, "--rules", str(reference_file("falco_rules.yaml")), "--no-default-rules",
+                   "--metrics", f"127.0.0.1:{port}", command="run")
     assert containers.run(bad, "sh", "-c", "echo 'root:*:1::::::' > /etc/shadow; /bin/cat /etc/shadow").returncode == 0
     assert containers.run(benign, "sh", "-c", "/bin/cat /etc/hostname; echo x > /tmp/a").returncode == 0
     text = get(f"http://127.0.0.1:{port}/metrics")

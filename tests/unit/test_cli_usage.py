@@ -214,3 +214,46 @@ def test_run_help_shows_examples_and_the_default_metrics_address(runner):
     text = _flat(result.output)
     assert "eunomia run --sink jsonl:/var/log/eunomia/events.jsonl" in text
     assert "127.0.0.1:9464" in text
+
+
+def test_rules_check_counts_per_file_the_defaults_first(runner, tmp_path):
+    import yaml
+
+    from eunomia.rules.ruleset import DEFAULT_RULES
+
+    from ..reference import reference_file
+
+    items = yaml.safe_load(DEFAULT_RULES.read_text())
+    kinds = [next(k for k in ("list", "macro", "rule", "required_engine_version") if k in i) for i in items]
+    falco = reference_file("falco_rules.yaml")
+    result = runner.invoke(app, ["rules", "check", str(falco)])
+    assert result.exit_code == 0, _all_output(result)
+    lines = result.output.splitlines()
+    assert lines[0] == (f"default rules: compiled {kinds.count('list')} lists, {kinds.count('macro')} macros, "
+                        f"{kinds.count('rule')} rules: {kinds.count('rule')} run, 0 disabled")
+    assert lines[1] == f"{falco}: compiled 49 lists, 87 macros, 25 rules: 20 run, 5 disabled"
+    assert len([line for line in lines if line.startswith("  disabled: ")]) == 5
+
+    alone = runner.invoke(app, ["rules", "check", "--no-default-rules", str(falco)])
+    assert alone.exit_code == 0 and not alone.output.startswith("default rules")
+
+    nothing = runner.invoke(app, ["rules", "check", "--no-default-rules"])
+    assert nothing.exit_code == 2
+    assert "--no-default-rules leaves nothing to check: give rule files too" in _all_output(nothing)
+
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("- rule: r\n  condition: proc.name =\n  output: x\n  priority: INFO\n")
+    bad = runner.invoke(app, ["rules", "check", str(broken)])
+    assert bad.exit_code == 2 and f"{broken}:" in _all_output(bad) and "Traceback" not in _all_output(bad)
+
+
+def test_the_default_rules_can_be_switched_off_one_by_one(tmp_path):
+    from eunomia.rules.ruleset import load_rule_set
+
+    off = tmp_path / "off.yaml"
+    off.write_text("- rule: Package manager run in a container\n  enabled: false\n"
+                   "- list: eunomia_package_managers\n  items: [brew]\n  append: true\n")
+    rule_set = load_rule_set([off], defaults=True)
+    disabled = {r.rule.name: r.disabled for r in rule_set.disabled}
+    assert list(disabled) == ["Package manager run in a container"]
+    assert "brew" in rule_set.files.lists["eunomia_package_managers"].items

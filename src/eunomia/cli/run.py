@@ -49,6 +49,8 @@ Examples:
 
   eunomia run --sink jsonl:/var/log/eunomia/events.jsonl     # keep every event, rotated by size
 
+  eunomia run --rules falco_rules.yaml         # Falco's rules after Eunomia's defaults (--no-default-rules: only them)
+
   eunomia run --config /etc/eunomia/config.yaml              # the same from a file; SIGHUP re-reads it
 
   eunomia run -f json --events -T 60 | jq .type              # every event as JSON, for a minute
@@ -65,6 +67,7 @@ class Settings:
     metrics: str
     sinks: tuple[str, ...]
     rules: tuple[str, ...]
+    default_rules: bool
     format: str
     events: bool
     exited_series_seconds: float
@@ -78,6 +81,7 @@ class Settings:
                    host=config.host if cli["host"] is None else cli["host"],
                    metrics=cli["metrics"] or config.metrics or DEFAULT_ADDRESS,
                    sinks=tuple(cli["sinks"]) or config.sinks, rules=tuple(cli["rules"]) or config.rules,
+                   default_rules=config.default_rules and not cli["no_default_rules"],
                    format=fmt,
                    events=config.events if cli["events"] is None else cli["events"],
                    exited_series_seconds=DEFAULT_GRACE_SECONDS if grace is None else grace)
@@ -116,6 +120,9 @@ def run(
     rules: list[Path] = typer.Option([], "--rules", metavar="FILE",
                                      help="Raise alerts from this rules file in Falco's syntax (repeat: loaded in "
                                           "order); see `eunomia rules check`."),
+    no_default_rules: bool = typer.Option(False, "--no-default-rules",
+                                          help="Only the --rules files: leave Eunomia's default rules out "
+                                               "(docs/rules.md)."),
     config: Optional[Path] = typer.Option(None, "--config", metavar="FILE",
                                           help="Read these settings from a YAML file (docs/config.md); the "
                                                "options given here win. SIGHUP re-reads it."),
@@ -140,10 +147,10 @@ def run(
     """
     check_seconds(timeout)
     cli = {"trackers": tracker, "containers": container, "host": host, "metrics": metrics, "sinks": sink,
-           "rules": [str(r) for r in rules], "format": fmt, "events": events}
+           "rules": [str(r) for r in rules], "no_default_rules": no_default_rules, "format": fmt, "events": events}
     settings = Settings.merge(cli, _read_config(config))
     chosen, address = settings.check()
-    engine = _load_rules(settings.rules)
+    engine = _load_rules(settings.rules, settings.default_rules)
     check_ready_file(ready_file)
     require_root("eunomia run")
     btf = features.probe("btf")
@@ -165,11 +172,11 @@ def _read_config(path: Path | None) -> Config:
         raise UsageError(str(exc)) from None
 
 
-def _load_rules(paths: tuple[str, ...]) -> RulesEngine | None:
-    if not paths:
+def _load_rules(paths: tuple[str, ...], defaults: bool) -> RulesEngine | None:
+    if not paths and not defaults:
         return None
     try:
-        return RulesEngine(load_rule_set([Path(p) for p in paths]).rules)
+        return RulesEngine(load_rule_set([Path(p) for p in paths], defaults=defaults).rules)
     except RuleSetError as exc:
         raise UsageError(str(exc)) from None
 
@@ -313,7 +320,7 @@ class Monitor:
         try:
             new = Settings.merge(self.cli, _read_config(self.config_path))
             new.check()
-            engine = _load_rules(new.rules)  # the files may have changed: always read again
+            engine = _load_rules(new.rules, new.default_rules)  # the files may have changed: always read again
             sinks = _open_sinks(new.sinks) if new.sinks != self.settings.sinks else None
         except Exception as exc:  # noqa: BLE001 - whatever is wrong with the new file, the old one runs on
             warn(f"{describe_failure(exc)[0]}; still running the previous configuration")
