@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from .conftest import IMAGE, docker, unique
-from .test_falco_rules import actor  # noqa: F401 - the static helper, a fixture
+from .test_falco_rules import BENIGN_WORKLOAD, actor  # noqa: F401 - actor: the static helper, a fixture
 from .test_signal_tracker import helper  # noqa: F401 - the ptrace helper, a fixture
 
 pytestmark = pytest.mark.integration
@@ -107,11 +107,5 @@ def test_process_traced_in_a_container(tracer, containers, helper):  # noqa: F81
 
 
 def test_a_benign_workload_raises_no_default_alert(tracer, containers, actor):  # noqa: F811
-    # a web server and its client, a shell pipeline, writes under /tmp, an install into /usr/local
-    assert _alerts(tracer, containers, unique("benign"), "sh", "-c",
-                   "/usr/sbin/nginx serve 8080 & sleep 0.3; "
-                   "/bin/wget -q -O /tmp/page http://127.0.0.1:8080/ && /bin/grep -q hello /tmp/page && "
-                   "/bin/cat /etc/passwd | /bin/grep root | /bin/wc -l > /tmp/count; "
-                   "mkdir -p /usr/local/bin /tmp/build; echo x > /tmp/build/tool; "
-                   "cp /tmp/build/tool /usr/local/bin/tool && chmod 755 /usr/local/bin/tool && kill %1",
+    assert _alerts(tracer, containers, unique("benign"), "sh", "-c", BENIGN_WORKLOAD,
                    options=("-v", f"{actor}:/usr/sbin/nginx:ro")) == []

@@ -94,6 +94,15 @@ int main(int argc, char **argv) {
 """
 
 
+# a web server (the actor, mounted as /usr/sbin/nginx) and its client, a shell pipeline,
+# writes under /tmp, a package-manager-like install into /usr/local
+BENIGN_WORKLOAD = ("/usr/sbin/nginx serve 8080 & sleep 0.3; "
+                   "/bin/wget -q -O /tmp/page http://127.0.0.1:8080/ && /bin/grep -q hello /tmp/page && "
+                   "/bin/cat /etc/passwd | /bin/grep root | /bin/wc -l > /tmp/count; "
+                   "mkdir -p /usr/local/bin /tmp/build; echo x > /tmp/build/tool; "
+                   "cp /tmp/build/tool /usr/local/bin/tool && chmod 755 /usr/local/bin/tool && kill %1")
+
+
 @pytest.fixture(scope="module")
 def actor(tmp_path_factory) -> Path:
     return static_helper(tmp_path_factory, "actor", ACTOR_C)
@@ -282,10 +291,5 @@ def test_debugfs_outside_a_privileged_container_is_no_alert(tracer, containers, 
 
 def test_a_benign_workload_raises_no_alert(tracer, containers, actor):
     # a web server and its client, a shell pipeline, writes under /tmp, an install into /usr/local
-    assert _alerts(tracer, containers, unique("benign"), "sh", "-c",
-                   "/usr/sbin/nginx serve 8080 & sleep 0.3; "
-                   "/bin/wget -q -O /tmp/page http://127.0.0.1:8080/ && /bin/grep -q hello /tmp/page && "
-                   "/bin/cat /etc/passwd | /bin/grep root | /bin/wc -l > /tmp/count; "
-                   "mkdir -p /usr/local/bin /tmp/build; echo x > /tmp/build/tool; "
-                   "cp /tmp/build/tool /usr/local/bin/tool && chmod 755 /usr/local/bin/tool && kill %1",
+    assert _alerts(tracer, containers, unique("benign"), "sh", "-c", BENIGN_WORKLOAD,
                    options=("-v", f"{actor}:/usr/sbin/nginx:ro")) == []

@@ -22,8 +22,22 @@ class RuleSetError(ValueError):
     """A rules file cannot be used: one line, FILE:LINE:COLUMN first."""
 
 
+class _Split:
+    """Rules that run here, and rules that cannot (with why)."""
+
+    rules: list[CompiledRule]
+
+    @property
+    def enabled(self) -> list[CompiledRule]:
+        return [r for r in self.rules if r.test is not None]
+
+    @property
+    def disabled(self) -> list[CompiledRule]:
+        return [r for r in self.rules if r.test is None]
+
+
 @dataclass(frozen=True)
-class FileCounts:
+class FileCounts(_Split):
     """What one file of a set defined (as it stands after every file loaded)."""
 
     path: Path
@@ -31,28 +45,12 @@ class FileCounts:
     macros: int
     rules: list[CompiledRule]
 
-    @property
-    def enabled(self) -> list[CompiledRule]:
-        return [r for r in self.rules if r.test is not None]
-
-    @property
-    def disabled(self) -> list[CompiledRule]:
-        return [r for r in self.rules if r.test is None]
-
 
 @dataclass
-class RuleSet:
+class RuleSet(_Split):
     files: RuleFiles
     rules: list[CompiledRule]
     paths: tuple[Path, ...] = ()
-
-    @property
-    def enabled(self) -> list[CompiledRule]:
-        return [r for r in self.rules if r.test is not None]
-
-    @property
-    def disabled(self) -> list[CompiledRule]:
-        return [r for r in self.rules if r.test is None]
 
     def by_file(self) -> list[FileCounts]:
         """Per file, in load order: the lists, macros and rules it defined."""
