@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import syscalls
+from ..baseline.behaviour import Behaviour
 from . import AdviceError
 from .inputs import RecordedContainer
 from .runtime import RUNTIME_AFTER_FILTER
@@ -60,14 +61,15 @@ def advise_seccomp(recorded: list[RecordedContainer]) -> SeccompAdvice:
                               "architecture is known")
         if arch not in architectures:
             architectures.append(arch)
-        counts = one.report.get("syscalls") or {}
+        behaviour = Behaviour.from_report(one.report)  # what drift compares with too
+        counts = behaviour.syscalls
         if not counts:
             raise AdviceError(f"{one.directory}: no syscalls were recorded for {one.name!r} (was the syscall "
                               "tracker off, or did the container not run during the recording?); record again")
         for name, n in counts.items():
             _check_name(name, one)
             workload[name] = workload.get(name, 0) + n
-        for name in one.report.get("runtime_syscalls") or {}:
+        for name in sorted(behaviour.runtime_syscalls):
             _check_name(name, one)
             runtime.add(name)
     return SeccompAdvice(architectures, workload, runtime)

@@ -21,7 +21,7 @@ import signal
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Collection
 
 from ..trackers import TrackerDef
 from .enrich import Event
@@ -147,9 +147,9 @@ class Runner:
             session.drain(emit)
             return session.summary()
 
-    def aggregates(self) -> list[dict[str, Any]]:
+    def aggregates(self, only: Collection[str] | None = None) -> list[dict[str, Any]]:
         with self.lock:
-            return self._live().aggregates()
+            return self._live().aggregates(only)
 
     def _live(self) -> TraceSession:
         if self.session is None:

@@ -17,7 +17,7 @@ import struct
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Collection
 
 from ..bpf import features
 from ..bpf.errors import BpfError, NotSupportedError
@@ -350,11 +350,11 @@ class TraceSession:
                 self._release(emit, everything=True)
                 return total
 
-    def aggregates(self) -> list[dict[str, Any]]:
-        """What the trackers aggregated in kernel maps, read now."""
+    def aggregates(self, only: Collection[str] | None = None) -> list[dict[str, Any]]:
+        """What the trackers (or only these of them) aggregated in kernel maps, read now."""
         records: list[dict[str, Any]] = []
         for r in self._running:
-            if r.tracker.aggregates is not None:
+            if r.tracker.aggregates is not None and (only is None or r.tracker.name in only):
                 records.extend(r.tracker.aggregates(r.obj, self.enricher.registry))
         return records
 

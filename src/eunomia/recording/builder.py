@@ -48,7 +48,7 @@ def _process_ref(process: dict[str, Any] | None) -> dict[str, Any]:
     return {"pid": process.get("pid"), "name": process.get("name"), "executable": process.get("executable")}
 
 
-def _open_operations(flags: list[str]) -> list[str]:
+def open_operations(flags: list[str]) -> list[str]:
     operations = []
     if "read" in flags:
         operations.append("open_read")
@@ -131,7 +131,7 @@ class ContainerReport:
         if path is None:
             return
         kind = event["type"]
-        operations = _open_operations(file.get("flags") or []) if kind == "open" else [FILE_OPERATIONS[kind]]
+        operations = open_operations(file.get("flags") or []) if kind == "open" else [FILE_OPERATIONS[kind]]
         entry = self._file_entry(path)
         result = event.get("result")
         if isinstance(result, str):  # an errno name: the call failed

@@ -1,0 +1,1 @@
+"""A container's recorded behaviour, and drift from it (`eunomia run --baseline DIR`)."""
