@@ -28,6 +28,8 @@ ACTOR_C = r"""
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <linux/if_ether.h>
+#include <sys/time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,7 +90,19 @@ int main(int argc, char **argv) {
         fexecve(fd, argv + 3, environ);
         return 127;
     }
-    fprintf(stderr, "usage: actor later S FILE | spawn CMD | connect IP PORT | serve PORT | memexec FILE ARGV...\n");
+    if (argc > 1 && !strcmp(argv[1], "sniff")) {        /* a sniffer: every frame of the interfaces, one read */
+        struct timeval wait = {.tv_sec = 0, .tv_usec = 200000};
+        char frame[2048];
+        int s = socket(AF_PACKET, SOCK_RAW, htons(ETH_P_ALL));
+        if (s < 0)
+            return 1;
+        setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof wait);
+        recv(s, frame, sizeof frame, 0);
+        close(s);
+        return 0;
+    }
+    fprintf(stderr, "usage: actor later S FILE | spawn CMD | connect IP PORT | serve PORT | memexec FILE ARGV... | "
+                    "sniff\n");
     return 2;
 }
 """
@@ -287,6 +301,24 @@ def test_debugfs_outside_a_privileged_container_is_no_alert(tracer, containers, 
     # every capability but one (the most this host allows) is not --privileged: Docker's flag decides
     assert _alerts(tracer, containers, unique("debugfs"), "/sbin/debugfs", "later", "0", "/etc/hostname",
                    options=("-v", f"{actor}:/sbin/debugfs:ro", "--cap-add", "ALL", "--cap-drop", "SYS_RESOURCE")) == []
+
+
+def test_packet_socket_created_in_container(tracer, containers, actor):
+    alert = _only(_alerts(tracer, containers, unique("sniff"), "/usr/sbin/tcpdump", "sniff",
+                          options=("-v", f"{actor}:/usr/sbin/tcpdump:ro")), "Packet socket created in container")
+    assert "process=tcpdump" in alert["output"]
+    assert alert["event"]["socket"] == {"family": "AF_PACKET", "type": "raw", "protocol": 0x0300}  # ETH_P_ALL
+
+
+def test_redirect_stdout_stdin_to_network_connection(tracer, containers):
+    # nc -e hands the accepted connection to the program as its stdin and stdout (dup2 onto 0 and 1)
+    alerts = _alerts(tracer, containers, unique("revsh"), "sh", "-c",
+                     "/bin/nc -l -p 4444 -e /bin/true & sleep 0.3; /bin/nc 127.0.0.1 4444 </dev/null; wait")
+    redirects = [a for a in alerts if a["rule"] == "Redirect STDOUT/STDIN to Network Connection in Container"]
+    assert {a["rule"] for a in alerts} == {"Netcat Remote Code Execution in Container", redirects[0]["rule"]}
+    assert sorted(a["event"]["result"] for a in redirects) == [0, 1]
+    assert all("connection=127.0.0.1:4444->127.0.0.1:" in a["output"] and "fd_type=ipv4" in a["output"]
+               for a in redirects)
 
 
 def test_a_benign_workload_raises_no_alert(tracer, containers, actor):

@@ -6,8 +6,9 @@ import pytest
 
 from eunomia import trackers
 from eunomia.trackers.cap.names import CAPABILITIES, cap_name, cap_number
-from eunomia.trackers.signal.names import (ptrace_request_name, si_code_name, signal_result, sock_type,
-                                           unix_address)
+from eunomia.pipeline.formats import sock_type
+from eunomia.trackers.net.addresses import socket_family
+from eunomia.trackers.signal.names import ptrace_request_name, si_code_name, signal_result, unix_address
 
 
 @pytest.mark.parametrize(("value", "expected"), [
@@ -60,7 +61,11 @@ def test_unix_address(raw, expected):
 
 
 def test_sock_type():
-    assert [sock_type(v) for v in (0, 1, 2, 5, 42)] == [None, "stream", "dgram", "seqpacket", "42"]
+    assert [sock_type(v) for v in (0, 1, 2, 3, 5, 42)] == [None, "stream", "dgram", "raw", "seqpacket", "42"]
+
+
+def test_socket_family():
+    assert [socket_family(v) for v in (2, 10, 17, 99)] == ["AF_INET", "AF_INET6", "AF_PACKET", "AF_99"]
 
 
 def test_capability_table_follows_linux_numbering():

@@ -56,6 +56,17 @@ def exe_flags(bits: int) -> dict[str, bool]:
     return {name: True for bit, name in EXE_FLAGS if bits & bit}
 
 
+# enum sock_type (linux/net.h)
+_SOCK_TYPES = {1: "stream", 2: "dgram", 3: "raw", 4: "rdm", 5: "seqpacket", 6: "dccp", 10: "packet"}
+
+
+def sock_type(value: int) -> str | None:
+    """stream, dgram, raw, seqpacket…; None when the socket was not found (0)."""
+    if value == 0:
+        return None
+    return _SOCK_TYPES.get(value, str(value))
+
+
 # typedef → formatter of a single field's value
 BY_TYPEDEF: dict[str, Callable[[Any], Any]] = {
     "eun_errno": format_result,
@@ -63,4 +74,5 @@ BY_TYPEDEF: dict[str, Callable[[Any], Any]] = {
     "eun_duration": duration_ms,
     "eun_cap_set": cap_set,
     "eun_exe_flags": exe_flags,
+    "eun_sock_type": sock_type,
 }

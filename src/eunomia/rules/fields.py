@@ -28,13 +28,14 @@ FALCO_TYPE = {
     "rename": "renameat2", "chmod": "fchmodat", "chown": "fchownat", "mkdir": "mkdirat", "symlink": "symlinkat",
     "link": "linkat", "truncate": "truncate", "connect": "connect", "accept": "accept4", "close": "close",
     "bind": "bind", "listen": "listen", "signal": "kill", "ptrace": "ptrace", "unix_connect": "connect",
+    "socket": "socket", "dup": "dup",
 }
 # Falco event types each Eunomia event also answers to (Falco has several syscalls for one operation)
 ALIASES = {"execve": {"execveat"}, "openat": {"open", "openat2", "creat"}, "unlinkat": {"unlink"},
            "renameat2": {"rename", "renameat"}, "fchmodat": {"chmod", "fchmod", "fchmodat2"},
            "fchownat": {"chown", "lchown", "fchown"}, "mkdirat": {"mkdir"}, "symlinkat": {"symlink"},
            "linkat": {"link"}, "truncate": {"ftruncate"}, "accept4": {"accept"},
-           "kill": {"tkill", "tgkill", "rt_sigqueueinfo", "pidfd_send_signal"}}
+           "kill": {"tkill", "tgkill", "rt_sigqueueinfo", "pidfd_send_signal"}, "dup": {"dup2", "dup3"}}
 # Eunomia event type → every Falco name of it, the main one first
 _NAMES_OF = {ours: [theirs, *sorted(ALIASES.get(theirs, ()))] for ours, theirs in FALCO_TYPE.items()}
 EUNOMIA_TYPES: dict[str, set[str]] = {}
@@ -48,7 +49,6 @@ UNAVAILABLE = {
     "thread.cap_permitted": "events do not carry the permitted capabilities yet",
     "user.loginuid": "events do not carry the audit login uid yet",
     "user.loginname": "events do not carry the audit login uid yet",
-    "evt.arg.domain": "no socket() events (the net tracker sees connections, not socket creation)",
     "fd.sip.name": "no DNS names of addresses",
     "fd.cip.name": "no DNS names of addresses",
     "fd.rip.name": "no DNS names of addresses",
@@ -192,7 +192,7 @@ def _end(event: Event, role: str) -> dict[str, Any]:
     src, dst = event.get("source") or {}, event.get("destination") or {}
     outbound = _at(event, "network", "direction") != "inbound"
     ends = {"s": dst, "c": src, "r": dst if outbound else src, "l": src if outbound else dst}
-    return ends[role] if event.get("type") in ("connect", "accept", "close", "bind", "listen") else {}
+    return ends[role] if event.get("type") in ("connect", "accept", "close", "bind", "listen", "dup") else {}
 
 
 def _ip(role: str) -> FieldDef:
@@ -302,6 +302,7 @@ FIELDS: dict[str, FieldDef] = {
     "evt.arg.newpath": FieldDef("str", lambda e, c, a: (_at(e, "file", "path") if e.get("type") == "link"
                                                        else _at(e, "file", "target_path"))
                                 if e.get("type") in ("rename", "link") else None),
+    "evt.arg.domain": FieldDef("str", lambda e, c, a: _at(e, "socket", "family")),
     "evt.arg.sig": FieldDef("str", lambda e, c, a: _at(e, "signal", "name")),
     "proc.name": FieldDef("str", lambda e, c, a: _proc(e).get("name")),
     "proc.pid": FieldDef("int", lambda e, c, a: _proc(e).get("pid")),

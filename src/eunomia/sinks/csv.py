@@ -53,6 +53,7 @@ NETWORK = (
     "source.ip", "source.port", "source.container",
     "destination.ip", "destination.port", "destination.container",
     "network.bytes_sent", "network.bytes_received", "network.duration_ms",
+    "socket.family", "socket.type", "socket.protocol", "dup.old_fd",
 )
 SIGNAL = (
     "signal.name", "signal.number", "signal.code", "signal.origin", "signal.group",

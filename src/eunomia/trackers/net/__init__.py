@@ -1,7 +1,8 @@
 """net: TCP connect/accept/close, bind/listen, and UDP peers per container.
 
 Events: ``connect`` (with its outcome), ``accept``, ``close`` (bytes and
-duration), ``bind``, ``listen``; UDP traffic is aggregated in the kernel per
+duration), ``bind``, ``listen``; ``socket`` (packet and raw sockets only)
+and ``dup`` (an IP socket copied onto stdin, stdout or stderr); UDP traffic is aggregated in the kernel per
 (container, peer) and printed as ``udp_peers`` records when tracing ends.
 Both ends of a connection carry the container's name when it is one on this
 host (see peers.py), which makes the container↔container map.
@@ -11,7 +12,7 @@ import os
 
 from eunomia.trackers import TrackerDef
 
-from .addresses import format_ip
+from .addresses import format_ip, socket_family
 from .peers import aggregates, post_enrich, watch_address_owners
 
 # the syscall tracepoints need tracefs; without it connect/close still work
@@ -21,6 +22,8 @@ _SYSCALL_PROGRAMS = (
     "handle_enter_bind", "handle_exit_bind", "handle_enter_listen", "handle_exit_listen",
     "handle_enter_sendto", "handle_enter_sendmsg", "handle_exit_sendto", "handle_exit_sendmsg",
     "handle_enter_recvfrom", "handle_enter_recvmsg", "handle_exit_recvfrom", "handle_exit_recvmsg",
+    "handle_enter_socket", "handle_exit_socket", "handle_enter_dup", "handle_enter_dup2", "handle_enter_dup3",
+    "handle_exit_dup", "handle_exit_dup2", "handle_exit_dup3",
 )
 
 def knobs() -> dict[str, int]:
@@ -33,7 +36,8 @@ def knobs() -> dict[str, int]:
 
 TRACKER = TrackerDef(
     name="net",
-    summary="TCP connect/accept/close (bytes, duration), bind/listen, UDP peers; containers at both ends",
+    summary="TCP connect/accept/close (bytes, duration), bind/listen, UDP peers, packet/raw sockets, sockets "
+            "dup'ed onto stdio; containers at both ends",
     needs=("ringbuf", "raw_tracepoint"),
     optional_programs={program: "tracepoint" for program in _SYSCALL_PROGRAMS},
     ringbuf_bytes=4 << 20,
@@ -48,8 +52,12 @@ TRACKER = TrackerDef(
         "bytes_sent": "network.bytes_sent",
         "bytes_received": "network.bytes_received",
         "duration": "network.duration_ms",
+        "family": "socket.family",
+        "sock_type": "socket.type",
+        "protocol": "socket.protocol",
+        "oldfd": "dup.old_fd",
     },
-    formatters={"eun_ip_addr": format_ip},
+    formatters={"eun_ip_addr": format_ip, "eun_sock_family": socket_family},
     aggregates=aggregates,
     post_enrich=post_enrich,
     on_load=watch_address_owners,

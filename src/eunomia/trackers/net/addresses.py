@@ -141,3 +141,13 @@ class HostAddresses:
         if self.clock() - (self._read_at or 0.0) >= self.ttl:
             self._read()
         return ip in self._addresses
+
+
+# socket(2) families by number (linux/socket.h)
+_FAMILIES = {0: "AF_UNSPEC", 1: "AF_UNIX", 2: "AF_INET", 10: "AF_INET6", 16: "AF_NETLINK", 17: "AF_PACKET",
+             4: "AF_IPX", 5: "AF_APPLETALK", 9: "AF_X25", 15: "AF_KEY", 29: "AF_CAN", 31: "AF_BLUETOOTH",
+             38: "AF_ALG", 40: "AF_VSOCK", 44: "AF_XDP"}
+
+def socket_family(number: int) -> str:
+    """Formatter of eun_sock_family: "AF_PACKET"; a number without a name stays visible ("AF_99")."""
+    return _FAMILIES.get(number, f"AF_{number}")

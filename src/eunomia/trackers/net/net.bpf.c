@@ -681,3 +681,5 @@ int BPF_PROG(handle_recv_length, struct sock *sk, int ret, int flags)
 	udp_account(cgroup_id, ends.remote, ends.rport, UDP_DIR_RECEIVED, ret);
 	return 0;
 }
+
+#include "sockfd.h"

@@ -32,7 +32,7 @@ from .addresses import (
     network_type,
 )
 
-NET_KINDS = ("connect", "accept", "close", "bind", "listen")
+NET_KINDS = ("connect", "accept", "close", "bind", "listen", "dup")
 CLOSE_ONLY = ("bytes_sent", "bytes_received", "duration_ms")
 UDP_SENT, UDP_RECEIVED = 0, 1
 

@@ -18,7 +18,6 @@ from .names import (
     ptrace_request_name,
     si_code_name,
     signal_result,
-    sock_type,
     unix_address,
 )
 
@@ -98,7 +97,6 @@ TRACKER = TrackerDef(
         "eun_sig_result": signal_result,
         "eun_ptrace_request": ptrace_request_name,
         "eun_unix_addr": unix_address,
-        "eun_sock_type": sock_type,
         "sig_bool": flag,
     },
     post_enrich=post_enrich,

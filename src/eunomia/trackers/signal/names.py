@@ -116,16 +116,5 @@ def unix_address(raw: bytes) -> str | None:
     return path.split(b"\0", 1)[0].decode("utf-8", "backslashreplace")
 
 
-# enum sock_type (linux/net.h)
-_SOCK_TYPES = {1: "stream", 2: "dgram", 3: "raw", 4: "rdm", 5: "seqpacket", 6: "dccp", 10: "packet"}
-
-
-def sock_type(value: int) -> str | None:
-    """stream, dgram, seqpacket…; None when the socket was not found."""
-    if value == 0:
-        return None
-    return _SOCK_TYPES.get(value, str(value))
-
-
 def flag(value: int) -> bool:
     return bool(value)

@@ -29,7 +29,6 @@ enum unix_op {
 /* struct sockaddr_un as passed, its first two bytes (the family, AF_UNIX)
  * replaced by the address length: user space needs it for abstract names */
 typedef __u64 eun_unix_addr[14];
-typedef __u16 eun_sock_type;   /* SOCK_STREAM, SOCK_DGRAM, … */
 
 struct event_unix {
 	enum eun_event_type type;

@@ -25,6 +25,8 @@ typedef __u32 eun_wait_status; /* exit status as wait(2) reports it */
 typedef __u64 eun_cap_set;    /* capability bits (bit N: capability N), as CapEff in /proc/<pid>/status */
 typedef __u32 eun_tty;        /* controlling terminal as tty_nr in /proc/<pid>/stat; 0: none */
 typedef __u32 eun_exe_flags;  /* enum eun_exe_flag bits: where the executable came from */
+typedef __u32 eun_sock_family; /* AF_* */
+typedef __u16 eun_sock_type;   /* SOCK_STREAM, SOCK_DGRAM, … (the type bits only); 0: unknown */
 typedef char eun_comm[16];    /* TASK_COMM_LEN */
 
 /*
@@ -59,9 +61,9 @@ enum eun_event_type {
 	EUN_EV_PTRACE = 9,       /* struct event_ptrace */
 	EUN_EV_UNIX = 10,        /* struct event_unix */
 	EUN_EV_CAPABILITY = 11,  /* struct event_capability */
-	EUN_EV_RESERVED_12 = 12, /* spare numbers for these trackers */
-	EUN_EV_RESERVED_13 = 13,
-	EUN_EV_RESERVED_14 = 14,
+	EUN_EV_SOCKET = 12,      /* struct event_socket: packet and raw sockets */
+	EUN_EV_DUP = 13,         /* struct event_dup: a socket duplicated onto stdin/out/err */
+	EUN_EV_MODULE = 14,      /* struct event_module: a kernel module load attempt */
 	EUN_EV_RESERVED_15 = 15,
 };
 
