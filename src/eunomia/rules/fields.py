@@ -2,8 +2,9 @@
 
 Falco sees syscalls; Eunomia emits one event per completed operation.  The
 mapping: each Eunomia event type is the exit of one Falco event type
-(`evt.type`, below), `evt.dir` is always `<`, and fields read what the event
-and the process table say.  A field Falco knows that this side cannot give
+(`evt.type`, below) and `evt.dir` is `<` — but for the attempts the syscall
+tracker sees at entry (module loads, mounts: `>`, no result) — and fields
+read what the event and the process table say.  A field Falco knows that this side cannot give
 (no data in the kernel events yet) is in UNAVAILABLE with the reason: a rule
 that needs it is loaded and reported disabled, never evaluated wrongly.
 
@@ -28,14 +29,17 @@ FALCO_TYPE = {
     "rename": "renameat2", "chmod": "fchmodat", "chown": "fchownat", "mkdir": "mkdirat", "symlink": "symlinkat",
     "link": "linkat", "truncate": "truncate", "connect": "connect", "accept": "accept4", "close": "close",
     "bind": "bind", "listen": "listen", "signal": "kill", "ptrace": "ptrace", "unix_connect": "connect",
-    "socket": "socket", "dup": "dup",
+    "socket": "socket", "dup": "dup", "module": "init_module", "mount": "mount",
 }
+# kinds seen at syscall entry (the syscall tracker's attempts): no result, evt.dir is `>`
+ENTRY_KINDS = frozenset({"module", "mount"})
 # Falco event types each Eunomia event also answers to (Falco has several syscalls for one operation)
 ALIASES = {"execve": {"execveat"}, "openat": {"open", "openat2", "creat"}, "unlinkat": {"unlink"},
            "renameat2": {"rename", "renameat"}, "fchmodat": {"chmod", "fchmod", "fchmodat2"},
            "fchownat": {"chown", "lchown", "fchown"}, "mkdirat": {"mkdir"}, "symlinkat": {"symlink"},
            "linkat": {"link"}, "truncate": {"ftruncate"}, "accept4": {"accept"},
-           "kill": {"tkill", "tgkill", "rt_sigqueueinfo", "pidfd_send_signal"}, "dup": {"dup2", "dup3"}}
+           "kill": {"tkill", "tgkill", "rt_sigqueueinfo", "pidfd_send_signal"}, "dup": {"dup2", "dup3"},
+           "init_module": {"finit_module"}, "mount": {"umount", "umount2"}}
 # Eunomia event type → every Falco name of it, the main one first
 _NAMES_OF = {ours: [theirs, *sorted(ALIASES.get(theirs, ()))] for ours, theirs in FALCO_TYPE.items()}
 EUNOMIA_TYPES: dict[str, set[str]] = {}
@@ -95,7 +99,7 @@ def _ok(event: Event) -> bool:
 
 
 def _fd_name(event: Event, ctx: Any, arg: str | None) -> str | None:
-    path = _at(event, "file", "path")
+    path = _at(event, "file", "path") or _at(event, "module", "file")
     if path is not None:
         return str(path)
     if event.get("type") == "unix_connect":
@@ -126,6 +130,9 @@ def _evt_types(event: Event, ctx: Any, arg: str | None) -> list[str] | None:
     kind = event.get("type", "")
     if kind == "signal" and _at(event, "signal", "origin") in ("kernel", "interrupt"):
         return None  # no syscall sent it
+    if kind in ENTRY_KINDS:  # one event type per syscall: the one that was called
+        call = _at(event, kind, "syscall")
+        return [str(call)] if call else _NAMES_OF.get(kind)
     return _NAMES_OF.get(kind)
 
 
@@ -280,7 +287,7 @@ def _container_id(event: Event, ctx: Any, arg: str | None) -> str | None:
 
 FIELDS: dict[str, FieldDef] = {
     "evt.type": FieldDef("strs", _evt_types),
-    "evt.dir": FieldDef("str", lambda e, c, a: "<"),
+    "evt.dir": FieldDef("str", lambda e, c, a: ">" if e.get("type") in ENTRY_KINDS else "<"),
     "evt.num": FieldDef("int", lambda e, c, a: c.number(e) if c is not None else 1),
     "evt.res": FieldDef("str", _res),
     "evt.rawres": FieldDef("int", _rawres),
@@ -303,6 +310,9 @@ FIELDS: dict[str, FieldDef] = {
                                                        else _at(e, "file", "target_path"))
                                 if e.get("type") in ("rename", "link") else None),
     "evt.arg.domain": FieldDef("str", lambda e, c, a: _at(e, "socket", "family")),
+    "evt.arg.uargs": FieldDef("str", lambda e, c, a: _at(e, "module", "params")),
+    "evt.arg.dev": FieldDef("str", lambda e, c, a: _at(e, "mount", "source")),
+    "evt.arg.dir": FieldDef("str", lambda e, c, a: _at(e, "mount", "target")),
     "evt.arg.sig": FieldDef("str", lambda e, c, a: _at(e, "signal", "name")),
     "proc.name": FieldDef("str", lambda e, c, a: _proc(e).get("name")),
     "proc.pid": FieldDef("int", lambda e, c, a: _proc(e).get("pid")),

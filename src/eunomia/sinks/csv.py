@@ -66,6 +66,10 @@ CAPABILITY = (
     "capability.name", "capability.number", "capability.granted", "capability.syscall",
     "capability.credentials", "capability.probe",
 )
+ATTEMPT = (
+    "module.syscall", "module.file", "module.params",
+    "mount.syscall", "mount.source", "mount.target", "mount.fstype", "mount.flags",
+)
 # aggregates printed when tracing ends (besides the columns above they reuse)
 AGGREGATE = (
     "bytes_read", "bytes_written", "reads", "writes", "opens",                  # file_bytes
@@ -75,7 +79,7 @@ AGGREGATE = (
 )
 EXTRA = "extra"
 
-COLUMNS: tuple[str, ...] = (*LEGACY, *COMMON, *FILE, *NETWORK, *SIGNAL, *CAPABILITY, *AGGREGATE, EXTRA)
+COLUMNS: tuple[str, ...] = (*LEGACY, *COMMON, *FILE, *NETWORK, *SIGNAL, *CAPABILITY, *ATTEMPT, *AGGREGATE, EXTRA)
 _KNOWN = frozenset(COLUMNS)
 
 # fields of events `trace` never prints (fork records keep the process table)

@@ -1,4 +1,5 @@
-"""syscall: per-container syscall counts, aggregated in kernel maps.
+"""syscall: per-container syscall counts, aggregated in kernel maps; kernel
+module load and mount attempts streamed as `module` and `mount` events.
 
 Two sets per container (see syscall.bpf.c): the workload's calls (every
 task but the runtime's set-up tasks) and the runtime's calls made under the
@@ -114,12 +115,36 @@ def aggregates(obj: Any, registry: Any) -> list[dict[str, Any]]:
                            read_keyed(obj, "eperm_counts"), registry.container_of)
 
 
+# the syscalls streamed as attempts (attempts.h), by knob
+ATTEMPTS = {"targ_nr_init_module": "init_module", "targ_nr_finit_module": "finit_module",
+            "targ_nr_mount": "mount", "targ_nr_umount2": "umount2"}
+
+
+def knobs() -> dict[str, int]:
+    """This architecture's numbers of the attempted syscalls (absent ones stay -1)."""
+    numbers = syscalls.numbers_of(*ATTEMPTS.values())
+    return {knob: numbers[name] for knob, name in ATTEMPTS.items() if name in numbers}
+
+
 TRACKER = TrackerDef(
     name="syscall",
-    summary="per-container syscall counts, aggregated in the kernel (printed when tracing ends)",
-    needs=("raw_tracepoint",),
-    ringbuf_bytes=4096 * 4,
+    summary="per-container syscall counts, aggregated in the kernel (printed when tracing ends); "
+            "kernel module load and mount attempts as events",
+    needs=("ringbuf", "raw_tracepoint", "bpf_loop"),
+    ringbuf_bytes=256 << 10,
     streaming=False,
     knob_programs={"handle_eperm": "targ_failures"},
+    fields={
+        "module_call": "module.syscall",
+        "file": "module.file",
+        "params": "module.params",
+        "mount_call": "mount.syscall",
+        "source": "mount.source",
+        "target": "mount.target",
+        "fstype": "mount.fstype",
+        "flags": "mount.flags",
+    },
+    formatters={"eun_syscall": syscall_name},
+    knobs=knobs,
     aggregates=aggregates,
 )

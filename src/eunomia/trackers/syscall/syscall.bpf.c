@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
 /*
  * syscall: how often each container makes each syscall — counted in the
- * kernel, never streamed — split into what the container's own programs
+ * kernel, not streamed (only module load and mount attempts are, see
+ * attempts.h) — split into what the container's own programs
  * call (the workload) and what the container runtime calls once the
  * container's seccomp filter is in force; with targ_failures, also the calls
  * that returned -EPERM.
@@ -35,7 +36,9 @@
  * runtime_syscall_counts.
  */
 #include "eunomia/common.h"
+#include "eunomia/fd.h"
 #include "eunomia/syscall_nr.h"
+#include "attempts.h"
 
 #define SYSCALL_NR_MAX 512     /* x86-64 and arm64 numbers are below 470 */
 #define SLOT_MAX 256           /* containers with a fast slot */
@@ -220,6 +223,7 @@ int BPF_PROG(handle_sys_enter, struct pt_regs *regs, long nr)
 		count_runtime(task, cgroup_id, nr);
 		return 0;
 	}
+	report_attempt(regs, nr, task);
 	slot = slot_of(cgroup_id);
 	if (slot < SLOT_MAX && nr < SYSCALL_NR_MAX) {
 		counts = bpf_map_lookup_elem(&slot_counts, &slot);

@@ -63,8 +63,8 @@ enum eun_event_type {
 	EUN_EV_CAPABILITY = 11,  /* struct event_capability */
 	EUN_EV_SOCKET = 12,      /* struct event_socket: packet and raw sockets */
 	EUN_EV_DUP = 13,         /* struct event_dup: a socket duplicated onto stdin/out/err */
-	EUN_EV_MODULE = 14,      /* struct event_module: a kernel module load attempt */
-	EUN_EV_RESERVED_15 = 15,
+	EUN_EV_MODULE = 14,      /* struct event_module: a kernel module load attempted */
+	EUN_EV_MOUNT = 15,       /* struct event_mount: a mount or unmount attempted */
 };
 
 /* Flags every event may carry (struct eun_task.flags). */
