@@ -219,7 +219,7 @@ def markdown(r: dict[str, Any]) -> str:
     if us:
         lines += ["", "**User-space throughput** (records/s on one CPU, replaying captured records through "
                   "`RingBuffer.drain`)", "",
-                  "| tracker | record size | drain only | drain + decode | + enrich + JSONL | Falco's stable rules, µs/event |",
+                  "| tracker | record size | drain only | drain + decode | + enrich + JSONL | Falco's stable + default rules, µs/event |",
                   "|---|---|---|---|---|---|"]
         for name, u in us.items():
             lines.append(f"| {name} | {u['mean_record_bytes']} B | {_n(u['drain_only_per_s'])} | "

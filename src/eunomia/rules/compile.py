@@ -1,12 +1,13 @@
-"""Rules → predicates, compiled once: macros and lists expanded, fields bound.
+"""Rules → conditions compiled once: macros and lists expanded, fields bound.
 
-Each check becomes a closure over its field's getter and its already
-converted value (an int, a set, a compiled pattern); `and`/`or`/`not`
-become closures over their parts.  A rule that needs a field this side
-cannot give (fields.UNAVAILABLE) is kept and reported disabled with the
-reason.  Each rule also gets the Eunomia event types it can match, from
-its `evt.type` checks, so the engine tests an event only against the rules
-that can match it.
+Each condition becomes a small tree (codegen.py): `and`, `or`, `not` and
+checks, each check bound to its field's getter and its already converted
+value (an int, a set, a compiled pattern); codegen renders the trees as
+generated Python.  A rule that needs a field this side cannot give
+(fields.UNAVAILABLE) is kept and reported disabled with the reason.  Each
+rule also gets the Eunomia event types it can match, from its `evt.type`
+checks, so the engine tests an event only against the rules that can
+match it.
 """
 
 from __future__ import annotations
@@ -18,12 +19,14 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from .codegen import IR, Leaf, predicate
 from .fields import EUNOMIA_TYPES, FIELDS, UNAVAILABLE, split_field
 from .loader import RuleDef, RuleFiles, Where
 from .syntax import And, Check, List, MacroRef, Node, Not, Or, Value, _unquote
 
 Event = dict[str, Any]
 Predicate = Callable[[Event, Any], bool]
+Compiled = tuple[IR, "set[str] | None"]   # the condition's tree, the Falco event types it can match
 
 
 class RuleCompileError(ValueError):
@@ -42,6 +45,7 @@ class CompiledRule:
     test: Predicate | None         # None: disabled (see `disabled`)
     kinds: frozenset[str] | None   # Eunomia event types it can match; None: any
     disabled: str | None = None    # why it does not run (its `enabled: false`, an unavailable field, …)
+    ir: IR = False                 # the condition's tree, for codegen.build
 
 
 def compile_rules(files: RuleFiles) -> list[CompiledRule]:
@@ -50,7 +54,7 @@ def compile_rules(files: RuleFiles) -> list[CompiledRule]:
     for rule in files.rules.values():
         condition = compiler.with_exceptions(rule)
         try:
-            test, falco_types = compiler.node(condition, ())
+            ir, falco_types = compiler.node(condition, ())
         except _Disabled as why:
             out.append(CompiledRule(rule, None, None, why.reason))
             continue
@@ -63,7 +67,8 @@ def compile_rules(files: RuleFiles) -> list[CompiledRule]:
         elif kinds is not None and not kinds:
             disabled = (f"it matches only event types that Eunomia does not produce: "
                         f"{', '.join(sorted(falco_types or ()))}")
-        out.append(CompiledRule(rule, test if disabled is None else None, kinds, disabled))
+        test = predicate(ir, f"rule {rule.name!r}") if disabled is None else None
+        out.append(CompiledRule(rule, test, kinds, disabled, ir))
     return out
 
 
@@ -71,6 +76,7 @@ class _Compiler:
     def __init__(self, files: RuleFiles) -> None:
         self.files = files
         self._lists: dict[str, list[str]] = {}
+        self._macros: dict[str, Compiled] = {}
 
     # -- lists ---------------------------------------------------------------
     def list_items(self, name: str, stack: tuple[str, ...] = ()) -> list[str]:
@@ -127,7 +133,7 @@ class _Compiler:
         return And((rule.condition, Not(Or(tuple(alternatives)))))
 
     # -- conditions ------------------------------------------------------------
-    def node(self, node: Node, stack: tuple[str, ...]) -> tuple[Predicate, set[str] | None]:
+    def node(self, node: Node, stack: tuple[str, ...]) -> Compiled:
         if isinstance(node, And):
             compiled, unavailable = [], None
             for part in node.parts:
@@ -138,21 +144,21 @@ class _Compiler:
             constrained = [k for _, k in compiled if k is not None]
             kinds = set.intersection(*constrained) if constrained else None
             if kinds is not None and not _produced(kinds):
-                # only for event types Eunomia never emits (sendto, dup, …): never true,
+                # only for event types Eunomia never emits (sendto, …): never true,
                 # whatever else it asks for
-                return (lambda e, c: False), kinds
+                return False, kinds
             if unavailable is not None:
                 raise unavailable
-            return _all_of([t for t, _ in compiled]), kinds
+            return ("and", tuple(t for t, _ in compiled)), kinds
         if isinstance(node, Or):
             compiled = [self.node(p, stack) for p in node.parts]
             possible = [(t, k) for t, k in compiled if k is None or _produced(k)]
             compiled = possible or compiled[:1]  # a branch for events Eunomia never emits cannot match
             kinds = None if any(k is None for _, k in compiled) else set().union(*(k for _, k in compiled if k))
-            return _any_of([t for t, _ in compiled]), kinds
+            return ("or", tuple(t for t, _ in compiled)), kinds
         if isinstance(node, Not):
-            test, _ = self.node(node.part, stack)
-            return (lambda e, c: not test(e, c)), None
+            inner, _ = self.node(node.part, stack)
+            return ("not", inner), None
         if isinstance(node, MacroRef):
             macro = self.files.macros.get(node.name)
             if macro is None:
@@ -160,10 +166,14 @@ class _Compiler:
                                        "class, e.g. proc.name)")
             if node.name in stack:
                 raise RuleCompileError(f"macro {node.name!r} uses itself ({' → '.join((*stack, node.name))})")
-            return self.node(macro.condition, (*stack, node.name))
+            # one tree per macro, whoever uses it: the generated code evaluates it once per event
+            compiled = self._macros.get(node.name)
+            if compiled is None:
+                compiled = self._macros[node.name] = self.node(macro.condition, (*stack, node.name))
+            return compiled
         return self.check(node)
 
-    def check(self, check: Check) -> tuple[Predicate, set[str] | None]:
+    def check(self, check: Check) -> Compiled:
         base, arg = split_field(check.field)
         if base in UNAVAILABLE or check.field in UNAVAILABLE:
             raise _Disabled(f"needs {check.field}: {UNAVAILABLE.get(check.field) or UNAVAILABLE[base]}")
@@ -174,22 +184,31 @@ class _Compiler:
         kinds: set[str] | None = None
         if base == "evt.type" and check.op in ("=", "in") and check.value is not None:
             kinds = set(self.values(check.value))
+        compare = self.comparison(check, kind)
         if kinds is not None:  # evt.type = / in: which Eunomia event types match is known now
             ok = frozenset(k for name in kinds for k in EUNOMIA_TYPES.get(name, ()))
-            return (lambda e, c: e.get("type") in ok and get(e, c, arg) is not None), kinds
-        compare = self.comparison(check, kind)
+            return Leaf(get, arg, "evt_type", compare, ok=ok), kinds
+        dear = kind in ("ip", "strs") or check.op in ("regex", "glob", "iglob")
         if kind == "strs":  # several values (proc.aname, evt.type's names): true when one of them matches
             if check.op == "exists":
-                return (lambda e, c: bool(get(e, c, arg))), kinds
+                return Leaf(get, arg, "strs_exists", dear=dear), kinds
             if check.op == "!=":  # … and != when none of them is the value
                 equal = self.comparison(Check(check.field, "=", check.value), kind)
-                return (lambda e, c: (lambda v: v is not None and not _any(v, equal))(get(e, c, arg))), kinds
-            return (lambda e, c: _any(get(e, c, arg), compare)), kinds
+                return Leaf(get, arg, "strs_ne", equal, dear=dear), kinds
+            return Leaf(get, arg, "strs_any", compare, dear=dear), kinds
+        return Leaf(get, arg, "value", compare, self._inline(check, kind), expr=definition.expr,
+                    kind_value=definition.kind_value, dear=dear), kinds
 
-        def test(e: Event, c: Any) -> bool:
-            value = get(e, c, arg)
-            return value is not None and compare(value)
-        return test, kinds
+    def _inline(self, check: Check, kind: str) -> tuple[str, Any] | None:
+        """= != in on plain values, written into the generated code as constants."""
+        if check.value is None or kind == "ip" or check.op not in ("=", "!=", "in"):
+            return None
+        items = self.values(check.value)
+        if check.op == "in":
+            return "in", frozenset(_convert(kind, i, check) for i in items)
+        if len(items) != 1:
+            return None
+        return ("==" if check.op == "=" else "!="), _convert(kind, items[0], check)
 
     def comparison(self, check: Check, kind: str) -> Callable[[Any], bool]:
         op, value = check.op, check.value
@@ -203,8 +222,9 @@ class _Compiler:
                 exact = {i for i in items if "/" not in i}
                 return lambda v: str(v) in exact or _inside(v, networks)
             if op == "pmatch":
-                prefixes = [p.rstrip("/") for p in items]
-                return lambda v: any(v == p or str(v).startswith(p + "/") for p in prefixes)
+                exact = frozenset(p.rstrip("/") for p in items)
+                below = tuple(p + "/" for p in exact)
+                return lambda v: v in exact or str(v).startswith(below)
             wanted = {_convert(kind, i, check) for i in items}
             return lambda v: v in wanted
         if len(items) != 1:
@@ -261,32 +281,9 @@ def _inside(value: Any, networks: list[Any]) -> bool:
     return address is not None and any(address.version == n.version and address in n for n in networks)
 
 
-def _all_of(tests: list[Predicate]) -> Predicate:
-    """a and b and …, as nested two-part closures (cheaper per call than all() over a generator)."""
-    if len(tests) == 1:
-        return tests[0]
-    first, rest = tests[0], _all_of(tests[1:])
-    return lambda e, c: first(e, c) and rest(e, c)
-
-
-def _any_of(tests: list[Predicate]) -> Predicate:
-    if len(tests) == 1:
-        return tests[0]
-    first, rest = tests[0], _any_of(tests[1:])
-    return lambda e, c: first(e, c) or rest(e, c)
-
-
 def _produced(falco_types: set[str]) -> bool:
     """Does Eunomia emit any event of these Falco event types?"""
     return any(EUNOMIA_TYPES.get(t) for t in falco_types)
-
-
-def _any(values: Any, compare: Callable[[Any], bool]) -> bool:
-    if values is None:
-        return False
-    if isinstance(values, list):
-        return any(v is not None and compare(v) for v in values)
-    return compare(values)
 
 
 def _convert(kind: str, text: str, check: Check) -> Any:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..eventpath import event_ns
+from .codegen import build
 from .compile import CompiledRule
 from .fields import FIELDS, split_field
 
@@ -135,37 +136,33 @@ class RulesEngine:
         self.rate, self.burst, self.clock = rate, burst, clock
         self.counts = RuleCounts()
         self._buckets: dict[tuple[str, str], Bucket] = {}
-        self._by_kind: dict[str, list[CompiledRule]] = {}
-        self._any_kind: list[CompiledRule] = []
-        for rule in rules:
-            if rule.test is None:
-                continue
-            if rule.kinds is None:
-                self._any_kind.append(rule)
-            else:
-                for kind in rule.kinds:
-                    self._by_kind.setdefault(kind, []).append(rule)
+        # per event kind, one generated function testing every rule that can match it (codegen.py)
+        self._evaluators: dict[str, Callable[[Event, Any], list[CompiledRule]]] = {}
 
     @property
     def active(self) -> list[CompiledRule]:
         return [r for r in self.rules if r.test is not None]
 
     def candidates(self, kind: str) -> list[CompiledRule]:
-        return self._by_kind.get(kind, []) + self._any_kind
+        """The rules an event of this kind is tested against (indexed by their evt.type checks)."""
+        return [r for r in self.active if r.kinds is None or kind in r.kinds]
+
+    def _evaluator(self, kind: str) -> Callable[[Event, Any], list[CompiledRule]]:
+        evaluate = self._evaluators.get(kind)
+        if evaluate is None:
+            if len(self._evaluators) > 256:  # kinds are few; a flood of made-up ones is not kept
+                self._evaluators.clear()
+            evaluate = self._evaluators[kind] = build([(r, r.ir) for r in self.candidates(kind)], kind)
+        return evaluate
 
     def evaluate(self, event: Event) -> list[Event]:
         self.context.next_event()
-        rules = self._by_kind.get(event.get("type", ""))
-        if not rules and not self._any_kind:
-            return []
-        seen = self._callers_view(event)
+        matched = self._evaluator(event.get("type", ""))(self._callers_view(event), self.context)
         alerts = []
-        for rule in (rules or []) + self._any_kind:
-            assert rule.test is not None
-            if rule.test(seen, self.context):
-                alert = self._alert(rule, event)
-                if alert is not None:
-                    alerts.append(alert)
+        for rule in matched:
+            alert = self._alert(rule, event)
+            if alert is not None:
+                alerts.append(alert)
         return alerts
 
     def _callers_view(self, event: Event) -> Event:

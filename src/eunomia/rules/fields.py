@@ -33,6 +33,9 @@ FALCO_TYPE = {
 }
 # kinds seen at syscall entry (the syscall tracker's attempts): no result, evt.dir is `>`
 ENTRY_KINDS = frozenset({"module", "mount"})
+# kinds whose evt.type depends on the event, not only on its kind (a kill, or a signal the kernel sent;
+# which syscall an attempt called)
+DYNAMIC_TYPE_KINDS = frozenset({"signal"}) | ENTRY_KINDS
 # Falco event types each Eunomia event also answers to (Falco has several syscalls for one operation)
 ALIASES = {"execve": {"execveat"}, "openat": {"open", "openat2", "creat"}, "unlinkat": {"unlink"},
            "renameat2": {"rename", "renameat"}, "fchmodat": {"chmod", "fchmod", "fchmodat2"},
@@ -74,10 +77,24 @@ OPEN_FLAG_NAMES = {"read": "O_RDONLY", "write": "O_WRONLY", "create": "O_CREAT",
 class FieldDef:
     kind: str                                   # "str", "int", "bool", "ip", or "strs" (several values)
     get: Callable[[Event, Any, str | None], Any]  # (event, context, [index]) → value, None when not there
+    expr: str | None = None        # the same as a Python expression of `e`, inlined by the generated code
+    kind_value: Callable[[str], Any] | None = None  # a value the event's kind alone decides (evt.dir)
 
 
-def _at(event: Event, *path: str) -> Any:
-    return value_at(event, path)
+# what the expressions of FieldDef.expr may name
+EXPR_NAMESPACE: dict[str, Any] = {"_E": {}, "_NO_ARGS": (None,)}
+
+
+def _expr(kind: str, expr: str) -> FieldDef:
+    """A field that is one expression of the event: the getter is made from it, so both agree."""
+    get = eval(f"lambda e, c, a: {expr}", dict(EXPR_NAMESPACE))  # noqa: S307 - constant text in this module
+    return FieldDef(kind, get, expr)
+
+
+def _at(event: Event, first: str, *rest: str) -> Any:
+    """event[first][rest…], None where a level is missing (the first level inlined: the hot case)."""
+    node = event.get(first)
+    return value_at(node, rest) if rest and isinstance(node, dict) else (None if rest else node)
 
 
 def _proc(event: Event) -> dict[str, Any]:
@@ -287,15 +304,15 @@ def _container_id(event: Event, ctx: Any, arg: str | None) -> str | None:
 
 FIELDS: dict[str, FieldDef] = {
     "evt.type": FieldDef("strs", _evt_types),
-    "evt.dir": FieldDef("str", lambda e, c, a: ">" if e.get("type") in ENTRY_KINDS else "<"),
+    "evt.dir": FieldDef("str", lambda e, c, a: ">" if e.get("type") in ENTRY_KINDS else "<",
+                        kind_value=lambda kind: ">" if kind in ENTRY_KINDS else "<"),
     "evt.num": FieldDef("int", lambda e, c, a: c.number(e) if c is not None else 1),
     "evt.res": FieldDef("str", _res),
     "evt.rawres": FieldDef("int", _rawres),
     "evt.failed": FieldDef("bool", lambda e, c, a: None if e.get("result") is None else not _ok(e)),
-    "evt.is_open_read": FieldDef("bool", lambda e, c, a: e.get("type") == "open"
-                                 and "read" in (_at(e, "file", "flags") or ())),
-    "evt.is_open_write": FieldDef("bool", lambda e, c, a: e.get("type") == "open"
-                                  and "write" in (_at(e, "file", "flags") or ())),
+    "evt.is_open_read": _expr("bool", 'e.get("type") == "open" and "read" in ((e.get("file") or _E).get("flags") or ())'),
+    "evt.is_open_write": _expr("bool",
+                               'e.get("type") == "open" and "write" in ((e.get("file") or _E).get("flags") or ())'),
     "evt.is_open_exec": FieldDef("bool", lambda e, c, a: False if e.get("type") == "open" else None),
     "evt.arg.flags": FieldDef("str", _flags),
     "evt.arg.request": FieldDef("str", lambda e, c, a: _at(e, "ptrace", "request")),
@@ -314,10 +331,10 @@ FIELDS: dict[str, FieldDef] = {
     "evt.arg.dev": FieldDef("str", lambda e, c, a: _at(e, "mount", "source")),
     "evt.arg.dir": FieldDef("str", lambda e, c, a: _at(e, "mount", "target")),
     "evt.arg.sig": FieldDef("str", lambda e, c, a: _at(e, "signal", "name")),
-    "proc.name": FieldDef("str", lambda e, c, a: _proc(e).get("name")),
-    "proc.pid": FieldDef("int", lambda e, c, a: _proc(e).get("pid")),
+    "proc.name": _expr("str", '(e.get("process") or _E).get("name")'),
+    "proc.pid": _expr("int", '(e.get("process") or _E).get("pid")'),
     "proc.ppid": FieldDef("int", lambda e, c, a: _at(e, "process", "parent", "pid")),
-    "proc.exe": FieldDef("str", lambda e, c, a: (_proc(e).get("args") or [None])[0]),
+    "proc.exe": _expr("str", '((e.get("process") or _E).get("args") or _NO_ARGS)[0]'),
     "proc.exepath": FieldDef("str", _exepath),
     "proc.tty": FieldDef("int", _tty),
     "proc.is_exe_upper_layer": FieldDef("bool", _exe_flag(EXE_UPPER_LAYER)),
@@ -339,9 +356,9 @@ FIELDS: dict[str, FieldDef] = {
     "proc.aexepath": FieldDef("strs", _aexepath),
     "proc.duration": FieldDef("int", _duration),
     "proc.sname": FieldDef("str", lambda e, c, a: None),
-    "user.uid": FieldDef("int", lambda e, c, a: _at(e, "user", "id")),
+    "user.uid": _expr("int", '(e.get("user") or _E).get("id")'),
     "user.name": FieldDef("str", lambda e, c, a: c.user_name(e) if c is not None else None),
-    "group.gid": FieldDef("int", lambda e, c, a: _at(e, "group", "id")),
+    "group.gid": _expr("int", '(e.get("group") or _E).get("id")'),
     "group.name": FieldDef("str", lambda e, c, a: c.group_name(e) if c is not None else None),
     "container.id": FieldDef("str", _container_id),
     "container.name": FieldDef("str", lambda e, c, a: _at(e, "container", "name")
@@ -357,10 +374,12 @@ FIELDS: dict[str, FieldDef] = {
         _at(e, "file", "path"))),
     "fd.filename": FieldDef("str", lambda e, c, a: (lambda p: None if p is None else posixpath.basename(p))(
         _at(e, "file", "path"))),
-    "fd.num": FieldDef("int", lambda e, c, a: (e.get("result") if _ok(e) else -1) if e.get("type") == "open" else None),
+    # an open's descriptor: its result when it worked (an int >= 0), else -1
+    "fd.num": _expr("int", '((_r if isinstance(_r := e.get("result"), int) and _r >= 0 else -1) '
+                           'if e.get("type") == "open" else None)'),
     "fd.type": FieldDef("str", lambda e, c, a: _fd_type(e)),
     "fd.typechar": FieldDef("str", _typechar),
-    "fd.l4proto": FieldDef("str", lambda e, c, a: _at(e, "network", "transport")),
+    "fd.l4proto": _expr("str", '(e.get("network") or _E).get("transport")'),
     "fd.connected": FieldDef("bool", lambda e, c, a: _ok(e) if e.get("type") == "connect" else None),
     "fd.sip": _ip("s"), "fd.cip": _ip("c"), "fd.rip": _ip("r"), "fd.lip": _ip("l"),
     "fd.sport": _port("s"), "fd.cport": _port("c"), "fd.rport": _port("r"), "fd.lport": _port("l"),
