@@ -340,6 +340,20 @@ def test_linux_kernel_module_injection(tracer, containers):
     assert [a["rule"] for a in unprivileged] == ["Kernel module load attempted in a container"] * 2
 
 
+def test_directory_traversal_monitored_file_read(tracer, containers, actor, tmp_path):
+    # a web server (nginx, started by the runtime: no shell parent) asked for ../../etc/passwd
+    # under its web root; its read of /etc/passwd by the plain path is no traversal
+    www = tmp_path / "www"
+    www.mkdir()
+    options = ("-v", f"{actor}:/usr/sbin/nginx:ro", "-v", f"{www}:/srv/www:ro")
+    alert = _only(_alerts(tracer, containers, unique("trav"), "/usr/sbin/nginx", "later", "0",
+                          "/srv/www/../../etc/passwd", options=options), "Directory traversal monitored file read")
+    assert "file=/etc/passwd" in alert["output"] and "fileraw=/srv/www/../../etc/passwd" in alert["output"]
+    assert alert["event"]["file"]["given_path"] == "/srv/www/../../etc/passwd"
+    assert _alerts(tracer, containers, unique("notrav"), "/usr/sbin/nginx", "later", "0", "/etc/passwd",
+                   options=options) == []
+
+
 def test_a_benign_workload_raises_no_alert(tracer, containers, actor):
     # a web server and its client, a shell pipeline, writes under /tmp, an install into /usr/local
     assert _alerts(tracer, containers, unique("benign"), "sh", "-c", BENIGN_WORKLOAD,

@@ -112,14 +112,14 @@ def test_failed_relative_open(enricher, tracker, decoder, layout):
     raw = record(layout, "open", result=-2, flags=0, name="missing", dir="/tmp")
     event = enrich(enricher, tracker, decoder, raw)
     assert event["result"] == "ENOENT"
-    assert event["file"] == {"path": "/tmp/missing", "flags": ["read"], "mode": None}
+    assert event["file"] == {"path": "/tmp/missing", "flags": ["read"], "mode": None, "given_path": "missing"}
 
 
 def test_rename_chown_and_symlink(enricher, tracker, decoder, layout):
     event = enrich(enricher, tracker, decoder,
                    record(layout, "rename", name="x", dir="/tmp", target_name="../tmp/y", target_dir="/tmp"))
     assert (event["type"], event["file"], event["result"]) == (
-        "rename", {"path": "/tmp/x", "target_path": "/tmp/y"}, 0)
+        "rename", {"path": "/tmp/x", "target_path": "/tmp/y", "given_path": "x"}, 0)
 
     event = enrich(enricher, tracker, decoder, record(layout, "chown", name="/tmp/y", uid=1))
     assert event["file"] == {"path": "/tmp/y", "uid": 1, "gid": None}   # gid -1: left unchanged

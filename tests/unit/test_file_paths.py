@@ -37,18 +37,21 @@ def test_shape_open_resolved_by_the_kernel():
 
 def test_shape_failed_open_joins_and_has_no_inode():
     raw = {"name": "missing", "dir": "/tmp", "flags": ["read"], "mode": None, "inode": 0, "device": "0:0"}
-    assert shape_file("open", raw) == {"path": "/tmp/missing", "flags": ["read"], "mode": None}
+    assert shape_file("open", raw) == {"path": "/tmp/missing", "flags": ["read"], "mode": None,
+                                       "given_path": "missing"}  # as passed: it is not the path
 
 
 @pytest.mark.parametrize(("kind", "raw", "expected"), [
-    ("rename", {"name": "x", "dir": "/tmp", "target_name": "/tmp/y"}, {"path": "/tmp/x", "target_path": "/tmp/y"}),
+    ("rename", {"name": "x", "dir": "/tmp", "target_name": "/tmp/y"}, {"path": "/tmp/x", "target_path": "/tmp/y",
+                                                                                   "given_path": "x"}),
     ("link", {"name": "/tmp/hl", "target_name": "y", "target_dir": "/tmp"},
      {"path": "/tmp/hl", "target_path": "/tmp/y"}),
     # a symlink's target is its content: kept exactly, relative or not
-    ("symlink", {"name": "z", "dir": "/tmp", "target_name": "../y/./"}, {"path": "/tmp/z", "target_path": "../y/./"}),
+    ("symlink", {"name": "z", "dir": "/tmp", "target_name": "../y/./"}, {"path": "/tmp/z", "target_path": "../y/./",
+                                                                                       "given_path": "z"}),
     ("chmod", {"name": "/tmp/y", "mode": "0600"}, {"path": "/tmp/y", "mode": "0600"}),
     ("chown", {"name": "/tmp/y", "uid": 1, "gid": None}, {"path": "/tmp/y", "uid": 1, "gid": None}),
-    ("mkdir", {"name": "d/", "dir": "/srv", "mode": "0755"}, {"path": "/srv/d", "mode": "0755"}),
+    ("mkdir", {"name": "d/", "dir": "/srv", "mode": "0755"}, {"path": "/srv/d", "mode": "0755", "given_path": "d/"}),
     ("unlink", {"name": "/tmp/z", "mode": None}, {"path": "/tmp/z"}),
     ("rmdir", {"name": "/tmp/d"}, {"path": "/tmp/d"}),
     ("truncate", {"resolved": "/tmp/y", "size": 100, "inode": 9, "device": "0:40"},

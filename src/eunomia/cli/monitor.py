@@ -58,6 +58,7 @@ class Monitor:
         self.settings, self.cli, self.config_path = settings, cli, config_path
         self.engine = engine
         self.drift = drift
+        self._given_names = False  # the file tracker sends the names of opens as passed (fd.nameraw)
         self.field_context = FieldContext()
         self.view: LiveView | None = None
         self._gone_since: dict[str, float] = {}  # exited containers without series → since when
@@ -103,7 +104,8 @@ class Monitor:
         self.streams = self._streams()
         scope = Scope(containers=self.settings.containers, host=self.settings.host, allow_pending=True)
         signals = Signals.install(reload=self.config_path is not None)
-        with Runner(chosen, scope, build_context, signals=signals, timeout=timeout) as runner:
+        with Runner(chosen, scope, build_context, signals=signals, timeout=timeout,
+                    knobs=self._rule_knobs()) as runner:
             session, context = runner.session, runner.context
             assert session is not None and context is not None
             low, high = PRUNE_SECONDS
@@ -154,6 +156,12 @@ class Monitor:
         counts = self._alert_counts()
         if counts is not None:
             yield from rule_metrics(counts.alerts, counts.suppressed)
+
+    def _rule_knobs(self) -> dict[str, dict[str, Any]]:
+        """What the rules need of the trackers: fd.nameraw the names as passed of successful opens."""
+        needs_names = self.engine is not None and "fd.nameraw" in self.engine.fields_used
+        self._given_names = needs_names
+        return {"file": {"targ_given_names": True}} if needs_names else {}
 
     def _alert_counts(self) -> RuleCounts | None:
         """The rules' and drift's alerts together (their rule names differ), None when neither runs."""
@@ -214,6 +222,9 @@ class Monitor:
             self.close_sinks(None)
             self.sinks = sinks
         self.activity.grace = new.exited_series_seconds
+        if engine is not None and "fd.nameraw" in engine.fields_used and not self._given_names:
+            warn("the rules now read fd.nameraw, which the running file tracker does not send: "
+                 "restart eunomia run for it")
         if engine is not None:
             engine.context = self.field_context
             if self.engine is not None:

@@ -37,6 +37,17 @@ class Leaf:
     expr: str | None = None                   # the field as an expression of `e` (FieldDef.expr)
     kind_value: Callable[[str], Any] | None = None  # the field's value from the kind alone (evt.dir)
     dear: bool = False                        # costly to evaluate: tried after the other checks
+    field: str = ""                           # the field's name, as the rule wrote it
+
+
+def fields_of(ir: IR) -> set[str]:
+    """The fields a condition reads."""
+    if isinstance(ir, bool):
+        return set()
+    if isinstance(ir, Leaf):
+        return {ir.field}
+    op, parts = ir
+    return fields_of(parts) if op == "not" else set().union(*(fields_of(p) for p in parts))
 
 
 IR = Union[bool, Leaf, tuple]   # ("and", (IR, …)), ("or", (IR, …)), ("not", IR)

@@ -187,17 +187,17 @@ class _Compiler:
         compare = self.comparison(check, kind)
         if kinds is not None:  # evt.type = / in: which Eunomia event types match is known now
             ok = frozenset(k for name in kinds for k in EUNOMIA_TYPES.get(name, ()))
-            return Leaf(get, arg, "evt_type", compare, ok=ok), kinds
+            return Leaf(get, arg, "evt_type", compare, ok=ok, field=check.field), kinds
         dear = kind in ("ip", "strs") or check.op in ("regex", "glob", "iglob")
         if kind == "strs":  # several values (proc.aname, evt.type's names): true when one of them matches
             if check.op == "exists":
-                return Leaf(get, arg, "strs_exists", dear=dear), kinds
+                return Leaf(get, arg, "strs_exists", dear=dear, field=check.field), kinds
             if check.op == "!=":  # … and != when none of them is the value
                 equal = self.comparison(Check(check.field, "=", check.value), kind)
-                return Leaf(get, arg, "strs_ne", equal, dear=dear), kinds
-            return Leaf(get, arg, "strs_any", compare, dear=dear), kinds
+                return Leaf(get, arg, "strs_ne", equal, dear=dear, field=check.field), kinds
+            return Leaf(get, arg, "strs_any", compare, dear=dear, field=check.field), kinds
         return Leaf(get, arg, "value", compare, self._inline(check, kind), expr=definition.expr,
-                    kind_value=definition.kind_value, dear=dear), kinds
+                    kind_value=definition.kind_value, dear=dear, field=check.field), kinds
 
     def _inline(self, check: Check, kind: str) -> tuple[str, Any] | None:
         """= != in on plain values, written into the generated code as constants."""

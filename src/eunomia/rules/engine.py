@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..eventpath import event_ns
-from .codegen import build
+from .codegen import build, fields_of
 from .compile import CompiledRule
 from .fields import FIELDS, split_field
 
@@ -138,6 +138,11 @@ class RulesEngine:
         self._buckets: dict[tuple[str, str], Bucket] = {}
         # per event kind, one generated function testing every rule that can match it (codegen.py)
         self._evaluators: dict[str, Callable[[Event, Any], list[CompiledRule]]] = {}
+
+    @property
+    def fields_used(self) -> set[str]:
+        """The fields the running rules read (some need a tracker knob: fd.nameraw)."""
+        return set().union(*(fields_of(r.ir) for r in self.active))
 
     @property
     def active(self) -> list[CompiledRule]:

@@ -62,8 +62,6 @@ UNAVAILABLE = {
     "fd.lip.name": "no DNS names of addresses",
     "fd.name_changed": "no sendto/sendmsg events",
     "k8s.io": "not a field of the syscall source",
-    "fd.nameraw": "file events carry the path made absolute and normalised (`..` resolved as text), not the "
-                  "string as passed",
 }
 
 OPEN_FLAG_NAMES = {"read": "O_RDONLY", "write": "O_WRONLY", "create": "O_CREAT", "truncate": "O_TRUNC",
@@ -370,6 +368,7 @@ FIELDS: dict[str, FieldDef] = {
     "k8s.ns.name": FieldDef("str", lambda e, c, a: _at(e, "container", "namespace")),
     "k8s.pod.name": FieldDef("str", lambda e, c, a: _at(e, "container", "pod")),
     "fd.name": FieldDef("str", _fd_name),
+    "fd.nameraw": FieldDef("str", lambda e, c, a: _at(e, "file", "given_path") or _at(e, "file", "path")),
     "fd.directory": FieldDef("str", lambda e, c, a: (lambda p: None if p is None else posixpath.dirname(p))(
         _at(e, "file", "path"))),
     "fd.filename": FieldDef("str", lambda e, c, a: (lambda p: None if p is None else posixpath.basename(p))(

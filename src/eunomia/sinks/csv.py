@@ -46,7 +46,7 @@ COMMON = (
 )
 FILE = (
     "file.path", "file.target_path", "file.flags", "file.mode", "file.uid", "file.gid", "file.size",
-    "file.inode", "file.device",
+    "file.inode", "file.device", "file.given_path",
 )
 NETWORK = (
     "network.transport", "network.direction", "network.type",

@@ -27,6 +27,11 @@
 #include "eunomia/file_fd.h"
 
 #define FILE_NAME_BYTES 4096   /* PATH_MAX: a path string as passed */
+
+/* also send the name as passed when the descriptor named the file (rules on
+ * Falco's fd.nameraw: a `../../etc/passwd`); off, a successful open costs no
+ * read of the caller's string */
+const volatile bool targ_given_names = false;
 #define FILE_TAIL_BYTES (4 * 4096) /* two strings, two directories */
 #define FILE_NR_NONE 0xffffffff /* knob default: this syscall does not exist */
 #define FILE_ABSENT 0xffffffff  /* mode/uid/gid not given or not changed */
@@ -593,6 +598,8 @@ static __always_inline int trace_file_op(struct pt_regs *regs, long ret, long nr
 		put_name(e, &pos, &e->name, c.name, &relative);
 		if (relative)
 			put_base(e, &pos, &e->dir, task, c.dirfd);
+	} else if (targ_given_names && c.name) {
+		put_name(e, &pos, &e->name, c.name, &relative); /* as passed too: `..`, links */
 	}
 	if (c.target_name) {
 		put_name(e, &pos, &e->target_name, c.target_name, &relative);

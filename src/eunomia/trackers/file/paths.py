@@ -109,6 +109,9 @@ def shape_file(kind: str, raw: dict[str, Any]) -> dict[str, Any]:
             shaped[key] = target if kind == "symlink" else join_path(get("target_dir"), target)
         else:
             shaped[key] = get(key)
+    given = get("name")
+    if given is not None and given != shaped.get("path"):  # relative, with `..`, through a link: as passed
+        shaped["given_path"] = given
     if get("inode"):  # known: the event named its file through a descriptor
         shaped["inode"] = get("inode")
         shaped["device"] = get("device")
