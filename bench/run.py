@@ -16,6 +16,7 @@ Sections (bench/harness/):
              beside an empty raw_tp/sys_enter program as the stats baseline
   storms     max events/s into Python with zero drops, per tracker (paced storms)
   cost       agent CPU% and RSS at 1k/10k/50k events/s
+  cost_rules the same for `run` with Falco's stable rules and the defaults, alerts only
   userspace  records/s decoded, and enriched + written as JSONL, in-process
   soak       `eunomia run` while containers come and go: RSS at start and end (only with --only soak)
 
@@ -55,7 +56,9 @@ from harness.util import (
 )
 from harness.workloads import Testbed, build_images, loop_container, loop_host
 
-SECTIONS = ("matrix", "startup", "bpf", "storms", "cost", "userspace", "soak")
+SECTIONS = ("matrix", "startup", "bpf", "storms", "cost", "cost_rules", "userspace", "soak")
+# Falco's stable rules, read where the workplace keeps its reference data
+FALCO_RULES = Path(__file__).resolve().parents[2] / "shared" / "reference" / "falco_rules.yaml"
 DEFAULT_SECTIONS = SECTIONS[:-1]  # the soak runs only when asked (10 minutes in the full profile)
 TOOLS = {"wrk": "nginx workload", "bpftrace": "bpftrace condition", "auditd": "auditd condition",
          "auditctl": "auditd condition", "strace": "strace condition", "bpftool": "BPF stats, storms",
@@ -137,11 +140,14 @@ def main() -> int:
                     "storms": lambda: [storms.max_rate(bed, kind, profile.storm_step_s, profile.storm_max_rate, workdir)
                                        for kind in ("exec", "file", "net")],
                     "cost": lambda: storms.agent_cost(bed, profile.rates, profile.rates_step_s, workdir),
+                    "cost_rules": lambda: storms.agent_cost(bed, profile.rates, profile.rates_step_s, workdir,
+                                                            rules=FALCO_RULES),
                     "userspace": lambda: userspace.measure(bed, profile.userspace_records),
                     "soak": lambda: soak.soak(bed, profile.soak_s, 1000, profile.soak_grace_s, workdir),
                 }
                 keys = {"startup": "startup", "matrix": "matrix", "bpf": "bpf_stats", "storms": "storms",
-                        "cost": "agent_cost", "userspace": "userspace", "soak": "soak"}
+                        "cost": "agent_cost", "cost_rules": "agent_cost_rules", "userspace": "userspace",
+                        "soak": "soak"}
                 for section in SECTIONS:
                     if section not in only:
                         continue

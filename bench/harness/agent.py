@@ -47,10 +47,11 @@ class Agent:
     (so a Ctrl-C on the bench does not reach it before the bench stops it)."""
 
     def __init__(self, trackers: list[str], out: Path | str = "/dev/null", args: list[str] | None = None,
-                 ready_timeout: float = 60, command: str = "trace") -> None:
+                 ready_timeout: float = 60, command: str = "trace", alerts_only: bool = False) -> None:
+        self.alerts_only = alerts_only  # run: standard output (alerts, the summary) to `out`, no event sink
         if command == "run":
-            self.argv = [str(EUNOMIA), "run", *(f"-t{t}" for t in trackers), *(args or []), "-f", "json",
-                         "--sink", f"jsonl:{out}"]
+            sink = [] if alerts_only else ["--sink", f"jsonl:{out}"]
+            self.argv = [str(EUNOMIA), "run", *(f"-t{t}" for t in trackers), *(args or []), "-f", "json", *sink]
         else:
             self.argv = [str(EUNOMIA), "trace", *trackers, *(args or []), "-f", "json", "-o", str(out)]
         self.out = Path(out)
@@ -75,8 +76,13 @@ class Agent:
 
     def start(self) -> None:
         t0 = time.monotonic()
-        self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE, text=True, start_new_session=True)
+        stdout = open(self.out, "wb") if self.alerts_only else subprocess.DEVNULL
+        try:
+            self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=stdout,
+                                         stderr=subprocess.PIPE, text=True, start_new_session=True)
+        finally:
+            if stdout is not subprocess.DEVNULL:
+                stdout.close()
         ready = threading.Event()
 
         def read_stderr() -> None:
@@ -109,7 +115,10 @@ class Agent:
 
     def wait_drained(self, quiet_s: float = 0.3, timeout: float = 60) -> float:
         """Until the output file stops growing for quiet_s (the agent caught
-        up); returns the monotonic time it last grew."""
+        up); returns the monotonic time it last grew.  Alerts only: until the
+        agent's CPU time stops growing (its output says nothing of its backlog)."""
+        if self.alerts_only:
+            return self._wait_idle(quiet_s, timeout)
         deadline = time.monotonic() + timeout
         last_size, last_growth = self.output_size(), time.monotonic()
         while time.monotonic() < deadline:
@@ -120,6 +129,20 @@ class Agent:
             elif time.monotonic() - last_growth >= quiet_s:
                 break
         return last_growth
+
+    def _wait_idle(self, quiet_s: float, timeout: float) -> float:
+        """Until the agent used under 5 % of a core for quiet_s; the time it was last busy."""
+        deadline = time.monotonic() + timeout
+        last_busy, cpu = time.monotonic(), self.cpu_seconds()
+        while time.monotonic() < deadline:
+            time.sleep(0.05)
+            now_cpu = self.cpu_seconds()
+            if now_cpu - cpu > 0.05 * 0.05 + 1e-9:  # more than a tick's worth in 50 ms
+                last_busy = time.monotonic()
+            cpu = now_cpu
+            if time.monotonic() - last_busy >= quiet_s:
+                break
+        return last_busy
 
     def stop(self) -> dict[str, Any] | None:
         """SIGTERM; the agent drains its rings and writes the summary line."""

@@ -94,6 +94,9 @@ def targets(r: dict[str, Any]) -> list[dict[str, Any]]:
         "≥ 200,000/s", lambda v: v >= 200_000)
     at10k: dict[str, Any] = next((row for row in _get(r, "agent_cost", "rows") or [] if row.get("target") == 10000), {})
     add("agent CPU at 10k events/s", at10k.get("agent_cpu_pct"), "≤ 2 % of a core", lambda v: v <= 2)
+    rules10k = next((row for row in _get(r, "agent_cost_rules", "rows") or [] if row.get("target") == 10000), {})
+    add("agent CPU at 10k events/s, `run` with the rules, alerts only", rules10k.get("agent_cpu_pct"),
+        "≤ 3 % of a core", lambda v: v <= 3)
     add("agent RSS at 10k events/s (VmRSS, MiB)", at10k.get("rss_VmRSS"), "≤ 50 MB", lambda v: v * 1.048576 <= 50)
     add("agent anonymous RSS at 10k events/s (RssAnon, MiB: without the mapped rings)", at10k.get("rss_RssAnon"),
         "≤ 50 MB", lambda v: v * 1.048576 <= 50)
@@ -169,9 +172,13 @@ def markdown(r: dict[str, Any]) -> str:
             lines.append(f"| {s['tracker']} | {s['event']} | {_n(s['max_rate_no_drops'])}/s | {stop} | "
                          f"{_n(at.get('records_per_s'))} | {_n(at.get('agent_cpu_pct'), '{:.0f} %')} | "
                          f"{_n(us_per_event(at.get('agent_cpu_pct'), at.get('achieved')), '{:.1f}')} |")
-    cost = r.get("agent_cost") or {}
-    if cost.get("rows"):
-        lines += ["", "**Agent cost** (default trackers, `-c` the bench container, file storm of failed opens; CPU = utime+stime over the "
+    for key, what in (("agent_cost", "`trace`, every event as JSONL"),
+                      ("agent_cost_rules", "`run` with Falco's stable rules and the default rules, alerts only")):
+        cost = r.get(key) or {}
+        if not cost.get("rows"):
+            continue
+        lines += ["", f"**Agent cost**: {what} (default trackers, `-c` the bench container, file storm of failed "
+                  "opens; CPU = utime+stime over the "
                   "storm's wall time: over 100 % means the agent was still busy after the storm; RSS includes the "
                   "ring buffers, whose data pages are mapped twice; anonymous = Python's own memory)", "",
                   "| events/s (target) | achieved | agent CPU | µs of agent CPU per event | caught up after | RSS | "

@@ -16,7 +16,8 @@ drops.
 
 agent_cost(): the agent with its default trackers under a file storm at
 fixed rates (1k, 10k, 50k events/s): CPU% (utime+stime over the storm's wall
-time) and memory (RSS, peak, anonymous), from /proc.
+time) and memory (RSS, peak, anonymous), from /proc — `trace` writing every
+event, and `run` with Falco's stable rules and the defaults, alerts only.
 """
 
 from __future__ import annotations
@@ -100,10 +101,17 @@ def max_rate(bed: Testbed, kind: str, step_s: float, ceiling: int, workdir: Path
             "agent_total_lost": summary.get("lost"), "steps": steps}
 
 
-def agent_cost(bed: Testbed, rates: tuple[int, ...], step_s: float, workdir: Path) -> dict[str, Any]:
+def agent_cost(bed: Testbed, rates: tuple[int, ...], step_s: float, workdir: Path,
+               rules: Path | None = None) -> dict[str, Any]:
+    """`trace` with the default trackers writing every event; with `rules`: `run` with Eunomia's
+    default rules and that file, alerts only on standard output (no event sink)."""
     out = workdir / f"cost-{uuid.uuid4().hex[:6]}.jsonl"
     rows: list[dict[str, Any]] = []
-    agent = Agent([], out, ["-c", bed.loop])  # default trackers
+    if rules is None:
+        agent = Agent([], out, ["-c", bed.loop])  # default trackers
+    else:
+        agent = Agent([], out, ["-c", bed.loop, "--rules", str(rules), "--metrics", "off"], command="run",
+                      alerts_only=True)
     try:
         agent.start()
         counters = AgentCounters(agent.pid)
@@ -121,4 +129,7 @@ def agent_cost(bed: Testbed, rates: tuple[int, ...], step_s: float, workdir: Pat
     finally:
         summary = agent.stop() or {}
         out.unlink(missing_ok=True)
-    return {"trackers": "default", "storm": "file", "rows": rows, "agent_total_lost": summary.get("lost")}
+    return {"trackers": "default", "storm": "file", "rows": rows, "agent_total_lost": summary.get("lost"),
+            "command": "trace (every event as JSONL)" if rules is None else
+            f"run --rules {rules.name} (and the default rules; alerts only)",
+            "alerts": summary.get("alerts")}
