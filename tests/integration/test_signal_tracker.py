@@ -251,7 +251,7 @@ def test_timer_signal_has_no_sending_process(tracer, containers, helper):
     e = alarms[0]
     # a timer interrupt sent it: the event belongs to the target, not to
     # whatever process the interrupt happened to stop
-    assert e["signal"]["origin"] == "interrupt"
+    assert e["signal"]["origin"] == "interrupt", e
     assert e["process"]["name"] == "helper" and e["process"]["pid"] == e["target"]["process"]["pid"]
     assert e["container"]["name"] == name and e["target"]["container"]["name"] == name
     assert_accounted(summary)

@@ -19,6 +19,7 @@
  * host matters.
  */
 #include "eunomia/common.h"
+#include "eunomia/syscall_nr.h"
 #include "target.h"
 
 /* What the kernel did with a generated signal (enum trace_signal_result),
@@ -170,7 +171,7 @@ int BPF_PROG(handle_signal_generate, int sig, struct kernel_siginfo *info, struc
 	__u32 tid = (__u32)pid_tgid;
 	struct task_struct *current = (struct task_struct *)bpf_get_current_task();
 	struct signal_call *call = NULL;
-	bool irq = in_interrupt_context(current, ctx);
+	bool irq = in_interrupt_context(current, ctx, task, sig);
 	struct signal_seen_key seen = {
 		.sender = irq ? 0 : pid_tgid >> 32, .target = BPF_CORE_READ(task, tgid),
 		.sig = sig, .code = signal_code(info), .result = result,

@@ -91,11 +91,66 @@ static __always_inline struct task_struct *pid_leader(struct pid *pid)
  * own, never the task's stack.  A raw tracepoint's context (its argument
  * array) lives on the stack of the traced code; the program's own stack
  * may not (x86 gives tracing programs a private per-CPU stack).  The span
- * allows for KASAN's doubled task stacks.
+ * allows for KASAN's doubled task stacks.  Two cases run interrupt work on a
+ * task stack all the same: ksoftirqd, and an interrupt that stopped user
+ * code (both below).
  */
 #define EUN_TASK_STACK_SPAN (32 << 10)
 
-static __always_inline bool in_interrupt_context(struct task_struct *current, void *raw_tp_ctx)
+#define PF_KTHREAD 0x00200000
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "target.h: the comm constants below are little-endian"
+#endif
+#define KSOFTIRQD_HEAD 0x71726974666f736bULL /* "ksoftirq", then "d/" and the CPU */
+
+/*
+ * Softirqs the kernel could not finish on an interrupt's exit are run by the
+ * per-CPU kernel thread ksoftirqd, on its own task stack: the stack test
+ * sees task context there, and `current` is ksoftirqd.  Under load an
+ * expiring timer's signal (SIGALRM) is sent from there.  It is interrupt
+ * work all the same.
+ */
+static __always_inline bool in_ksoftirqd(struct task_struct *current)
+{
+	__u64 head = 0;
+
+	if (!(BPF_CORE_READ(current, flags) & PF_KTHREAD))
+		return false;
+	BPF_CORE_READ_INTO(&head, current, comm);
+	return head == KSOFTIRQD_HEAD;
+}
+
+/* signals of CPU exceptions, which a task's own fault sends to itself */
+#define SIGILL 4
+#define SIGTRAP 5
+#define SIGBUS 7
+#define SIGFPE 8
+#define SIGSEGV 11
+
+/*
+ * An interrupt that arrives while the CPU runs user code does not switch to
+ * the irq stack on x86-64: its handler runs on the interrupted task's own
+ * stack, whose entry frame is then the interrupt's — orig_ax -1, where a
+ * syscall leaves its number and most exceptions their error code.  The
+ * exceptions without an error code (#DE, #UD, #BP…) enter with -1 too, but
+ * they signal the faulting task itself with SIGFPE, SIGILL, SIGTRAP…
+ */
+static __always_inline bool entered_by_interrupt(struct task_struct *current, struct task_struct *target, int sig)
+{
+	struct pt_regs *regs;
+
+	if (BPF_CORE_READ(current, flags) & PF_KTHREAD)
+		return false;
+	/* the helper takes a BTF-typed task: current, as bpf_get_current_task_btf() gives it */
+	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	if (!regs || EUN_SYSCALL_NR(regs) != -1)
+		return false;
+	return !(BPF_CORE_READ(target, tgid) == BPF_CORE_READ(current, tgid) &&
+		 (sig == SIGILL || sig == SIGTRAP || sig == SIGBUS || sig == SIGFPE || sig == SIGSEGV));
+}
+
+static __always_inline bool in_interrupt_context(struct task_struct *current, void *raw_tp_ctx,
+						 struct task_struct *target, int sig)
 {
 	__u64 sp = 0;
 	__u64 base = (__u64)BPF_CORE_READ(current, stack);
@@ -103,7 +158,9 @@ static __always_inline bool in_interrupt_context(struct task_struct *current, vo
 	/* copied through a helper, the pointer becomes a plain number */
 	if (bpf_probe_read_kernel(&sp, sizeof(sp), &raw_tp_ctx) || !base)
 		return false;
-	return sp - base >= EUN_TASK_STACK_SPAN;
+	if (sp - base >= EUN_TASK_STACK_SPAN)
+		return true;  /* on an irq stack: an interrupt that stopped kernel code */
+	return in_ksoftirqd(current) || entered_by_interrupt(current, target, sig);
 }
 
 /* Container filter for an event with two parties: it passes when either is
