@@ -62,7 +62,7 @@ def test_btf_and_kinds(exec_spec, decoder):
 def test_exec_record_decodes_every_field(decoder):
     layout = _layout(decoder, "exec")
     argv, path = b"ls\0-l\0/tmp\0", b"ls\0bin\0usr\0"
-    values = {"type": 1, "result": 0, **TASK, "task.comm": b"ls\0junk-after-nul", "tty": 34816, "exe_flags": 3,
+    values = {"type": 1, "result": 0, **TASK, "task.comm": b"ls\0junk-after-nul", "tty": 34816, "exe_flags": 3, "loginuid": 1000, "pad": 0,
               "args.off": 0, "args.len": len(argv),
               "executable.off": len(argv), "executable.len": len(path),
               "cwd.off": len(argv) + len(path), "cwd.len": 0,
@@ -72,7 +72,7 @@ def test_exec_record_decodes_every_field(decoder):
     kind, rec = decoder.decode(buf)
 
     assert kind == "exec"
-    assert rec == {"type": 1, "result": 0, **TASK, "task.comm": "ls", "tty": 34816, "exe_flags": 3,
+    assert rec == {"type": 1, "result": 0, **TASK, "task.comm": "ls", "tty": 34816, "exe_flags": 3, "loginuid": 1000, "pad": 0,
                    "executable": "/usr/bin/ls", "cwd": "/", "filename": None,
                    "args": ["ls", "-l", "/tmp"]}
 

@@ -327,3 +327,26 @@ def test_thread_cap_effective_names_the_capabilities() -> None:
     assert names.split() == ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL", "CAP_SETGID",
                              "CAP_SETUID", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE", "CAP_NET_RAW", "CAP_SYS_CHROOT",
                              "CAP_SYS_ADMIN", "CAP_MKNOD", "CAP_AUDIT_WRITE", "CAP_SETFCAP"]
+
+
+def test_the_login_uid_and_its_name(tmp_path) -> None:
+    """An exec event carries the audit login uid; later events of the process get it from the table."""
+    from eunomia.context.processes import ProcessTable
+    from eunomia.rules.engine import FieldContext
+    from eunomia.rules.fields import FIELDS
+
+    proc_root = tmp_path / "proc"
+    (proc_root / "40" / "root" / "etc").mkdir(parents=True)
+    (proc_root / "40" / "root" / "etc" / "passwd").write_text("root:x:0:0::/root:/bin/sh\nalice:x:1000:1000::/:/bin/sh\n")
+    table = ProcessTable()
+    table.on_exec(40, 1, name="sh", executable="/bin/sh", args=["sh"], cwd="/", uid=0, ts=0, cgroup_id=1,
+                  loginuid=1000)
+    context = FieldContext(table, proc_root=proc_root)
+    opened = _open("/etc/hosts")
+    opened["process"]["pid"] = 40
+    assert FIELDS["user.loginuid"].get(opened, context, None) == 1000
+    assert FIELDS["user.loginname"].get(opened, context, None) == "alice"
+    su = event("exec", "web", 40, comm="su", args=["su"], result=0)
+    su["user"] = {"id": 0, "login_id": -1}
+    assert FIELDS["user.loginuid"].get(su, context, None) == -1
+    assert FIELDS["user.loginname"].get(su, context, None) is None  # no login set it

@@ -30,6 +30,7 @@ class Process:
     exited: bool = False
     tty: int = 0                          # tty_nr of the controlling terminal, 0: none
     exe_flags: int = 0                    # enum eun_exe_flag: upper layer, memfd
+    loginuid: int = -1                    # audit login uid, -1: not set
 
 
 class ProcessTable:
@@ -60,18 +61,18 @@ class ProcessTable:
         if parent is not None:  # a fork runs the parent's image until it execs
             child.name, child.executable = parent.name, parent.executable
             child.args, child.cwd, child.uid = list(parent.args), parent.cwd, parent.uid
-            child.tty, child.exe_flags = parent.tty, parent.exe_flags
+            child.tty, child.exe_flags, child.loginuid = parent.tty, parent.exe_flags, parent.loginuid
         return self.put(child)
 
     def on_exec(self, pid: int, ppid: int, *, name: str, executable: str | None, args: list[str],
                 cwd: str | None, uid: int, ts: int, cgroup_id: int | None, tty: int = 0,
-                exe_flags: int = 0) -> Process:
+                exe_flags: int = 0, loginuid: int = -1) -> Process:
         proc = self._live.get(pid)
         if proc is None:
             proc = Process(pid=pid, ppid=ppid, start_ns=ts)
         proc.ppid, proc.name, proc.executable, proc.args = ppid, name, executable, args
         proc.cwd, proc.uid, proc.cgroup_id = cwd, uid, cgroup_id
-        proc.tty, proc.exe_flags = tty, exe_flags
+        proc.tty, proc.exe_flags, proc.loginuid = tty, exe_flags, loginuid
         return self.put(proc)
 
     def on_exit(self, pid: int) -> Process | None:
@@ -158,7 +159,13 @@ def read_proc_process(pid: int, proc_root: Path = Path("/proc")) -> Process | No
         if line.startswith("Uid:"):
             uid = int(line.split()[1])
             break
+    try:
+        loginuid = int((base / "loginuid").read_text().strip() or -1)
+    except (OSError, ValueError):
+        loginuid = -1
+    loginuid = -1 if loginuid == 0xFFFFFFFF else loginuid
     ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
     # decode_argv also keeps a last argument without its NUL (setproctitle)
     return Process(pid=pid, ppid=ppid, name=comm, executable=executable, args=decode_argv(cmdline),
-                   cwd=_readlink(base / "cwd"), uid=uid, start_ns=start_ticks * 1_000_000_000 // ticks, tty=tty)
+                   cwd=_readlink(base / "cwd"), uid=uid, start_ns=start_ticks * 1_000_000_000 // ticks, tty=tty,
+                   loginuid=loginuid)

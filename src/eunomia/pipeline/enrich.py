@@ -193,7 +193,8 @@ class Enricher:
                                executable=process.get("executable"), args=process.get("args", []),
                                cwd=process.get("working_directory"), uid=rec["task.uid"], ts=rec["task.ts"],
                                cgroup_id=rec["task.cgroup_id"], tty=rec.get("tty", 0),
-                               exe_flags=rec.get("exe_flags", 0))
+                               exe_flags=rec.get("exe_flags", 0),
+                               loginuid=(event.get("user") or {}).get("login_id", -1))
 
     def _on_fork(self, rec: dict[str, Any], event: Event, container: Container) -> None:
         self._add_known_process(event, rec["task.pid"])  # the program the child inherits

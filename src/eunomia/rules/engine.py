@@ -68,6 +68,9 @@ class FieldContext:
     def user_name(self, event: Event) -> str | None:
         return self._name(event, "passwd", (event.get("user") or {}).get("id"))
 
+    def login_name(self, event: Event, uid: int | None) -> str | None:
+        return None if uid is None or uid < 0 else self._name(event, "passwd", uid)
+
     def group_name(self, event: Event) -> str | None:
         return self._name(event, "group", (event.get("group") or {}).get("id"))
 

@@ -54,8 +54,7 @@ for _ours, _theirs in FALCO_TYPE.items():
 UNAVAILABLE = {
     "proc.is_exe_writable": "the exec tracker does not read the executable's mode yet",
     "thread.cap_permitted": "events do not carry the permitted capabilities yet",
-    "user.loginuid": "events do not carry the audit login uid yet",
-    "user.loginname": "events do not carry the audit login uid yet",
+    "proc.sname": "the process table does not keep sessions yet",
     "fd.sip.name": "no DNS names of addresses",
     "fd.cip.name": "no DNS names of addresses",
     "fd.rip.name": "no DNS names of addresses",
@@ -287,6 +286,15 @@ def cap_names(hex_bits: str | None) -> str | None:
     return " ".join(name for n, name in enumerate(CAPABILITIES) if bits >> n & 1)
 
 
+def _login_uid(event: Event, ctx: Any) -> int | None:
+    """The audit login uid: an exec event says it, else the process table (-1: not set)."""
+    uid = _at(event, "user", "login_id")
+    if uid is None:
+        proc = ctx.process(_proc(event).get("pid")) if ctx is not None else None
+        uid = None if proc is None else proc.loginuid
+    return uid
+
+
 def _privileged(event: Event, ctx: Any, arg: str | None) -> bool | None:
     cid = _at(event, "container", "id")
     if cid is None or cid == "host" or ctx is None:
@@ -353,8 +361,9 @@ FIELDS: dict[str, FieldDef] = {
     "proc.aname": FieldDef("strs", _aname),
     "proc.aexepath": FieldDef("strs", _aexepath),
     "proc.duration": FieldDef("int", _duration),
-    "proc.sname": FieldDef("str", lambda e, c, a: None),
     "user.uid": _expr("int", '(e.get("user") or _E).get("id")'),
+    "user.loginuid": FieldDef("int", lambda e, c, a: _login_uid(e, c)),
+    "user.loginname": FieldDef("str", lambda e, c, a: c.login_name(e, _login_uid(e, c)) if c is not None else None),
     "user.name": FieldDef("str", lambda e, c, a: c.user_name(e) if c is not None else None),
     "group.gid": _expr("int", '(e.get("group") or _E).get("id")'),
     "group.name": FieldDef("str", lambda e, c, a: c.group_name(e) if c is not None else None),

@@ -2,6 +2,12 @@
 
 from eunomia.trackers import TrackerDef
 
+
+def login_uid(value: int) -> int:
+    """The audit login uid; -1 when none was set (as /proc/<pid>/loginuid's 4294967295 means)."""
+    return -1 if value == 0xFFFFFFFF else value
+
+
 TRACKER = TrackerDef(
     name="exec",
     summary="process lifecycle: exec (with argv, cwd, failures) and exit (code, lifetime)",
@@ -14,12 +20,14 @@ TRACKER = TrackerDef(
     ringbuf_bytes=2 << 20,
     # fork events keep the process table's parent chain; they are not printed
     printed_kinds=("exec", "exit"),
+    formatters={"eun_login_uid": login_uid},
     fields={
         "executable": "process.executable",
         "cwd": "process.working_directory",
         "args": "process.args",
         "filename": "process.command_path",
         "tty": "process.tty",
+        "loginuid": "user.login_id",
         "exe_flags": "process",         # eun_exe_flags → executable_in_upper_layer, executable_in_memory
         "result": "result",
         "status": "process",           # eun_wait_status → exit_code (+ exit_signal)

@@ -25,6 +25,8 @@ struct event_exec {
 	struct eun_task task;
 	eun_tty tty;               /* controlling terminal, 0 for none */
 	eun_exe_flags exe_flags;   /* upper layer, memfd (successful execs) */
+	eun_login_uid loginuid;    /* who logged in, kept across su and sudo */
+	__u32 pad;
 	eun_path_ref executable;   /* resolved binary (empty when failed) */
 	eun_path_ref cwd;
 	eun_str_ref filename;      /* as passed to execve (failed execs) */
@@ -144,6 +146,9 @@ static __always_inline struct event_exec *exec_event_begin(struct task_struct *t
 	fill_task(&e->task, task);
 	e->tty = task_tty(task);
 	e->exe_flags = 0;
+	e->pad = 0;
+	/* set by pam_loginuid at login and inherited; a kernel without audit has none */
+	e->loginuid = bpf_core_field_exists(task->loginuid) ? BPF_CORE_READ(task, loginuid.val) : (__u32)-1;
 	e->executable.off = e->filename.off = e->args.off = EUN_REF_ABSENT;
 	e->executable.len = e->filename.len = e->args.len = 0;
 	return e;

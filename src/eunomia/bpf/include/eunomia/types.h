@@ -24,6 +24,7 @@ typedef __u32 eun_syscall;
 typedef __u32 eun_wait_status; /* exit status as wait(2) reports it */
 typedef __u64 eun_cap_set;    /* capability bits (bit N: capability N), as CapEff in /proc/<pid>/status */
 typedef __u32 eun_tty;        /* controlling terminal as tty_nr in /proc/<pid>/stat; 0: none */
+typedef __u32 eun_login_uid;  /* the audit login uid (/proc/<pid>/loginuid); 4294967295: not set */
 typedef __u32 eun_exe_flags;  /* enum eun_exe_flag bits: where the executable came from */
 typedef __u32 eun_sock_family; /* AF_* */
 typedef __u16 eun_sock_type;   /* SOCK_STREAM, SOCK_DGRAM, … (the type bits only); 0: unknown */
