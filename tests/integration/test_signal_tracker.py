@@ -200,6 +200,23 @@ def test_kill_names_sender_target_signal_and_failure(tracer, containers):
     assert_accounted(summary)
 
 
+def test_the_sigchld_of_a_busy_process_killed_is_the_kernels(tracer, containers):
+    # killed while it ran user code, the child dies on the way back from the interrupt that stopped
+    # it, above an entry frame like an interrupt's: its SIGCHLD is still the kernel's, sent by it
+    name = unique("busy")
+    containers.run(name, "sleep", "60", detach=True)
+    t = tracer("signal", "-c", name)
+    docker("exec", name, "sh", "-c", "sh -c 'while :; do :; done' & sleep 0.3; kill -9 $!; wait $!; true")
+    events, summary = t.stop()
+    [kill] = of_kind(events, "signal", signal__name="SIGKILL", signal__origin="kill")
+    busy = kill["target"]["process"]["pid"]
+    [chld] = of_kind(events, "signal", signal__name="SIGCHLD", process__pid=busy)
+    assert chld["signal"]["origin"] == "kernel" and chld["signal"]["code"] == "CLD_KILLED"
+    assert chld["target"]["process"]["pid"] == kill["process"]["pid"]  # the shell that killed it
+    assert chld["container"]["name"] == name
+    assert_accounted(summary)
+
+
 def test_signal_filter_keeps_either_end_in_the_container(tracer, containers):
     keep, other = unique("keep"), unique("other")
     containers.run(keep, "sleep", "60", detach=True)

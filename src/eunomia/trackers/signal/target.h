@@ -120,33 +120,32 @@ static __always_inline bool in_ksoftirqd(struct task_struct *current)
 	return head == KSOFTIRQD_HEAD;
 }
 
-/* signals of CPU exceptions, which a task's own fault sends to itself */
-#define SIGILL 4
-#define SIGTRAP 5
-#define SIGBUS 7
-#define SIGFPE 8
-#define SIGSEGV 11
+#define SIGCHLD 17
 
 /*
  * An interrupt that arrives while the CPU runs user code does not switch to
  * the irq stack on x86-64: its handler runs on the interrupted task's own
- * stack, whose entry frame is then the interrupt's — orig_ax -1, where a
- * syscall leaves its number and most exceptions their error code.  The
- * exceptions without an error code (#DE, #UD, #BP…) enter with -1 too, but
- * they signal the faulting task itself with SIGFPE, SIGILL, SIGTRAP…
+ * stack, whose entry frame then holds orig_ax -1.  So does the frame of any
+ * entry from user mode but a syscall (a page fault, a breakpoint), and the
+ * kernel's work on the way back to user mode runs in task context above
+ * such a frame: a process dying of a signal tells its parent (SIGCHLD),
+ * kills its other threads, faults on its own signal frame.  Those signals
+ * go to the task's own process or are SIGCHLD; an interrupt's signal to
+ * another process is neither (a timer's SIGALRM, a POSIX timer, SIGIO).  An
+ * interrupt's signal to the very process it stopped is taken for the
+ * kernel's: the process is the same either way.
  */
 static __always_inline bool entered_by_interrupt(struct task_struct *current, struct task_struct *target, int sig)
 {
 	struct pt_regs *regs;
 
-	if (BPF_CORE_READ(current, flags) & PF_KTHREAD)
+	if (sig == SIGCHLD || BPF_CORE_READ(current, flags) & PF_KTHREAD)
+		return false;
+	if (BPF_CORE_READ(target, tgid) == BPF_CORE_READ(current, tgid))
 		return false;
 	/* the helper takes a BTF-typed task: current, as bpf_get_current_task_btf() gives it */
 	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-	if (!regs || EUN_SYSCALL_NR(regs) != -1)
-		return false;
-	return !(BPF_CORE_READ(target, tgid) == BPF_CORE_READ(current, tgid) &&
-		 (sig == SIGILL || sig == SIGTRAP || sig == SIGBUS || sig == SIGFPE || sig == SIGSEGV));
+	return regs && EUN_SYSCALL_NR(regs) == -1;
 }
 
 static __always_inline bool in_interrupt_context(struct task_struct *current, void *raw_tp_ctx,
