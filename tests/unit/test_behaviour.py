@@ -149,3 +149,11 @@ def test_baselines_from_a_recording_and_the_error_naming_a_bad_one(tmp_path: Pat
     assert observed.knows((PROGRAM, Program("/bin/busybox", "sh")))
     assert not observed.knows((PROGRAM, Program("/bin/busybox", "nc")))  # the same binary as another program
     assert str(Program("/bin/busybox", "nc")) == "/bin/busybox (as nc)" and str(Program("/bin/ls", "ls")) == "/bin/ls"
+
+
+def test_a_recording_without_the_syscall_tracker_leaves_no_profile_to_drift_from() -> None:
+    baselines = Baselines()
+    baselines.add(WEB, None, Behaviour.from_report(_report(_workload(), {"read": 1})), "rec1")
+    baselines.add(WEB, None, Behaviour.from_report(_report(_workload())), "rec2")   # recorded without it
+    records = [{"type": "syscalls", "container": container(WEB), "syscalls": {"ptrace": 1}}]
+    assert DriftDetector(baselines).evaluate_syscalls(records, "t") == []

@@ -67,7 +67,8 @@ def test_seeded_process_fields(proc_root):
     assert table.get(42) == Process(pid=42, ppid=1, name="my (weird) proc",
                                     executable="/usr/bin/python3.11",
                                     args=["python3", "-c", "print(\\xff)"], cwd="/home/user",
-                                    uid=1000, start_ns=250 * 1_000_000_000 // TICKS)
+                                    uid=1000, start_ns=250 * 1_000_000_000 // TICKS,
+                                    exe_flags=None)  # where its executable came from: not known from /proc
     init = table.get(1)
     assert (init.name, init.ppid, init.args, init.executable, init.cwd, init.uid) == (
         "systemd", 0, ["/sbin/init", "splash"], "/usr/lib/systemd/systemd", "/", 0)

@@ -63,6 +63,8 @@ class Behaviour:
     peers: set[Peer] = field(default_factory=set)
     syscalls: dict[str, int] = field(default_factory=dict)   # the workload's calls → how many
     runtime_syscalls: set[str] = field(default_factory=set)  # the runtime's, after the container's filter
+    # every recording merged had the syscall tracker on (None: nothing merged yet): else no profile
+    syscalls_recorded: bool | None = None
 
     @classmethod
     def from_report(cls, report: dict[str, Any]) -> "Behaviour":
@@ -81,6 +83,7 @@ class Behaviour:
                     behaviour.peers.add(peer)
         behaviour.syscalls = dict(report.get("syscalls") or {})
         behaviour.runtime_syscalls = set(report.get("runtime_syscalls") or ())
+        behaviour.syscalls_recorded = bool(behaviour.syscalls)
         return behaviour
 
     def add(self, other: "Behaviour") -> "Behaviour":
@@ -91,6 +94,8 @@ class Behaviour:
         for name, n in other.syscalls.items():
             self.syscalls[name] = self.syscalls.get(name, 0) + n
         self.runtime_syscalls |= other.runtime_syscalls
+        if other.syscalls_recorded is not None:
+            self.syscalls_recorded = other.syscalls_recorded and self.syscalls_recorded is not False
         return self
 
     def knows(self, observation: Observation) -> bool:

@@ -112,8 +112,8 @@ class DriftDetector:
         for record, found in syscall_observations(records).values():
             container = record.get("container") or {}
             baseline = self.baselines.of(container)
-            if baseline is None or not baseline.behaviour.syscalls:
-                continue  # recorded without the syscall tracker: there is no profile to leave
+            if baseline is None or not baseline.behaviour.syscalls_recorded:
+                continue  # a recording without the syscall tracker: no profile to leave
             for obs in sorted(found):
                 if not baseline.behaviour.knows(obs):
                     alert = self._alert(obs, baseline, container, {**record, "time": time})

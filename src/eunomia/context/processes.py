@@ -29,7 +29,7 @@ class Process:
     cgroup_id: int | None = None
     exited: bool = False
     tty: int = 0                          # tty_nr of the controlling terminal, 0: none
-    exe_flags: int = 0                    # enum eun_exe_flag: upper layer, memfd
+    exe_flags: int | None = 0             # enum eun_exe_flag: upper layer, memfd; None: unknown (read from /proc)
     loginuid: int = -1                    # audit login uid, -1: not set
 
 
@@ -168,4 +168,4 @@ def read_proc_process(pid: int, proc_root: Path = Path("/proc")) -> Process | No
     # decode_argv also keeps a last argument without its NUL (setproctitle)
     return Process(pid=pid, ppid=ppid, name=comm, executable=executable, args=decode_argv(cmdline),
                    cwd=_readlink(base / "cwd"), uid=uid, start_ns=start_ticks * 1_000_000_000 // ticks, tty=tty,
-                   loginuid=loginuid)
+                   loginuid=loginuid, exe_flags=None)

@@ -258,7 +258,9 @@ def _exe_flag(bit: int) -> Callable[[Event, Any, str | None], bool | None]:
         if event.get("type") == "exec":
             return bool(_proc(event).get(key)) if _ok(event) else None
         proc = ctx.process(_proc(event).get("pid")) if ctx is not None else None
-        return None if proc is None else bool(proc.exe_flags & bit)
+        if proc is None or proc.exe_flags is None:  # running before eunomia: not known
+            return None
+        return bool(proc.exe_flags & bit)
     return get
 
 

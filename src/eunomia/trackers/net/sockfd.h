@@ -57,12 +57,19 @@ struct {
 	__type(value, struct socket_args);
 } sockets_in_flight SEC(".maps");
 
-/* dup/dup2/dup3 calls in flight of an IP socket, by tid: the old descriptor */
+enum dup_call { DUP_CALL_DUP = 1, DUP_CALL_DUP2, DUP_CALL_DUP3 };
+
+struct dup_args {
+	__s32 oldfd;
+	__u32 call;                /* enum dup_call: the exit of the same syscall ends it */
+};
+
+/* dup/dup2/dup3 calls in flight of an IP socket, by tid */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 1024);
 	__type(key, __u32);
-	__type(value, __s32);
+	__type(value, struct dup_args);
 } dups_in_flight SEC(".maps");
 
 /* AF_PACKET of any type, and raw IP sockets; netlink's raw sockets are
@@ -113,11 +120,11 @@ int handle_exit_socket(struct trace_event_raw_sys_exit *ctx)
 
 /* An IP socket being copied onto a standard descriptor (newfd < 0: dup(),
  * whose new descriptor is known only at the exit). */
-static __always_inline int dup_begin(long oldfd, long newfd)
+static __always_inline int dup_begin(enum dup_call call, long oldfd, long newfd)
 {
 	struct sock *sk;
 	__u32 tid = current_tid();
-	__s32 fd = oldfd;
+	struct dup_args args = { .oldfd = oldfd, .call = call };
 
 	if (newfd > STDERR_FD)
 		return 0;
@@ -125,21 +132,23 @@ static __always_inline int dup_begin(long oldfd, long newfd)
 	sk = sock_of_fd(oldfd);
 	if (!sock_is_inet_tcp_udp(sk) || should_discard())
 		return 0;
-	if (bpf_map_update_elem(&dups_in_flight, &tid, &fd, BPF_ANY))
+	if (bpf_map_update_elem(&dups_in_flight, &tid, &args, BPF_ANY))
 		stat_inc(EUN_STAT_MAP_FULL);
 	return 0;
 }
 
-static __always_inline int dup_end(long ret)
+static __always_inline int dup_end(enum dup_call call, long ret)
 {
 	__u32 tid = current_tid();
-	__s32 *oldfd = bpf_map_lookup_elem(&dups_in_flight, &tid);
+	struct dup_args *args = bpf_map_lookup_elem(&dups_in_flight, &tid);
 	struct net_ends ends = {};
 	struct event_dup *e;
 	struct sock *sk;
 
-	if (!oldfd)
+	if (!args)
 		return 0;
+	if (args->call != call)  /* another call's leftover (its exit hook missing): not this one */
+		goto done;
 	if (ret < 0 || ret > STDERR_FD)
 		goto done;
 	sk = sock_of_fd(ret);
@@ -152,7 +161,7 @@ static __always_inline int dup_end(long ret)
 	e->type = EUN_EV_DUP;
 	e->result = ret;
 	fill_task(&e->task, (struct task_struct *)bpf_get_current_task());
-	e->oldfd = *oldfd;
+	e->oldfd = args->oldfd;
 	sock_ends(sk, &ends);
 	e->transport = ends.protocol == IPPROTO_UDP ? NET_TRANSPORT_UDP : NET_TRANSPORT_TCP;
 	copy_ip(e->saddr, ends.local);
@@ -168,37 +177,37 @@ done:
 SEC("tracepoint/syscalls/sys_enter_dup")
 int handle_enter_dup(struct trace_event_raw_sys_enter *ctx)
 {
-	return dup_begin(ctx->args[0], -1);
+	return dup_begin(DUP_CALL_DUP, ctx->args[0], -1);
 }
 
 SEC("tracepoint/syscalls/sys_enter_dup2")
 int handle_enter_dup2(struct trace_event_raw_sys_enter *ctx)
 {
-	return dup_begin(ctx->args[0], ctx->args[1]);
+	return dup_begin(DUP_CALL_DUP2, ctx->args[0], ctx->args[1]);
 }
 
 SEC("tracepoint/syscalls/sys_enter_dup3")
 int handle_enter_dup3(struct trace_event_raw_sys_enter *ctx)
 {
-	return dup_begin(ctx->args[0], ctx->args[1]);
+	return dup_begin(DUP_CALL_DUP3, ctx->args[0], ctx->args[1]);
 }
 
 SEC("tracepoint/syscalls/sys_exit_dup")
 int handle_exit_dup(struct trace_event_raw_sys_exit *ctx)
 {
-	return dup_end(ctx->ret);
+	return dup_end(DUP_CALL_DUP, ctx->ret);
 }
 
 SEC("tracepoint/syscalls/sys_exit_dup2")
 int handle_exit_dup2(struct trace_event_raw_sys_exit *ctx)
 {
-	return dup_end(ctx->ret);
+	return dup_end(DUP_CALL_DUP2, ctx->ret);
 }
 
 SEC("tracepoint/syscalls/sys_exit_dup3")
 int handle_exit_dup3(struct trace_event_raw_sys_exit *ctx)
 {
-	return dup_end(ctx->ret);
+	return dup_end(DUP_CALL_DUP3, ctx->ret);
 }
 
 #endif
