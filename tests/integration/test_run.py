@@ -228,3 +228,19 @@ def test_a_connection_to_a_named_server_container_is_counted_under_its_peer(trac
     finally:
         docker("rm", "-f", server, client, check=False)
         docker("network", "rm", network, check=False)
+
+
+def test_rules_name_addresses_from_the_hosts_file(tracer, containers, tmp_path):
+    # fd.sip.name as Falco answers it: the names the rules mention, resolved (here from the
+    # host's /etc/hosts, where 127.0.0.1 is localhost), matched against the server's address
+    rules = tmp_path / "names.yaml"
+    rules.write_text("- rule: Local name\n  condition: evt.type = connect and fd.sip.name = localhost\n"
+                     "  output: to %fd.sip.name port %fd.sport\n  priority: NOTICE\n")
+    name = unique("names")
+    agent = tracer("-c", name, "--rules", str(rules), "--no-default-rules", "--metrics", "off", command="run")
+    assert containers.run(name, "sh", "-c", "/bin/nc -l -p 8080 -e /bin/true & sleep 0.3; "
+                          "/bin/nc 127.0.0.1 8080 </dev/null; /bin/nc -w 1 127.0.0.2 8081 </dev/null; true"
+                          ).returncode == 0
+    lines, _ = agent.stop()
+    alerts = [line for line in lines if line["type"] == "alert"]
+    assert [(a["rule"], a["output"]) for a in alerts] == [("Local name", "to localhost port 8080")]  # not 127.0.0.2

@@ -40,7 +40,7 @@ def test_an_empty_file_is_the_defaults(tmp_path, text) -> None:
 
 
 @pytest.mark.parametrize("text, message", [
-    ("trakers: [exec]\n", "unknown key 'trakers'; known keys: baseline, containers, default_rules, events, format, host, limits, metrics, rules, "
+    ("trakers: [exec]\n", "unknown key 'trakers'; known keys: baseline, containers, default_rules, events, format, host, limits, metrics, resolve_names, rules, "
                           "sinks, trackers"),
     ("limits: {grace: 1}\n", "in limits: unknown key 'grace'; known keys: exited_series_seconds"),
     ("containers: web\n", 'containers: "web" is not a list; give a list'),

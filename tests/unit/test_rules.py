@@ -71,10 +71,8 @@ def test_syntax_errors_say_where(condition, message, line, column) -> None:
 def test_falcos_stable_rules_load_and_say_what_cannot_run() -> None:
     rule_set = load_rule_set([reference_file("falco_rules.yaml")])
     assert (len(rule_set.files.lists), len(rule_set.files.macros), len(rule_set.rules)) == (49, 87, 25)
-    disabled = {r.rule.name: r.disabled for r in rule_set.disabled}
-    assert sorted(disabled) == ["Contact K8S API Server From Container"]
-    assert disabled["Contact K8S API Server From Container"] == "needs fd.sip.name: no DNS names of addresses"
-    assert len(rule_set.enabled) == 24
+    assert rule_set.disabled == []  # every one runs here
+    assert len(rule_set.enabled) == 25
     # indexed by event type: the open rules are not tried on an exec
     kinds = {r.rule.name: r.kinds for r in rule_set.enabled}
     assert kinds["Terminal shell in container"] == kinds["Fileless execution via memfd_create"] == {"exec"}
@@ -350,3 +348,56 @@ def test_the_login_uid_and_its_name(tmp_path) -> None:
     su["user"] = {"id": 0, "login_id": -1}
     assert FIELDS["user.loginuid"].get(su, context, None) == -1
     assert FIELDS["user.loginname"].get(su, context, None) is None  # no login set it
+
+
+def _pod_connect(ip: str, port: int, *, image: str = "example/web:1", namespace: str | None = None) -> dict:
+    e = event("connect", "web", 10, comm="curl", result=0, network={"transport": "tcp", "direction": "outbound",
+                                                                    "type": "ipv4"},
+              source={"ip": "10.1.0.5", "port": 40000, "container": "web"},
+              destination={"ip": ip, "port": port, "container": None})
+    e["container"] = {**e["container"], "image": image, "namespace": namespace}
+    return e
+
+
+def test_contact_k8s_api_server_on_recorded_events(tmp_path) -> None:
+    """This host has no Kubernetes: the cluster's name for the API server's address comes from a hosts file."""
+    from eunomia.rules.engine import FieldContext
+    from eunomia.rules.names import NameResolver
+
+    hosts = tmp_path / "hosts"
+    hosts.write_text("127.0.0.1 localhost\n10.96.0.1 kubernetes.default.svc.cluster.local\n")
+    names = NameResolver("hosts", hosts=hosts)
+    engine = RulesEngine(load_rule_set([reference_file("falco_rules.yaml")]).rules, FieldContext(names=names))
+    names.watch(engine.watched_names)
+    assert "kubernetes.default.svc.cluster.local" in engine.watched_names
+    fired = engine.evaluate(_pod_connect("10.96.0.1", 443))
+    assert [a["rule"] for a in fired] == ["Contact K8S API Server From Container"]
+    assert "connection=10.1.0.5:40000->10.96.0.1:443" in fired[0]["output"]
+    assert _fired(engine, _pod_connect("10.96.0.2", 443)) == []                      # another address
+    assert _fired(engine, _pod_connect("10.96.0.1", 443, namespace="kube-system")) == []  # the cluster's own
+
+
+def test_names_of_addresses_follow_the_hosts_file_and_the_resolver(tmp_path) -> None:
+    from eunomia.rules.names import NameResolver
+
+    hosts = tmp_path / "hosts"
+    hosts.write_text("10.0.0.1 api.internal  # the API\n")
+    now = [0.0]
+    names = NameResolver("hosts", hosts=hosts, clock=lambda: now[0])
+    names.watch(["API.internal", "db.internal"])
+    assert names.names_of("10.0.0.1") == ["api.internal"] and names.names_of("10.0.0.2") == []
+    hosts.write_text("10.0.0.2 db.internal api.internal\n")
+    assert names.names_of("10.0.0.1") == ["api.internal"]   # looked at once a second at most
+    now[0] = 2.0
+    assert names.names_of("10.0.0.1") == [] and names.names_of("10.0.0.2") == ["api.internal", "db.internal"]
+
+    asked = []
+    dns = NameResolver("dns", resolve=lambda name: asked.append(name) or {"192.0.2.7"}, ttl=3600)
+    dns.watch(["svc.example"])
+    import time as _time
+    for _ in range(100):
+        if dns.names_of("192.0.2.7"):
+            break
+        _time.sleep(0.01)
+    dns.close()
+    assert dns.names_of("192.0.2.7") == ["svc.example"] and asked == ["svc.example"]

@@ -23,6 +23,7 @@ from ..pipeline.runner import Runner, Signals
 from ..pipeline.scope import Scope
 from ..baseline.drift import DriftDetector
 from ..rules.engine import FieldContext, RuleCounts, RulesEngine
+from ..rules.names import NameResolver
 from ..sinks import KindSink, Sink, SinkError, open_sink
 from ..sinks.escape import escape_text
 from ..sinks.jsonl import JsonLinesSink
@@ -59,6 +60,7 @@ class Monitor:
         self.engine = engine
         self.drift = drift
         self._given_names = False  # the file tracker sends the names of opens as passed (fd.nameraw)
+        self.names = NameResolver(settings.resolve)  # host names of addresses for fd.sip.name and the like
         self.field_context = FieldContext()
         self.view: LiveView | None = None
         self._gone_since: dict[str, float] = {}  # exited containers without series → since when
@@ -111,7 +113,9 @@ class Monitor:
             low, high = PRUNE_SECONDS
             runner.every(min(high, max(low, self.settings.exited_series_seconds / 10)), lambda: self._prune(runner))
             self.field_context = FieldContext(context.processes, session.clock.wall_ns, context.proc_root,
-                                              containers=context.registry.get)
+                                              containers=context.registry.get, names=self.names)
+            if self.engine is not None:
+                self.names.watch(self.engine.watched_names)
             if self.engine is not None:
                 self.engine.context = self.field_context
             watch_syscalls = any(t.name == "syscall" for t in chosen)
@@ -142,6 +146,7 @@ class Monitor:
                     summary = runner.finish(self.emit)
                 if watch_syscalls and self.drift is not None:  # the calls since the last look
                     self._drift_syscalls(runner)
+        self.names.close()
         counts = self._alert_counts()
         if counts is not None:
             summary = {**summary, "alerts": sum(counts.alerts.values()), "alerts_suppressed": dict(counts.suppressed)}
@@ -227,6 +232,7 @@ class Monitor:
                  "restart eunomia run for it")
         if engine is not None:
             engine.context = self.field_context
+            self.names.watch(engine.watched_names)
             if self.engine is not None:
                 engine.counts = self.engine.counts  # the counters go on
         self.engine = engine

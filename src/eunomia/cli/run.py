@@ -61,6 +61,10 @@ def run(
                                         help="Alert when a container does what its recording in DIR (made by "
                                              "`eunomia record`; matched by name, else image) never did: a new "
                                              "program, directory written, peer or syscall. Repeat to merge."),
+    resolve: Optional[str] = typer.Option(None, "--resolve", metavar="hosts|dns",
+                                          help="How rules' fd.sip.name and the like name addresses: the host's "
+                                               "/etc/hosts (default, no query leaves the machine) or dns (the "
+                                               "system resolver, in the background)."),
     config: Optional[Path] = typer.Option(None, "--config", metavar="FILE",
                                           help="Read these settings from a YAML file (docs/config.md); the "
                                                "options given here win. SIGHUP re-reads it."),
@@ -85,7 +89,7 @@ def run(
     """
     check_seconds(timeout)
     cli = {"trackers": tracker, "containers": container, "host": host, "metrics": metrics, "sinks": sink,
-           "rules": [str(r) for r in rules], "no_default_rules": no_default_rules, "baselines": [str(b) for b in baseline], "format": fmt,
+           "rules": [str(r) for r in rules], "no_default_rules": no_default_rules, "baselines": [str(b) for b in baseline], "resolve": resolve, "format": fmt,
            "events": events}
     settings = Settings.merge(cli, read_config(config))
     chosen, address = settings.check()

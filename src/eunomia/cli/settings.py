@@ -14,11 +14,12 @@ from ..config import Config, ConfigError, load_config
 from ..metrics.activity import DEFAULT_GRACE_SECONDS
 from ..metrics.server import DEFAULT_ADDRESS, MetricsAddressError, parse_address
 from ..rules.engine import RulesEngine
+from ..rules.names import MODES as NAME_MODES
 from ..rules.ruleset import RuleSetError, load_rule_set
 from .errors import UsageError
 
 # what a SIGHUP cannot change while the probes stay attached
-RESTART_TO_CHANGE = ("trackers", "containers", "host", "metrics", "format")
+RESTART_TO_CHANGE = ("trackers", "containers", "host", "metrics", "format", "resolve")
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ class Settings:
     rules: tuple[str, ...]
     default_rules: bool
     baselines: tuple[str, ...]
+    resolve: str
     format: str
     events: bool
     exited_series_seconds: float
@@ -48,6 +50,7 @@ class Settings:
                    sinks=tuple(cli["sinks"]) or config.sinks, rules=tuple(cli["rules"]) or config.rules,
                    default_rules=config.default_rules and not cli["no_default_rules"],
                    baselines=tuple(cli["baselines"]) or config.baselines,
+                   resolve=cli["resolve"] or config.resolve_names or "hosts",
                    format=fmt,
                    events=config.events if cli["events"] is None else cli["events"],
                    exited_series_seconds=DEFAULT_GRACE_SECONDS if grace is None else grace)
@@ -60,6 +63,8 @@ class Settings:
                 raise UsageError(f"-c {selector!r} names no container; give a container name, id or id prefix")
         if self.format not in ("table", "json"):
             raise UsageError(f"unknown format {self.format!r}; choose from table, json")
+        if self.resolve not in NAME_MODES:
+            raise UsageError(f"unknown --resolve {self.resolve!r}; choose from {', '.join(NAME_MODES)}")
         if self.events and self.format != "json":
             raise UsageError("--events writes JSON lines: give -f json too")
         try:

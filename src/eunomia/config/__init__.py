@@ -38,6 +38,7 @@ class Config:
     rules: tuple[str, ...] = ()
     default_rules: bool = True
     baselines: tuple[str, ...] = ()
+    resolve_names: str | None = None
     format: str | None = None
     events: bool = False
     exited_series_seconds: float | None = None
@@ -78,7 +79,7 @@ def config_from(document: Any, path: Path) -> Config:
         trackers=tuple(document.get("trackers", ())), containers=tuple(document.get("containers", ())),
         host=document.get("host", False), metrics="off" if metrics is False else metrics, sinks=tuple(document.get("sinks", ())),
         rules=tuple(document.get("rules", ())), default_rules=document.get("default_rules", True),
-        baselines=tuple(document.get("baseline", ())),
+        baselines=tuple(document.get("baseline", ())), resolve_names=document.get("resolve_names"),
         format=document.get("format"), events=document.get("events", False),
         exited_series_seconds=limits.get("exited_series_seconds"), source=path)
 

@@ -38,6 +38,17 @@ class Leaf:
     kind_value: Callable[[str], Any] | None = None  # the field's value from the kind alone (evt.dir)
     dear: bool = False                        # costly to evaluate: tried after the other checks
     field: str = ""                           # the field's name, as the rule wrote it
+    watch: tuple[str, ...] = ()               # fd.*.name: the host names it compares with (to resolve)
+
+
+def names_of(ir: IR) -> set[str]:
+    """The host names a condition compares addresses with (fd.sip.name = …)."""
+    if isinstance(ir, bool):
+        return set()
+    if isinstance(ir, Leaf):
+        return set(ir.watch)
+    op, parts = ir
+    return names_of(parts) if op == "not" else set().union(*(names_of(p) for p in parts))
 
 
 def fields_of(ir: IR) -> set[str]:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from .codegen import IR, Leaf, predicate
-from .fields import EUNOMIA_TYPES, FIELDS, UNAVAILABLE, split_field
+from .fields import EUNOMIA_TYPES, FIELDS, NAME_FIELDS, UNAVAILABLE, split_field
 from .loader import RuleDef, RuleFiles, Where
 from .syntax import And, Check, List, MacroRef, Node, Not, Or, Value, _unquote
 
@@ -195,7 +195,8 @@ class _Compiler:
             if check.op == "!=":  # … and != when none of them is the value
                 equal = self.comparison(Check(check.field, "=", check.value), kind)
                 return Leaf(get, arg, "strs_ne", equal, dear=dear, field=check.field), kinds
-            return Leaf(get, arg, "strs_any", compare, dear=dear, field=check.field), kinds
+            watch = tuple(self.values(check.value)) if base in NAME_FIELDS and check.value is not None else ()
+            return Leaf(get, arg, "strs_any", compare, dear=dear, field=check.field, watch=watch), kinds
         return Leaf(get, arg, "value", compare, self._inline(check, kind), expr=definition.expr,
                     kind_value=definition.kind_value, dear=dear, field=check.field), kinds
 

@@ -21,9 +21,10 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..eventpath import event_ns
-from .codegen import build, fields_of
+from .codegen import build, fields_of, names_of
 from .compile import CompiledRule
 from .fields import FIELDS, split_field
+from .names import NameResolver
 
 Event = dict[str, Any]
 _FIELD_NAME = r"[a-zA-Z_][a-zA-Z0-9_]*(?:\.[a-zA-Z0-9_]+)+(?:\[[^\]]*\])?"
@@ -36,9 +37,11 @@ class FieldContext:
     (what the runtime says of them), user names, a clock."""
 
     def __init__(self, processes: Any = None, wall_ns: Callable[[int], int] | None = None,
-                 proc_root: Path = Path("/proc"), containers: Callable[[str], Any] | None = None) -> None:
+                 proc_root: Path = Path("/proc"), containers: Callable[[str], Any] | None = None,
+                 names: NameResolver | None = None) -> None:
         self.processes, self.wall_ns, self.proc_root = processes, wall_ns, proc_root
         self._containers = containers  # container id → Container | None
+        self.names = names             # host names of addresses (fd.sip.name); None: none known
         self._count = 0
         self._names: dict[tuple[str, str, int], str | None] = {}
         self._unreadable: dict[tuple[str, str, int], float] = {}  # → when to try again
@@ -54,6 +57,9 @@ class FieldContext:
             return []
         result: list[Any] = self.processes.ancestors(pid)
         return result
+
+    def host_names(self, address: str | None) -> list[str] | None:
+        return None if self.names is None else self.names.names_of(address)
 
     def container(self, container_id: str) -> Any:
         return None if self._containers is None else self._containers(container_id)
@@ -141,6 +147,11 @@ class RulesEngine:
         self._buckets: dict[tuple[str, str], Bucket] = {}
         # per event kind, one generated function testing every rule that can match it (codegen.py)
         self._evaluators: dict[str, Callable[[Event, Any], list[CompiledRule]]] = {}
+
+    @property
+    def watched_names(self) -> set[str]:
+        """The host names the running rules compare addresses with (resolved ahead, names.py)."""
+        return set().union(*(names_of(r.ir) for r in self.active))
 
     @property
     def fields_used(self) -> set[str]:

@@ -55,10 +55,6 @@ UNAVAILABLE = {
     "proc.is_exe_writable": "the exec tracker does not read the executable's mode yet",
     "thread.cap_permitted": "events do not carry the permitted capabilities yet",
     "proc.sname": "the process table does not keep sessions yet",
-    "fd.sip.name": "no DNS names of addresses",
-    "fd.cip.name": "no DNS names of addresses",
-    "fd.rip.name": "no DNS names of addresses",
-    "fd.lip.name": "no DNS names of addresses",
     "fd.name_changed": "no sendto/sendmsg events",
     "k8s.io": "not a field of the syscall source",
 }
@@ -218,6 +214,15 @@ def _end(event: Event, role: str) -> dict[str, Any]:
 
 def _ip(role: str) -> FieldDef:
     return FieldDef("ip", lambda e, c, a: _end(e, role).get("ip"))
+
+
+def _names(role: str) -> FieldDef:
+    """The host names of an end's address, among those the rules compare with (rules/names.py)."""
+    return FieldDef("strs", lambda e, c, a: c.host_names(_end(e, role).get("ip")) if c is not None else None)
+
+
+# the fields naming addresses: their rules' names are resolved ahead
+NAME_FIELDS = frozenset({"fd.sip.name", "fd.cip.name", "fd.rip.name", "fd.lip.name"})
 
 
 def _port(role: str) -> FieldDef:
@@ -392,6 +397,8 @@ FIELDS: dict[str, FieldDef] = {
     "fd.l4proto": _expr("str", '(e.get("network") or _E).get("transport")'),
     "fd.connected": FieldDef("bool", lambda e, c, a: _ok(e) if e.get("type") == "connect" else None),
     "fd.sip": _ip("s"), "fd.cip": _ip("c"), "fd.rip": _ip("r"), "fd.lip": _ip("l"),
+    "fd.sip.name": _names("s"), "fd.cip.name": _names("c"), "fd.rip.name": _names("r"),
+    "fd.lip.name": _names("l"),
     "fd.sport": _port("s"), "fd.cport": _port("c"), "fd.rport": _port("r"), "fd.lport": _port("l"),
     "fd.ip": FieldDef("ip", lambda e, c, a: _end(e, "s").get("ip") or _end(e, "c").get("ip")),
     "fd.port": FieldDef("int", lambda e, c, a: _end(e, "s").get("port")),
