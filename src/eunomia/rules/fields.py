@@ -14,6 +14,7 @@ and a check on None is false — `!=` too — as in Falco.
 
 from __future__ import annotations
 
+import functools
 import posixpath
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -22,6 +23,7 @@ from ..eventpath import value_at
 from ..trackers.cap.names import CAPABILITIES
 
 Event = dict[str, Any]
+_NONE: dict[str, Any] = {}  # what a missing part of an event reads as
 
 # Eunomia event type → the Falco event type it stands for (the exit of that syscall)
 FALCO_TYPE = {
@@ -121,18 +123,22 @@ def _fd_name(event: Event, ctx: Any, arg: str | None) -> str | None:
 
 
 def _fd_type(event: Event) -> str | None:
-    if _at(event, "file", "path") is not None and event.get("type") == "open":
+    kind = event.get("type")
+    if kind == "open" and (event.get("file") or _NONE).get("path") is not None:
         return "file"
-    if event.get("type") == "unix_connect":
+    if kind == "unix_connect":
         return "unix"
-    kind = _at(event, "network", "type")
-    return str(kind) if kind in ("ipv4", "ipv6") else None
+    network = (event.get("network") or _NONE).get("type")
+    return str(network) if network in ("ipv4", "ipv6") else None
+
+
+_TYPECHARS = {"file": "f", "unix": "u", "ipv4": "4", "ipv6": "6"}
 
 
 def _typechar(event: Event, ctx: Any, arg: str | None) -> str | None:
-    if event.get("type") == "open" and "directory" in (_at(event, "file", "flags") or ()):
+    if event.get("type") == "open" and "directory" in ((event.get("file") or _NONE).get("flags") or ()):
         return "d"
-    return {"file": "f", "unix": "u", "ipv4": "4", "ipv6": "6"}.get(_fd_type(event) or "")
+    return _TYPECHARS.get(_fd_type(event) or "")
 
 
 def _evt_types(event: Event, ctx: Any, arg: str | None) -> list[str] | None:
@@ -237,16 +243,22 @@ def _duration(event: Event, ctx: Any, arg: str | None) -> int | None:
 
 
 def _image(event: Event, part: str) -> str | None:
-    image = _at(event, "container", "image")
+    image = (event.get("container") or _NONE).get("image")
     if not image:
         return None
+    return _image_parts(str(image))[part]
+
+
+@functools.lru_cache(maxsize=1024)
+def _image_parts(image: str) -> dict[str, str]:
+    """An image reference's repository and tag (`latest` when none; none for a digest), once per image."""
     repository, tag = image, "latest"
     last = image.rsplit("/", 1)[-1]
     if "@" in image:
         repository, tag = image.split("@", 1)[0], ""
     elif ":" in last:
         repository, tag = image.rsplit(":", 1)
-    return {"repository": repository, "tag": tag, "full": image}[part]
+    return {"repository": repository, "tag": tag, "full": image}
 
 
 # enum eun_exe_flag bits, as the process table keeps them
@@ -310,10 +322,8 @@ def _privileged(event: Event, ctx: Any, arg: str | None) -> bool | None:
     return None if container is None else container.privileged
 
 
-def _container_id(event: Event, ctx: Any, arg: str | None) -> str | None:
-    cid = _at(event, "container", "id")
-    return None if cid is None else ("host" if cid == "host" else str(cid)[:12])
-
+# the getters the expressions below fall back on
+EXPR_NAMESPACE.update(_fd_name=_fd_name)
 
 FIELDS: dict[str, FieldDef] = {
     "evt.type": FieldDef("strs", _evt_types),
@@ -374,7 +384,8 @@ FIELDS: dict[str, FieldDef] = {
     "user.name": FieldDef("str", lambda e, c, a: c.user_name(e) if c is not None else None),
     "group.gid": _expr("int", '(e.get("group") or _E).get("id")'),
     "group.name": FieldDef("str", lambda e, c, a: c.group_name(e) if c is not None else None),
-    "container.id": FieldDef("str", _container_id),
+    "container.id": _expr("str", '(None if (_c := (e.get("container") or _E).get("id")) is None '
+                                 'else ("host" if _c == "host" else str(_c)[:12]))'),
     "container.name": FieldDef("str", lambda e, c, a: _at(e, "container", "name")
                                or ("host" if _at(e, "container", "id") == "host" else None)),
     "container.privileged": FieldDef("bool", _privileged),
@@ -383,7 +394,7 @@ FIELDS: dict[str, FieldDef] = {
     "container.image.tag": FieldDef("str", lambda e, c, a: _image(e, "tag")),
     "k8s.ns.name": FieldDef("str", lambda e, c, a: _at(e, "container", "namespace")),
     "k8s.pod.name": FieldDef("str", lambda e, c, a: _at(e, "container", "pod")),
-    "fd.name": FieldDef("str", _fd_name),
+    "fd.name": _expr("str", '((e.get("file") or _E).get("path") or _fd_name(e, None, None))'),
     "fd.nameraw": FieldDef("str", lambda e, c, a: _at(e, "file", "given_path") or _at(e, "file", "path")),
     "fd.directory": FieldDef("str", lambda e, c, a: (lambda p: None if p is None else posixpath.dirname(p))(
         _at(e, "file", "path"))),
