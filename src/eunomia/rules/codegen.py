@@ -19,7 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Union
 
-from .fields import DYNAMIC_TYPE_KINDS, EXPR_NAMESPACE
+from .evttypes import DYNAMIC_TYPE_KINDS
+from .fields import EXPR_NAMESPACE
 
 Event = dict[str, Any]
 

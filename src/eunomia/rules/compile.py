@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from .codegen import IR, Leaf, predicate
-from .fields import EUNOMIA_TYPES, FIELDS, NAME_FIELDS, UNAVAILABLE, split_field
+from .evttypes import EUNOMIA_TYPES
+from .fields import FIELDS, NAME_FIELDS, UNAVAILABLE, split_field
 from .loader import RuleDef, RuleFiles, Where
 from .syntax import And, Check, List, MacroRef, Node, Not, Or, Value, _unquote
 
