@@ -40,6 +40,9 @@ class Leaf:
     dear: bool = False                        # costly to evaluate: tried after the other checks
     field: str = ""                           # the field's name, as the rule wrote it
     watch: tuple[str, ...] = ()               # fd.*.name: the host names it compares with (to resolve)
+    op: str = ""                              # the check's operator and its one constant (else None)
+    constant: Any = None
+    decide: Callable[..., "bool | None"] | None = None  # FieldDef.decide: settled by kind and outcome
 
 
 def names_of(ir: IR) -> set[str]:
@@ -74,27 +77,34 @@ def any_of(values: Any, compare: Callable[[Any], bool]) -> bool:
     return compare(values)
 
 
-def fold(ir: IR, kind: str | None, memo: dict[int, IR] | None = None) -> IR:
-    """Constants folded; with a kind, its `evt.type` checks decided.  A tree
-    shared by several rules (a macro) folds to one shared tree (memo)."""
+UNKNOWN = object()  # an outcome not known when the function is made
+
+
+def fold(ir: IR, kind: str | None, memo: dict[int, IR] | None = None, outcome: Any = UNKNOWN) -> IR:
+    """Constants folded; with a kind, its `evt.type` checks decided, and with
+    an outcome (the event worked, failed, has no result) the checks it
+    settles.  A tree shared by several rules (a macro) folds to one shared
+    tree (memo)."""
     if isinstance(ir, bool):
         return ir
-    if memo is None:
-        return _fold(ir, kind, {})
-    return _fold(ir, kind, memo)
+    return _fold(ir, kind, {} if memo is None else memo, outcome)
 
 
-def _fold(ir: IR, kind: str | None, memo: dict[int, IR]) -> IR:
+def _fold(ir: IR, kind: str | None, memo: dict[int, IR], outcome: Any) -> IR:
     if isinstance(ir, bool):
         return ir
     done = memo.get(id(ir))
     if done is None:
-        done = memo[id(ir)] = _fold_one(ir, kind, memo)
+        done = memo[id(ir)] = _fold_one(ir, kind, memo, outcome)
     return done
 
 
-def _fold_one(ir: IR, kind: str | None, memo: dict[int, IR]) -> IR:
+def _fold_one(ir: IR, kind: str | None, memo: dict[int, IR], outcome: Any) -> IR:
     if isinstance(ir, Leaf):
+        if ir.decide is not None and kind is not None and outcome is not UNKNOWN and ir.mode == "value":
+            decided = ir.decide(kind, outcome, ir.op, ir.constant, ir.compare)
+            if decided is not None:
+                return bool(decided)
         if ir.kind_value is not None and kind is not None and ir.mode == "value":
             value = ir.kind_value(kind)
             return value is not None and bool(ir.compare is not None and ir.compare(value))
@@ -106,9 +116,9 @@ def _fold_one(ir: IR, kind: str | None, memo: dict[int, IR]) -> IR:
         return ir
     op, parts = ir
     if op == "not":
-        inner = _fold(parts, kind, memo)
+        inner = _fold(parts, kind, memo, outcome)
         return (not inner) if isinstance(inner, bool) else ("not", inner)
-    folded = [_fold(p, kind, memo) for p in parts]
+    folded = [_fold(p, kind, memo, outcome) for p in parts]
     absorbing = op == "or"   # True absorbs an or, False an and
     if any(p is absorbing for p in folded):
         return absorbing
@@ -200,10 +210,12 @@ class _Source:
 _UNSET = object()
 
 
-def build(rules: list[tuple[Any, IR]], kind: str | None, name: str = "rules") -> Callable[[Event, Any], list[Any]]:
-    """One function (event, context) → the rules (first items) whose condition holds."""
+def build(rules: list[tuple[Any, IR]], kind: str | None, name: str = "rules",
+          outcome: Any = UNKNOWN) -> Callable[[Event, Any], list[Any]]:
+    """One function (event, context) → the rules (first items) whose condition holds, for events of
+    this kind (None: any) and, when given, this outcome (True worked, False failed, None no result)."""
     memo: dict[int, IR] = {}
-    folded = [(n, rule, fold(ir, kind, memo)) for n, (rule, ir) in enumerate(rules)]
+    folded = [(n, rule, fold(ir, kind, memo, outcome)) for n, (rule, ir) in enumerate(rules)]
     folded = [(n, rule, ir) for n, rule, ir in folded if ir is not False]
     if not folded:
         return _nothing
@@ -220,7 +232,8 @@ def build(rules: list[tuple[Any, IR]], kind: str | None, name: str = "rules") ->
     for n, expression in tests:
         lines += [f"    if {expression}:", f"        out.append(r{n})"]
     lines.append("    return out")
-    code = compile("\n".join(lines) + "\n", f"<{name} for {kind or 'any event'}>", "exec")
+    state = "" if outcome is UNKNOWN else f", {'no result' if outcome is None else ('worked' if outcome else 'failed')}"
+    code = compile("\n".join(lines) + "\n", f"<{name} for {kind or 'any event'}{state}>", "exec")
     exec(code, source.namespace)  # noqa: S102 - source generated above from the compiled rules
     evaluate: Callable[[Event, Any], list[Any]] = source.namespace["evaluate"]
     return evaluate

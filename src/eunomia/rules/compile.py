@@ -199,7 +199,15 @@ class _Compiler:
             watch = tuple(self.values(check.value)) if base in NAME_FIELDS and check.value is not None else ()
             return Leaf(get, arg, "strs_any", compare, dear=dear, field=check.field, watch=watch), kinds
         return Leaf(get, arg, "value", compare, self._inline(check, kind), expr=definition.expr,
-                    kind_value=definition.kind_value, dear=dear, field=check.field), kinds
+                    kind_value=definition.kind_value, dear=dear, field=check.field, op=check.op,
+                    constant=self._constant(check, kind), decide=definition.decide), kinds
+
+    def _constant(self, check: Check, kind: str) -> Any:
+        """The check's one value, converted (None: none, or several)."""
+        if check.value is None or check.op in ("in", "intersects", "pmatch", "exists"):
+            return None
+        items = self.values(check.value)
+        return _convert(kind, items[0], check) if len(items) == 1 else None
 
     def _inline(self, check: Check, kind: str) -> tuple[str, Any] | None:
         """= != in on plain values, written into the generated code as constants."""

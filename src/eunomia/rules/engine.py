@@ -23,7 +23,7 @@ from typing import Any, Callable
 from ..eventpath import event_ns
 from .codegen import build, fields_of, names_of
 from .compile import CompiledRule
-from .fields import FIELDS, split_field
+from .fields import FIELDS, outcome, split_field
 from .names import NameResolver
 
 Event = dict[str, Any]
@@ -146,7 +146,7 @@ class RulesEngine:
         self.counts = RuleCounts()
         self._buckets: dict[tuple[str, str], Bucket] = {}
         # per event kind, one generated function testing every rule that can match it (codegen.py)
-        self._evaluators: dict[str, Callable[[Event, Any], list[CompiledRule]]] = {}
+        self._evaluators: dict[tuple[str, bool | None], Callable[[Event, Any], list[CompiledRule]]] = {}
 
     @property
     def watched_names(self) -> set[str]:
@@ -166,17 +166,23 @@ class RulesEngine:
         """The rules an event of this kind is tested against (indexed by their evt.type checks)."""
         return [r for r in self.active if r.kinds is None or kind in r.kinds]
 
-    def _evaluator(self, kind: str) -> Callable[[Event, Any], list[CompiledRule]]:
-        evaluate = self._evaluators.get(kind)
+    def _evaluator(self, kind: str, done: bool | None) -> Callable[[Event, Any], list[CompiledRule]]:
+        """The function for events of this kind and outcome (worked, failed, no result)."""
+        key = (kind, done)
+        evaluate = self._evaluators.get(key)
         if evaluate is None:
             if len(self._evaluators) > 256:  # kinds are few; a flood of made-up ones is not kept
                 self._evaluators.clear()
-            evaluate = self._evaluators[kind] = build([(r, r.ir) for r in self.candidates(kind)], kind)
+            evaluate = self._evaluators[key] = build([(r, r.ir) for r in self.candidates(kind)], kind,
+                                                     outcome=done)
         return evaluate
 
     def evaluate(self, event: Event) -> list[Event]:
         self.context.next_event()
-        matched = self._evaluator(event.get("type", ""))(self._callers_view(event), self.context)
+        seen = self._callers_view(event)
+        key = (event.get("type", ""), outcome(seen))
+        evaluate = self._evaluators.get(key) or self._evaluator(*key)
+        matched = evaluate(seen, self.context)
         alerts = []
         for rule in matched:
             alert = self._alert(rule, event)

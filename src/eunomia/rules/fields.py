@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import functools
 import posixpath
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 from ..eventpath import value_at
@@ -42,12 +42,70 @@ OPEN_FLAG_NAMES = {"read": "O_RDONLY", "write": "O_WRONLY", "create": "O_CREAT",
                    "noctty": "O_NOCTTY", "async": "O_ASYNC"}
 
 
+# decide(kind, outcome, op, constant, compare) → the check's answer when the event's kind and
+# outcome (its result: True worked, False failed, None none) settle it, else None
+Decide = Callable[[str, "bool | None", str, Any, Callable[[Any], bool]], "bool | None"]
+
+
 @dataclass(frozen=True)
 class FieldDef:
     kind: str                                   # "str", "int", "bool", "ip", or "strs" (several values)
     get: Callable[[Event, Any, str | None], Any]  # (event, context, [index]) → value, None when not there
     expr: str | None = None        # the same as a Python expression of `e`, inlined by the generated code
     kind_value: Callable[[str], Any] | None = None  # a value the event's kind alone decides (evt.dir)
+    decide: Decide | None = None   # checks the kind and the outcome settle (fd.num >= 0 on a failed open)
+
+
+def outcome(event: Event) -> bool | None:
+    """Did the operation work?  None: the event has no result (an attempt seen at entry, an exit)."""
+    result = event.get("result")
+    if result is None:
+        return None
+    if type(result) is int and event.get("type") != "signal":  # the common case, as _ok() says it
+        return result >= 0
+    return _ok(event)
+
+
+def _sign_decides(nonnegative: bool, op: str, c: Any) -> bool | None:
+    """A check on a value known only to be >= 0 (nonnegative) or < 0, when the sign settles it."""
+    if not isinstance(c, int) or isinstance(c, bool):
+        return None
+    if nonnegative:
+        answers = {">=": True if c <= 0 else None, ">": True if c < 0 else None, "<": False if c <= 0 else None,
+                   "<=": False if c < 0 else None, "=": False if c < 0 else None, "!=": True if c < 0 else None}
+    else:
+        answers = {">=": False if c >= 0 else None, ">": False if c >= -1 else None, "<": True if c >= 0 else None,
+                   "<=": True if c >= -1 else None, "=": False if c >= 0 else None, "!=": True if c >= 0 else None}
+    return answers.get(op)
+
+
+def _rawres_decides(kind: str, done: bool | None, op: str, c: Any, compare: Callable[[Any], bool]) -> bool | None:
+    return False if done is None else _sign_decides(done, op, c)
+
+
+def _fd_num_decides(kind: str, done: bool | None, op: str, c: Any, compare: Callable[[Any], bool]) -> bool | None:
+    if kind != "open":
+        return False  # no descriptor: the value is None
+    if done is None:
+        return None
+    return _sign_decides(True, op, c) if done else compare(-1)
+
+
+def _res_decides(kind: str, done: bool | None, op: str, c: Any, compare: Callable[[Any], bool]) -> bool | None:
+    if done is None:
+        return False
+    if done:
+        return compare("SUCCESS")
+    # an errno name: ENOENT, EACCES, … (an unnamed one is E<number>)
+    if op == "startswith" and c in ("E", ""):
+        return True
+    if op in ("=", "!=") and c == "SUCCESS":
+        return op == "!="
+    return None
+
+
+def _failed_decides(kind: str, done: bool | None, op: str, c: Any, compare: Callable[[Any], bool]) -> bool | None:
+    return False if done is None else compare(not done)
 
 
 # what the expressions of FieldDef.expr may name
@@ -304,9 +362,10 @@ FIELDS: dict[str, FieldDef] = {
     "evt.dir": FieldDef("str", lambda e, c, a: ">" if e.get("type") in ENTRY_KINDS else "<",
                         kind_value=lambda kind: ">" if kind in ENTRY_KINDS else "<"),
     "evt.num": FieldDef("int", lambda e, c, a: c.number(e) if c is not None else 1),
-    "evt.res": FieldDef("str", _res),
-    "evt.rawres": FieldDef("int", _rawres),
-    "evt.failed": FieldDef("bool", lambda e, c, a: None if e.get("result") is None else not _ok(e)),
+    "evt.res": FieldDef("str", _res, decide=_res_decides),
+    "evt.rawres": FieldDef("int", _rawres, decide=_rawres_decides),
+    "evt.failed": FieldDef("bool", lambda e, c, a: None if e.get("result") is None else not _ok(e),
+                           decide=_failed_decides),
     "evt.is_open_read": _expr("bool", 'e.get("type") == "open" and "read" in ((e.get("file") or _E).get("flags") or ())'),
     "evt.is_open_write": _expr("bool",
                                'e.get("type") == "open" and "write" in ((e.get("file") or _E).get("flags") or ())'),
@@ -375,8 +434,8 @@ FIELDS: dict[str, FieldDef] = {
     "fd.filename": FieldDef("str", lambda e, c, a: (lambda p: None if p is None else posixpath.basename(p))(
         _at(e, "file", "path"))),
     # an open's descriptor: its result when it worked (an int >= 0), else -1
-    "fd.num": _expr("int", '((_r if isinstance(_r := e.get("result"), int) and _r >= 0 else -1) '
-                           'if e.get("type") == "open" else None)'),
+    "fd.num": replace(_expr("int", '((_r if isinstance(_r := e.get("result"), int) and _r >= 0 else -1) '
+                                   'if e.get("type") == "open" else None)'), decide=_fd_num_decides),
     "fd.type": FieldDef("str", lambda e, c, a: _fd_type(e)),
     "fd.typechar": FieldDef("str", _typechar),
     "fd.l4proto": _expr("str", '(e.get("network") or _E).get("transport")'),
