@@ -115,9 +115,8 @@ class Monitor:
             self.field_context = FieldContext(context.processes, session.clock.wall_ns, context.proc_root,
                                               containers=context.registry.get, names=self.names)
             if self.engine is not None:
-                self.names.watch(self.engine.watched_names)
-            if self.engine is not None:
                 self.engine.context = self.field_context
+                self.names.watch(self.engine.watched_names)
             watch_syscalls = any(t.name == "syscall" for t in chosen)
             if watch_syscalls:
                 runner.every(DRIFT_SYSCALL_SECONDS, lambda: self._drift_syscalls(runner) if self.drift else None)
