@@ -8,7 +8,7 @@ from pathlib import Path
 
 from eunomia.rules import codegen
 from eunomia.rules.engine import RulesEngine
-from eunomia.rules.fields import outcome
+from eunomia.rules.outcomes import outcome
 from eunomia.rules.ruleset import load_rule_set
 
 from ..recording_events import event, sample_events

@@ -45,24 +45,24 @@ class Leaf:
     decide: Callable[..., "bool | None"] | None = None  # FieldDef.decide: settled by kind and outcome
 
 
+def leaves(ir: IR) -> list[Leaf]:
+    """The checks of a condition."""
+    if isinstance(ir, bool):
+        return []
+    if isinstance(ir, Leaf):
+        return [ir]
+    op, parts = ir
+    return leaves(parts) if op == "not" else [leaf for p in parts for leaf in leaves(p)]
+
+
 def names_of(ir: IR) -> set[str]:
     """The host names a condition compares addresses with (fd.sip.name = …)."""
-    if isinstance(ir, bool):
-        return set()
-    if isinstance(ir, Leaf):
-        return set(ir.watch)
-    op, parts = ir
-    return names_of(parts) if op == "not" else set().union(*(names_of(p) for p in parts))
+    return {name for leaf in leaves(ir) for name in leaf.watch}
 
 
 def fields_of(ir: IR) -> set[str]:
     """The fields a condition reads."""
-    if isinstance(ir, bool):
-        return set()
-    if isinstance(ir, Leaf):
-        return {ir.field}
-    op, parts = ir
-    return fields_of(parts) if op == "not" else set().union(*(fields_of(p) for p in parts))
+    return {leaf.field for leaf in leaves(ir)}
 
 
 IR = Union[bool, Leaf, tuple]   # ("and", (IR, …)), ("or", (IR, …)), ("not", IR)

@@ -23,8 +23,9 @@ from typing import Any, Callable
 from ..eventpath import event_ns
 from .codegen import build, fields_of, names_of
 from .compile import CompiledRule
-from .fields import FIELDS, outcome, split_field
+from .fields import FIELDS, split_field
 from .names import NameResolver
+from .outcomes import outcome
 
 Event = dict[str, Any]
 _FIELD_NAME = r"[a-zA-Z_][a-zA-Z0-9_]*(?:\.[a-zA-Z0-9_]+)+(?:\[[^\]]*\])?"

@@ -22,6 +22,7 @@ from typing import Any, Callable
 from ..eventpath import value_at
 from ..trackers.cap.names import CAPABILITIES
 from .evttypes import _NAMES_OF, ENTRY_KINDS
+from .outcomes import Decide, fd_num_decides, failed_decides, rawres_decides, res_decides, worked
 
 Event = dict[str, Any]
 _NONE: dict[str, Any] = {}  # what a missing part of an event reads as
@@ -42,11 +43,6 @@ OPEN_FLAG_NAMES = {"read": "O_RDONLY", "write": "O_WRONLY", "create": "O_CREAT",
                    "noctty": "O_NOCTTY", "async": "O_ASYNC"}
 
 
-# decide(kind, outcome, op, constant, compare) → the check's answer when the event's kind and
-# outcome (its result: True worked, False failed, None none) settle it, else None
-Decide = Callable[[str, "bool | None", str, Any, Callable[[Any], bool]], "bool | None"]
-
-
 @dataclass(frozen=True)
 class FieldDef:
     kind: str                                   # "str", "int", "bool", "ip", or "strs" (several values)
@@ -54,58 +50,6 @@ class FieldDef:
     expr: str | None = None        # the same as a Python expression of `e`, inlined by the generated code
     kind_value: Callable[[str], Any] | None = None  # a value the event's kind alone decides (evt.dir)
     decide: Decide | None = None   # checks the kind and the outcome settle (fd.num >= 0 on a failed open)
-
-
-def outcome(event: Event) -> bool | None:
-    """Did the operation work?  None: the event has no result (an attempt seen at entry, an exit)."""
-    result = event.get("result")
-    if result is None:
-        return None
-    if type(result) is int and event.get("type") != "signal":  # the common case, as _ok() says it
-        return result >= 0
-    return _ok(event)
-
-
-def _sign_decides(nonnegative: bool, op: str, c: Any) -> bool | None:
-    """A check on a value known only to be >= 0 (nonnegative) or < 0, when the sign settles it."""
-    if not isinstance(c, int) or isinstance(c, bool):
-        return None
-    if nonnegative:
-        answers = {">=": True if c <= 0 else None, ">": True if c < 0 else None, "<": False if c <= 0 else None,
-                   "<=": False if c < 0 else None, "=": False if c < 0 else None, "!=": True if c < 0 else None}
-    else:
-        answers = {">=": False if c >= 0 else None, ">": False if c >= -1 else None, "<": True if c >= 0 else None,
-                   "<=": True if c >= -1 else None, "=": False if c >= 0 else None, "!=": True if c >= 0 else None}
-    return answers.get(op)
-
-
-def _rawres_decides(kind: str, done: bool | None, op: str, c: Any, compare: Callable[[Any], bool]) -> bool | None:
-    return False if done is None else _sign_decides(done, op, c)
-
-
-def _fd_num_decides(kind: str, done: bool | None, op: str, c: Any, compare: Callable[[Any], bool]) -> bool | None:
-    if kind != "open":
-        return False  # no descriptor: the value is None
-    if done is None:
-        return None
-    return _sign_decides(True, op, c) if done else compare(-1)
-
-
-def _res_decides(kind: str, done: bool | None, op: str, c: Any, compare: Callable[[Any], bool]) -> bool | None:
-    if done is None:
-        return False
-    if done:
-        return compare("SUCCESS")
-    # an errno name: ENOENT, EACCES, … (an unnamed one is E<number>)
-    if op == "startswith" and c in ("E", ""):
-        return True
-    if op in ("=", "!=") and c == "SUCCESS":
-        return op == "!="
-    return None
-
-
-def _failed_decides(kind: str, done: bool | None, op: str, c: Any, compare: Callable[[Any], bool]) -> bool | None:
-    return False if done is None else compare(not done)
 
 
 # what the expressions of FieldDef.expr may name
@@ -133,13 +77,6 @@ def _cmdline(name: str | None, args: list[str] | None) -> str | None:
         return None
     rest = (args or [])[1:]
     return " ".join([name, *rest])
-
-
-def _ok(event: Event) -> bool:
-    result = event.get("result")
-    if event.get("type") == "signal":  # delivered, ignored, …: what the kernel did; an errno name failed
-        return result == 0 or (isinstance(result, str) and not result.startswith("E"))
-    return isinstance(result, int) and result >= 0
 
 
 def _fd_name(event: Event, ctx: Any, arg: str | None) -> str | None:
@@ -198,7 +135,7 @@ def _rawres(event: Event, ctx: Any, arg: str | None) -> int | None:
     result = event.get("result")
     if isinstance(result, int):
         return result
-    if event.get("type") == "signal" and _ok(event):
+    if event.get("type") == "signal" and worked(event):
         return 0
     if isinstance(result, str):
         import errno
@@ -210,7 +147,7 @@ def _res(event: Event, ctx: Any, arg: str | None) -> str | None:
     result = event.get("result")
     if result is None:
         return None
-    return "SUCCESS" if _ok(event) else str(result)
+    return "SUCCESS" if worked(event) else str(result)
 
 
 def _ancestors(event: Event, ctx: Any) -> list[Any]:
@@ -305,12 +242,15 @@ def _exe_flag(bit: int) -> Callable[[Event, Any, str | None], bool | None]:
 
     def get(event: Event, ctx: Any, arg: str | None) -> bool | None:
         if event.get("type") == "exec":
-            return bool(_proc(event).get(key)) if _ok(event) else None
+            return bool(_proc(event).get(key)) if worked(event) else None
         proc = ctx.process(_proc(event).get("pid")) if ctx is not None else None
         if proc is None or proc.exe_flags is None:  # running before eunomia: not known
             return None
         return bool(proc.exe_flags & bit)
     return get
+
+
+_from_memfd = _exe_flag(EXE_MEMFD)
 
 
 def _tty(event: Event, ctx: Any, arg: str | None) -> int | None:
@@ -324,7 +264,7 @@ def _tty(event: Event, ctx: Any, arg: str | None) -> int | None:
 def _exepath(event: Event, ctx: Any, arg: str | None) -> str | None:
     """A memfd program's path is its name, "memfd:x", as Falco gives it (no file system holds it)."""
     path = _proc(event).get("executable")
-    if path is not None and path.startswith("/memfd:") and _exe_flag(EXE_MEMFD)(event, ctx, arg):
+    if path is not None and path.startswith("/memfd:") and _from_memfd(event, ctx, arg):
         return str(path[1:])
     return path
 
@@ -362,10 +302,10 @@ FIELDS: dict[str, FieldDef] = {
     "evt.dir": FieldDef("str", lambda e, c, a: ">" if e.get("type") in ENTRY_KINDS else "<",
                         kind_value=lambda kind: ">" if kind in ENTRY_KINDS else "<"),
     "evt.num": FieldDef("int", lambda e, c, a: c.number(e) if c is not None else 1),
-    "evt.res": FieldDef("str", _res, decide=_res_decides),
-    "evt.rawres": FieldDef("int", _rawres, decide=_rawres_decides),
-    "evt.failed": FieldDef("bool", lambda e, c, a: None if e.get("result") is None else not _ok(e),
-                           decide=_failed_decides),
+    "evt.res": FieldDef("str", _res, decide=res_decides),
+    "evt.rawres": FieldDef("int", _rawres, decide=rawres_decides),
+    "evt.failed": FieldDef("bool", lambda e, c, a: None if e.get("result") is None else not worked(e),
+                           decide=failed_decides),
     "evt.is_open_read": _expr("bool", 'e.get("type") == "open" and "read" in ((e.get("file") or _E).get("flags") or ())'),
     "evt.is_open_write": _expr("bool",
                                'e.get("type") == "open" and "write" in ((e.get("file") or _E).get("flags") or ())'),
@@ -435,11 +375,11 @@ FIELDS: dict[str, FieldDef] = {
         _at(e, "file", "path"))),
     # an open's descriptor: its result when it worked (an int >= 0), else -1
     "fd.num": replace(_expr("int", '((_r if isinstance(_r := e.get("result"), int) and _r >= 0 else -1) '
-                                   'if e.get("type") == "open" else None)'), decide=_fd_num_decides),
+                                   'if e.get("type") == "open" else None)'), decide=fd_num_decides),
     "fd.type": FieldDef("str", lambda e, c, a: _fd_type(e)),
     "fd.typechar": FieldDef("str", _typechar),
     "fd.l4proto": _expr("str", '(e.get("network") or _E).get("transport")'),
-    "fd.connected": FieldDef("bool", lambda e, c, a: _ok(e) if e.get("type") == "connect" else None),
+    "fd.connected": FieldDef("bool", lambda e, c, a: worked(e) if e.get("type") == "connect" else None),
     "fd.sip": _ip("s"), "fd.cip": _ip("c"), "fd.rip": _ip("r"), "fd.lip": _ip("l"),
     "fd.sip.name": _names("s"), "fd.cip.name": _names("c"), "fd.rip.name": _names("r"),
     "fd.lip.name": _names("l"),
