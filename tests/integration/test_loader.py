@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import select
 import subprocess
 from pathlib import Path
 
@@ -96,6 +97,33 @@ def test_ring_buffer_delivers_an_exec_of_the_host_with_filter_off():
     assert len(execs) == 1
     assert execs[0]["executable"] in ("/bin/echo", "/usr/bin/echo")
     assert execs[0]["task.comm"] == "echo"
+
+
+@pytest.mark.parametrize("wakeup_bytes, woken", [(0, True), (1, True), (1 << 20, False)],
+                         ids=["every record wakes", "past the threshold wakes", "below it stays quiet"])
+def test_the_kernel_wakes_the_reader_only_past_targ_wakeup_bytes(wakeup_bytes: int, woken: bool):
+    """common.h: with targ_wakeup_bytes set, records are committed without a
+    wakeup until that many bytes wait unread; they are in the ring all the same."""
+    with ObjectSpec(discover()["exec"].object_path) as spec:
+        spec.set_knobs(filter_by_container=False, targ_wakeup_bytes=wakeup_bytes)
+        with spec.load() as obj:
+            obj.attach_all()
+            ring = RingBuffer(obj.maps["events"])
+            epoll = select.epoll()
+            try:
+                ring.drain(lambda record: None)  # whatever the host ran since the attach
+                epoll.register(ring.fd, select.EPOLLIN)
+                # one process: its exec and its exit are two records
+                subprocess.run(["/bin/echo", "wakeup-check"], check=True, capture_output=True)
+                ready = epoll.poll(0.5)
+                seen = []
+                ring.drain(lambda record: seen.append(obj.decoder.decode(record)))
+            finally:
+                epoll.close()
+                ring.close()
+    assert bool(ready) is woken
+    assert [rec["args"] for kind, rec in seen if kind == "exec" and rec["task.comm"] == "echo"
+            and rec["args"] == ["/bin/echo", "wakeup-check"]] == [["/bin/echo", "wakeup-check"]]
 
 
 def test_batch_lookup_reads_every_entry_across_batches():

@@ -175,7 +175,7 @@ def test_btf_truncated_types_raise_format_error():
 
 
 def test_knob_names(exec_spec):
-    assert set(exec_spec.knob_names()) == {"filter_by_container", "filter_keep_host"}
+    assert set(exec_spec.knob_names()) == {"filter_by_container", "filter_keep_host", "targ_wakeup_bytes"}
     with ObjectSpec(CGROUP_OBJ) as spec:
         assert {"filter_all_containers", "filter_by_container", "filter_keep_host"} <= set(spec.knob_names())
         assert set(RecordDecoder(spec.btf).kinds) == {"cgroup_mkdir", "cgroup_rmdir"}

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from eunomia.context.model import HOST, HOST_CONTAINER, Container
-from eunomia.context.registry import ContainerRegistry
+from eunomia.context.registry import ADDRESS_GRACE_SECONDS, ContainerRegistry
 from eunomia.trackers.net import TRACKER
 from eunomia.trackers.net.peers import (
     UDP_RECEIVED,
@@ -151,17 +151,26 @@ def test_container_without_name_is_named_by_short_id():
 def test_reused_address_names_the_newest_holder():
     # an exited container keeps its record (and, until Docker's die event
     # arrives, its address) in the registry; the newest holder wins
-    registry = ContainerRegistry([])
+    now = [1000.0]
+    registry = ContainerRegistry([], clock=lambda: now[0])
     registry.add_container(Container(id="d" * 64, runtime="docker", name="gone", ips=["172.30.0.9"]))
     registry.add_container(Container(id="e" * 64, runtime="docker", name="now", ips=["172.30.0.9"]))
     e = event("connect", CLIENT, ("172.30.0.3", 40000), ("172.30.0.9", 80))
     post_enrich(e, registry)
     assert e["destination"]["container"] == "now"
-    registry.forget_addresses("e" * 64)  # "now" died: the address names nobody known
+    registry.forget_addresses("e" * 64)  # "now" died: its late events still name it, briefly
     registry.forget_addresses("d" * 64)
     e = event("connect", CLIENT, ("172.30.0.3", 40000), ("172.30.0.9", 80))
     post_enrich(e, registry)
+    assert e["destination"]["container"] == "now"
+    now[0] += ADDRESS_GRACE_SECONDS  # then the address names nobody known
+    e = event("connect", CLIENT, ("172.30.0.3", 40000), ("172.30.0.9", 80))
+    post_enrich(e, registry)
     assert e["destination"]["container"] is None
+    registry.add_container(Container(id="f" * 64, runtime="docker", name="next", ips=["172.30.0.9"]))
+    e = event("connect", CLIENT, ("172.30.0.3", 40000), ("172.30.0.9", 80))
+    post_enrich(e, registry)
+    assert e["destination"]["container"] == "next"
 
 
 @pytest.mark.parametrize("kind", ["bind", "listen"])

@@ -18,6 +18,11 @@ from .model import HOST_CONTAINER, CgroupRef, Container
 
 RETRY_SECONDS = 2.0  # how often to retry metadata of a container nobody knew
 READDRESS_MAX = 8    # containers asked again for their addresses per unknown-address lookup
+# A stopped container's addresses still name it this long, unless another
+# container holds them: events are read in batches (up to the pump's poll
+# interval, plus a short hold), so a connection's events can come after
+# Docker's die event or the cgroup's removal.
+ADDRESS_GRACE_SECONDS = 2.0
 
 
 class Resolver(Protocol):
@@ -43,6 +48,8 @@ class ContainerRegistry:
         self._retry_at: dict[str, float] = {}
         self._readdress_at = 0.0
         self._stopped: set[str] = set()
+        self._gone_addresses: dict[str, tuple[Container, float]] = {}  # ip → (stopped holder, until)
+        self._grace_until: dict[str, float] = {}  # stopped container id → its addresses name it until
         # ip → cgroup id of the task that last used it as its own address
         # (the net tracker's kernel map): names a peer before Docker does
         self._address_owners: list[Callable[[str], int | None]] = []
@@ -112,8 +119,9 @@ class ContainerRegistry:
         """The container that has this address on one of its networks.
 
         Docker hands a stopped container's address to the next one; stopped
-        containers lose theirs here (forget_addresses), and the newest holder
-        wins meanwhile.  A running container learnt before its addresses were
+        containers lose theirs here (forget_addresses: after
+        ADDRESS_GRACE_SECONDS, or at once when another holds it), and the
+        newest holder wins meanwhile.  A running container learnt before its addresses were
         known is asked about again, at most every RETRY_SECONDS.
         """
         for c in reversed(list(self._by_id.values())):
@@ -123,6 +131,9 @@ class ContainerRegistry:
         if found is not None:
             return found
         now = self._clock()
+        gone = self._gone_addresses.get(ip)
+        if gone is not None and now < gone[1]:
+            return gone[0]
         if now >= self._readdress_at:
             self._readdress_at = now + RETRY_SECONDS
             candidates = [c for c in reversed(list(self._by_id.values()))
@@ -151,7 +162,8 @@ class ContainerRegistry:
         for owner_of in self._address_owners:
             cgroup_id = owner_of(ip)
             container = self._by_cgroup.get(cgroup_id) if cgroup_id is not None else None
-            if container is not None and container.id not in self._stopped:
+            if container is not None and (container.id not in self._stopped
+                                          or self._clock() < self._grace_until.get(container.id, 0.0)):
                 return container
         return None
 
@@ -159,7 +171,16 @@ class ContainerRegistry:
         """A container stopped: its addresses may go to another one."""
         self._stopped.add(container_id)
         container = self._by_id.get(container_id)
+        now = self._clock()
+        self._gone_addresses = {ip: gone for ip, gone in self._gone_addresses.items() if now < gone[1]}
+        self._grace_until = {cid: until for cid, until in self._grace_until.items() if now < until}
+        self._grace_until[container_id] = now + ADDRESS_GRACE_SECONDS
         if container is not None:
+            newness = {cid: n for n, cid in enumerate(self._by_id)}  # the newest holder wins
+            for ip in container.ips:
+                held = self._gone_addresses.get(ip)
+                if held is None or newness.get(held[0].id, -1) <= newness[container_id]:
+                    self._gone_addresses[ip] = (container, now + ADDRESS_GRACE_SECONDS)
             container.ips = []
             container.published = {}
 

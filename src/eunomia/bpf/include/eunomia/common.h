@@ -64,10 +64,29 @@ static __always_inline void stat_inc(enum eun_stat which)
 		*count += 1; /* per-CPU slot: no atomics needed */
 }
 
+/*
+ * Wakeups.  By default the kernel wakes a waiting reader for every record
+ * committed after the reader caught up: an irq_work on the producer's CPU
+ * and a context switch for the reader, per record at low rates.  With
+ * targ_wakeup_bytes set, records are committed without a wakeup
+ * (BPF_RB_NO_WAKEUP) and the reader drains on its own clock; only once that
+ * many bytes wait unread is it woken (BPF_RB_FORCE_WAKEUP), so a burst is
+ * read before the ring fills.
+ */
+const volatile __u64 targ_wakeup_bytes = 0;
+
+static __always_inline __u64 wakeup_flag(void)
+{
+	if (!targ_wakeup_bytes)
+		return 0;
+	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= targ_wakeup_bytes ?
+		BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+}
+
 /* Copy a finished record into the ring; a full ring is counted, not hidden. */
 static __always_inline void submit_record(void *data, __u64 size)
 {
-	if (bpf_ringbuf_output(&events, data, size, 0))
+	if (bpf_ringbuf_output(&events, data, size, wakeup_flag()))
 		stat_inc(EUN_STAT_LOST);
 	else
 		stat_inc(EUN_STAT_SUBMITTED);
@@ -84,7 +103,7 @@ static __always_inline void *reserve_record(__u64 size)
 
 static __always_inline void commit_record(void *rec)
 {
-	bpf_ringbuf_submit(rec, 0);
+	bpf_ringbuf_submit(rec, wakeup_flag());
 	stat_inc(EUN_STAT_SUBMITTED);
 }
 
