@@ -10,7 +10,7 @@ events are written after their cgroup is gone.
 from __future__ import annotations
 
 import time
-from typing import Callable, Protocol
+from typing import Callable, Mapping, Protocol
 
 from .cgroups import parse_cgroup_path
 from .lookups import BackgroundLookups
@@ -104,6 +104,10 @@ class ContainerRegistry:
         if container.name is None and self._clock() >= self._retry_at.get(container.id, 0.0):
             self._enrich(container)
         return container
+
+    def cgroup_table(self) -> Mapping[int, Container]:
+        """cgroup id → container, live (read-only): the event path's fast lookup."""
+        return self._by_cgroup
 
     def is_container_cgroup(self, cgroup_id: int) -> bool:
         return cgroup_id in self._by_cgroup

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from datetime import datetime, timezone
+from typing import Callable
 
 
 class BootClock:
@@ -20,7 +21,21 @@ class BootClock:
         return ktime_ns + self.offset_ns
 
     def rfc3339(self, ktime_ns: int) -> str:
-        return rfc3339(self.wall_ns(ktime_ns))
+        return rfc3339(ktime_ns + self.offset_ns)
+
+    def rfc3339_of(self) -> "Callable[[int], str]":
+        """ktime → RFC 3339 text, as one call (made once: emitters call it per event)."""
+        offset = self.offset_ns
+
+        def text(ktime_ns: int) -> str:
+            global _last_second
+            wall = ktime_ns + offset
+            seconds = wall // 1_000_000_000
+            cached = _last_second
+            if cached[0] != seconds:
+                cached = _last_second = (seconds, _second_text(seconds))
+            return f"{cached[1]}.{(wall - seconds * 1_000_000_000) // 1000:06d}Z"
+        return text
 
 
 _last_second: tuple[int, str] = (-1, "")  # (second, its formatted text), replaced whole
@@ -32,6 +47,9 @@ def rfc3339(wall_ns: int) -> str:
     seconds, ns = divmod(wall_ns, 1_000_000_000)
     cached = _last_second
     if cached[0] != seconds:  # events come in bursts within one second
-        cached = (seconds, datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S"))
-        _last_second = cached
+        cached = _last_second = (seconds, _second_text(seconds))
     return f"{cached[1]}.{ns // 1000:06d}Z"
+
+
+def _second_text(seconds: int) -> str:
+    return datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")

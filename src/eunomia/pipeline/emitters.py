@@ -37,6 +37,7 @@ class EmitterContext:
     """What an emitter calls, bound once: the enricher's lookups and handlers."""
 
     container_of: Callable[[int, int, int], Any]        # (cgroup id, pid, mntns) → Container
+    known_cgroups: Any                                  # cgroup id → named Container, or None
     processes_get: Callable[[int], Any]                 # pid → Process | None
     rfc3339: Callable[[int], str]                       # boot-clock ns → RFC 3339 text
     add_known_process: Callable[[Event, int], None]     # what the process table knows of pid
@@ -93,6 +94,7 @@ def compile_emitter(ctx: EmitterContext, tracker: "TrackerDef", kind: str, layou
     namespace: dict[str, Any] = {
         "unpack_from": layout._struct.unpack_from, "decode_str": decode_str,
         "container_of": ctx.container_of, "container_fields": container_fields,
+        "known_cgroup": ctx.known_cgroups.get if ctx.known_cgroups is not None else (lambda cgroup_id: None),
         "processes_get": ctx.processes_get, "rfc3339": ctx.rfc3339,
         "add_known_process": ctx.add_known_process, "registry": ctx.registry,
         "post_enrich": tracker.post_enrich, "KIND": kind,
@@ -107,7 +109,10 @@ def compile_emitter(ctx: EmitterContext, tracker: "TrackerDef", kind: str, layou
         f"    op = {op}",
         f"    pid = v[{i['task.pid']}]",
         f"    ppid = v[{i['task.ppid']}]",
-        f"    container = container_of(v[{i['task.cgroup_id']}], pid, v[{i['task.mntns']}])",
+        # a container cgroup whose name is known: a dict lookup (else the enricher's full path)
+        f"    container = known_cgroup(v[{i['task.cgroup_id']}])",
+        "    if container is None or container.name is None:",
+        f"        container = container_of(v[{i['task.cgroup_id']}], pid, v[{i['task.mntns']}])",
         "    parent_block = {'pid': ppid}",
         f"    process = {{'pid': pid, 'tid': v[{i['task.tid']}], 'parent': parent_block, "
         f"'name': {src.expr('task.comm')}}}",

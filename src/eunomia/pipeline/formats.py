@@ -42,9 +42,17 @@ def duration_ms(ns: int) -> float:
     return round(ns / 1e6, 3)
 
 
+_CAP_TEXT: dict[int, str] = {}  # a machine's processes have few distinct capability sets
+
+
 def cap_set(bits: int) -> str:
     """Capability bits as /proc/<pid>/status shows CapEff: 16 hex digits."""
-    return f"{bits:016x}"
+    text = _CAP_TEXT.get(bits)
+    if text is None:
+        if len(_CAP_TEXT) >= 1024:
+            _CAP_TEXT.clear()
+        text = _CAP_TEXT[bits] = f"{bits:016x}"
+    return text
 
 
 # where an exec event's executable came from (enum eun_exe_flag), merged into `process`

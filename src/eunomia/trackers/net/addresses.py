@@ -55,7 +55,10 @@ def address_key(ip: str) -> bytes | None:
 
 def network_type(*ips: str | None) -> str:
     """"ipv6" when any end is an IPv6 address, else "ipv4"."""
-    return "ipv6" if any(ip and ":" in ip for ip in ips) else "ipv4"
+    for ip in ips:  # per connection event: a loop, not a generator
+        if ip and ":" in ip:
+            return "ipv6"
+    return "ipv4"
 
 
 @functools.lru_cache(maxsize=4096)

@@ -33,6 +33,7 @@ from .addresses import (
 )
 
 NET_KINDS = ("connect", "accept", "close", "bind", "listen", "dup")
+_NET_KIND_SET = frozenset(NET_KINDS)
 CLOSE_ONLY = ("bytes_sent", "bytes_received", "duration_ms")
 UDP_SENT, UDP_RECEIVED = 0, 1
 
@@ -70,7 +71,7 @@ def peer_name(registry: Registry, ip: str | None, port: int | None, transport: s
 def post_enrich(event: dict[str, Any], registry: Registry) -> None:
     """Keep the fields each kind has, set network.type, name both ends."""
     kind = event.get("type")
-    if kind not in NET_KINDS:
+    if kind not in _NET_KIND_SET:
         return
     network = event.setdefault("network", {})
     if kind != "close":
