@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import select
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ import pytest
 from eunomia.bpf import _libbpf
 from eunomia.bpf.errors import BpfError, VerifierError
 from eunomia.bpf.object import ObjectSpec
-from eunomia.bpf.ringbuf import RingBuffer
+from eunomia.bpf.ringbuf import RingBuffer, RingPoller
 from eunomia.trackers import discover
 
 from .conftest import ROOT
@@ -124,6 +125,65 @@ def test_the_kernel_wakes_the_reader_only_past_targ_wakeup_bytes(wakeup_bytes: i
     assert bool(ready) is woken
     assert [rec["args"] for kind, rec in seen if kind == "exec" and rec["task.comm"] == "echo"
             and rec["args"] == ["/bin/echo", "wakeup-check"]] == [["/bin/echo", "wakeup-check"]]
+
+
+def test_a_poller_woken_once_waits_again_for_records_committed_quietly():
+    """Level-triggered epoll would report a ring it reported before as ready
+    while any record waits, also one committed without a wakeup: the pump
+    would spin.  The poller waits its whole timeout and then drains."""
+    with ObjectSpec(discover()["exec"].object_path) as spec:
+        spec.set_knobs(filter_by_container=False, targ_wakeup_bytes=1 << 20)
+        with spec.load() as obj:
+            obj.attach_all()
+            ring = RingBuffer(obj.maps["events"])
+            subprocess.run(["/bin/echo", "first"], check=True, capture_output=True)
+            poller = RingPoller([ring], batch_delay=0)  # records wait: reported at once
+            try:
+                seen: list[list[str]] = []
+
+                def keep(record: memoryview) -> None:
+                    decoded = obj.decoder.decode(record)
+                    if decoded and decoded[0] == "exec" and decoded[1]["task.comm"] == "echo":
+                        seen.append(decoded[1]["args"])
+                t0 = time.monotonic()
+                poller.poll([keep], timeout=5)
+                first_wait = time.monotonic() - t0
+                subprocess.run(["/bin/echo", "second"], check=True, capture_output=True)
+                t0 = time.monotonic()
+                poller.poll([keep], timeout=0.6)
+                second_wait = time.monotonic() - t0
+            finally:
+                poller.close()
+                ring.close()
+    assert first_wait < 1
+    assert second_wait >= 0.5  # no wakeup, no spurious readiness: the whole timeout
+    assert seen == [["/bin/echo", "first"], ["/bin/echo", "second"]]
+
+
+def test_records_that_wrap_around_the_end_of_a_ring_read_whole():
+    """The ring's data is mapped once (not twice in a row), so a record
+    crossing the end is copied from its two parts."""
+    with ObjectSpec(discover()["exec"].object_path) as spec:
+        spec.maps["events"].max_entries = 16 << 10  # wraps every few dozen execs
+        spec.set_knobs(filter_by_container=False)
+        with spec.load() as obj:
+            obj.attach_all()
+            ring = RingBuffer(obj.maps["events"])
+            seen: list[list[str]] = []
+
+            def keep(record: memoryview) -> None:
+                kind, rec = obj.decoder.decode(record) or ("", {})
+                if kind == "exec" and rec["args"][:2] == ["/bin/echo", "wrap-check"]:
+                    seen.append(rec["args"])
+            try:
+                for n in range(300):
+                    # a different length each time, so records end at every alignment
+                    subprocess.run(["/bin/echo", "wrap-check", str(n), "x" * (n % 97)], check=True,
+                                   capture_output=True)
+                    ring.drain(keep)
+            finally:
+                ring.close()
+    assert seen == [["/bin/echo", "wrap-check", str(n), "x" * (n % 97)] for n in range(300)]
 
 
 def test_batch_lookup_reads_every_entry_across_batches():

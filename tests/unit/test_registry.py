@@ -214,3 +214,48 @@ def test_a_forgotten_container_leaves_every_table(populated, resolver):
     assert populated.forget(WEB) == []  # twice: nothing left
     # it may come back (a cgroup of that id again): learnt afresh
     assert populated.add_cgroup(4, f"/docker/{WEB}").name == "web"
+
+
+def test_forgetting_addresses_on_two_threads_while_containers_come_and_go():
+    """Docker's die events (its event thread) and cgroup removals (the pump)
+    both forget addresses while containers are added and forgotten."""
+    import sys
+    import threading
+
+    registry = ContainerRegistry([])
+    ids = [f"{n:064x}" for n in range(1, 200)]
+    failures: list[BaseException] = []
+    done = threading.Event()
+
+    def churn() -> None:
+        try:
+            while not done.is_set():
+                for cid in ids:
+                    registry.add_container(Container(id=cid, runtime="docker", name=cid[-6:], ips=[f"10.0.{cid[-2:]}"]))
+                for cid in ids:
+                    registry.forget(cid)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            failures.append(exc)
+
+    def forgetting() -> None:
+        try:
+            while not done.is_set():
+                for cid in ids:
+                    registry.forget_addresses(cid)
+                    registry.by_ip(f"10.0.{cid[-2:]}")
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            failures.append(exc)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        threads = [threading.Thread(target=churn), threading.Thread(target=forgetting),
+                   threading.Thread(target=forgetting)]
+        for t in threads:
+            t.start()
+        threading.Timer(0.5, done.set).start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert failures == []

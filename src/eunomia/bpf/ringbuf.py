@@ -2,10 +2,14 @@
 
 A ring-buffer map maps as: one consumer page (read-write, consumer_pos at
 offset 0), then one producer page (read-only, producer_pos at offset 0),
-then the data pages mapped twice in a row, so a record that wraps around
-the end is still contiguous.  Each record has an 8-byte header: a u32
-length whose bit 31 means "still being written" (BUSY) and bit 30 "thrown
-away" (DISCARD), then a u32 page offset; records are 8-byte aligned.
+then the data pages, which the kernel offers twice in a row so that a
+record wrapping around the end is contiguous.  Every page mapped is
+resident at once (the kernel maps the ring's pages when mmap is called), so
+we map the data once and copy the rare record that wraps: a ring of N bytes
+costs N of resident memory, not 2N.  Each record has an 8-byte header: a
+u32 length whose bit 31 means "still being written" (BUSY) and bit 30
+"thrown away" (DISCARD), then a u32 page offset; records are 8-byte aligned
+and the data size is a multiple of the page size, so a header never wraps.
 
 We read records in batches and publish the new consumer position once per
 batch: no ctypes callback per event.  Ordering: on x86-64 (TSO) plain loads
@@ -51,7 +55,7 @@ class RingBuffer:
         page = mmap.PAGESIZE
         try:
             self._consumer = mmap.mmap(self.fd, page, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE, offset=0)
-            self._producer = mmap.mmap(self.fd, page + 2 * self.size, mmap.MAP_SHARED, mmap.PROT_READ, offset=page)
+            self._producer = mmap.mmap(self.fd, page + self.size, mmap.MAP_SHARED, mmap.PROT_READ, offset=page)
         except OSError as exc:
             raise BpfError("cannot map ring buffer", errno=exc.errno, map=ring.name, obj=ring.obj_name) from exc
         self._data = memoryview(self._producer)[page:]
@@ -72,7 +76,7 @@ class RingBuffer:
         """
         consumer = _U64.unpack_from(self._consumer, 0)[0]
         producer = _U64.unpack_from(self._producer, 0)[0]
-        data, mask, count = self._data, self.mask, 0
+        data, mask, size, count = self._data, self.mask, self.size, 0
         while consumer < producer and count < max_records:
             offset = consumer & mask
             header = _U32.unpack_from(data, offset)[0]
@@ -80,7 +84,11 @@ class RingBuffer:
                 break
             length = header & ~(BUSY_BIT | DISCARD_BIT)
             if not header & DISCARD_BIT:
-                record = data[offset + HEADER_SIZE : offset + HEADER_SIZE + length]
+                start, end = offset + HEADER_SIZE, offset + HEADER_SIZE + length
+                if end <= size:
+                    record = data[start:end]
+                else:  # wraps around the end: the data is mapped once, so copy its two parts
+                    record = memoryview(bytes(data[start:]) + bytes(data[: end - size]))
                 try:
                     handle(record)
                 except BaseException as exc:
@@ -140,7 +148,11 @@ class RingPoller:
         self.batch_delay = batch_delay
         self._epoll = select.epoll()
         for ring in rings:
-            self._epoll.register(ring.fd, select.EPOLLIN)
+            # edge-triggered: level-triggered epoll re-checks a ring it reported
+            # and finds it ready while any record waits, also one committed
+            # without a wakeup; the pump would then spin instead of waiting.
+            # Every poll drains every ring, so no edge is missed.
+            self._epoll.register(ring.fd, select.EPOLLIN | select.EPOLLET)
 
     def poll(self, handlers: list[Callable[[memoryview], None]], timeout: float) -> int:
         """Wait up to ``timeout`` seconds, then drain every ring into its

@@ -9,6 +9,7 @@ events are written after their cgroup is gone.
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Callable, Mapping, Protocol
 
@@ -50,6 +51,7 @@ class ContainerRegistry:
         self._stopped: set[str] = set()
         self._gone_addresses: dict[str, tuple[Container, float]] = {}  # ip → (stopped holder, until)
         self._grace_until: dict[str, float] = {}  # stopped container id → its addresses name it until
+        self._forgetting = threading.Lock()
         # ip → cgroup id of the task that last used it as its own address
         # (the net tracker's kernel map): names a peer before Docker does
         self._address_owners: list[Callable[[str], int | None]] = []
@@ -172,18 +174,25 @@ class ContainerRegistry:
         return None
 
     def forget_addresses(self, container_id: str) -> None:
-        """A container stopped: its addresses may go to another one."""
-        self._stopped.add(container_id)
-        container = self._by_id.get(container_id)
-        now = self._clock()
-        self._gone_addresses = {ip: gone for ip, gone in self._gone_addresses.items() if now < gone[1]}
-        self._grace_until = {cid: until for cid, until in self._grace_until.items() if now < until}
-        self._grace_until[container_id] = now + ADDRESS_GRACE_SECONDS
-        if container is not None:
-            newness = {cid: n for n, cid in enumerate(self._by_id)}  # the newest holder wins
+        """A container stopped: its addresses may go to another one.
+
+        Called from the Docker event thread and from the pump (a cgroup's
+        removal): one at a time, and other threads' dicts only read from copies."""
+        with self._forgetting:
+            self._stopped.add(container_id)
+            container = self._by_id.get(container_id)
+            now = self._clock()
+            for ip in [ip for ip, gone in list(self._gone_addresses.items()) if now >= gone[1]]:
+                del self._gone_addresses[ip]
+            for cid in [cid for cid, until in list(self._grace_until.items()) if now >= until]:
+                del self._grace_until[cid]
+            self._grace_until[container_id] = now + ADDRESS_GRACE_SECONDS
+            if container is None:
+                return
+            newness = {cid: n for n, cid in enumerate(list(self._by_id))}  # the newest holder wins
             for ip in container.ips:
                 held = self._gone_addresses.get(ip)
-                if held is None or newness.get(held[0].id, -1) <= newness[container_id]:
+                if held is None or newness.get(held[0].id, -1) <= newness.get(container_id, -1):
                     self._gone_addresses[ip] = (container, now + ADDRESS_GRACE_SECONDS)
             container.ips = []
             container.published = {}

@@ -158,11 +158,14 @@ class TraceSession:
             if unknown:
                 raise ValueError(f"tracker {tracker.name!r} has no knob {', '.join(map(repr, unknown))}; "
                                  f"its knobs: {', '.join(sorted(known))}")
-            if WAKEUP_KNOB in known:  # drained on the pump's clock; woken early only when a quarter is full
+            if WAKEUP_KNOB in known and self.kernel_filter:
+                # drained on the pump's clock; woken early only when a quarter is full.
+                # (Not on hosts without cgroup v2: there each event's container is
+                # looked up in /proc, which a short-lived process leaves soon.)
                 knobs = {WAKEUP_KNOB: tracker.ringbuf_bytes // 4, **knobs}
-            else:
-                self._woken_per_record = True
             knobs = {**knobs, **overrides}
+            if not knobs.get(WAKEUP_KNOB):
+                self._woken_per_record = True
             spec.set_knobs(**{k: v for k, v in knobs.items() if k in known})
             for program, knob in tracker.knob_programs.items():
                 if not knobs.get(knob):
