@@ -8,7 +8,8 @@
    eunomia's own RingBuffer.drain (the batch reader) N times over:
      drain only                  the reader alone (a no-op handler)
      drain + unpack              + each record's one precompiled struct (from its BTF
-                                   layout) to a tuple: the emitters' decode
+                                   layout) to a tuple, as emitters start (strings and
+                                   paths still bytes: emitters decode those they place)
      drain + dict decode         + the object's RecordDecoder (a dict of dotted keys:
                                    the generic path the emitters are tested against)
      drain + decode + enrich     + the session's handler (counting, Enricher,

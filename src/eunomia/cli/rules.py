@@ -6,7 +6,6 @@ from pathlib import Path
 
 import typer
 
-from ..rules.ruleset import DEFAULT_RULES, RuleSetError, load_rule_set
 from ..sinks.escape import escape_text
 from . import app
 from .errors import UsageError, handle_errors
@@ -37,6 +36,8 @@ def check(files: list[Path] = typer.Argument(None, metavar="[FILE]...", show_def
     or event type this kernel side does not give yet, or `enabled: false`)
     with the reason.  Exit 0 when every file compiled; 2 with one line
     FILE:LINE:COLUMN naming what is wrong."""
+    from ..rules.ruleset import DEFAULT_RULES, RuleSetError, load_rule_set  # lark: with this command only
+
     files = list(files or [])
     if no_default_rules and not files:
         raise UsageError("--no-default-rules leaves nothing to check: give rule files too")

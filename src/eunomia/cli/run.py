@@ -8,12 +8,10 @@ from typing import Optional
 import typer
 
 from ..bpf import features
-from ..metrics.server import DEFAULT_ADDRESS
+from ..metrics import DEFAULT_ADDRESS
 from . import app
 from .errors import RuntimeFailure, check_seconds, handle_errors, require_root
-from .monitor import Monitor
 from .ready import check_ready_file
-from .settings import Settings, load_drift, load_rules, read_config
 
 EXAMPLES = f"""
 Examples:
@@ -87,6 +85,10 @@ def run(
     keeps (bytes per file, syscalls) are read from its maps when Prometheus
     scrapes; the summary line at the end says what was received and lost.
     """
+    # the monitor's modules (rules, metrics, drift) load with this command, not with every one
+    from .monitor import Monitor
+    from .settings import Settings, load_drift, load_rules, read_config
+
     check_seconds(timeout)
     cli = {"trackers": tracker, "containers": container, "host": host, "metrics": metrics, "sinks": sink,
            "rules": [str(r) for r in rules], "no_default_rules": no_default_rules, "baselines": [str(b) for b in baseline], "resolve": resolve, "format": fmt,

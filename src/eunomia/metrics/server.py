@@ -12,7 +12,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, ProcessCollector, start_http_server
 from prometheus_client.registry import Collector
 
-DEFAULT_ADDRESS = "127.0.0.1:9464"
+from . import DEFAULT_ADDRESS
 
 
 class MetricsAddressError(ValueError):

@@ -29,8 +29,11 @@ from pathlib import Path
 from typing import Any, Iterable
 
 import orjson
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError, best_match
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # jsonschema is imported when a document is first checked
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import ValidationError
 
 from ..recording.builder import EVENTS, Folded, fold_folder, rebuilt_index, rebuilt_report
 from ..recording.files import read_bounded
@@ -97,12 +100,16 @@ def validator(name: str) -> Draft202012Validator:
     """The validator of schema/<name>.schema.json ("index" or "report")."""
     text = resources.files("eunomia.recording.schema").joinpath(f"{name}.schema.json").read_text("utf-8")
     schema = orjson.loads(text)
+    from jsonschema import Draft202012Validator
+
     Draft202012Validator.check_schema(schema)
     return Draft202012Validator(schema)
 
 
 @functools.lru_cache(maxsize=None)
 def _extra_validator(name: str) -> Draft202012Validator:
+    from jsonschema import Draft202012Validator
+
     return Draft202012Validator(EXTRA_SCHEMAS[name])
 
 
@@ -351,6 +358,8 @@ def _check_version(path: Path, doc: dict[str, Any]) -> None:
 
 
 def _validate(path: Path, doc: dict[str, Any], schema: str) -> None:
+    from jsonschema.exceptions import best_match
+
     error = best_match(validator(schema).iter_errors(doc)) or best_match(_extra_validator(schema).iter_errors(doc))
     if error is not None:
         raise RecordingError(f"{show_path(path)}: invalid at {json_pointer(error)}: {_detail(error)}; "
