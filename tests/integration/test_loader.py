@@ -160,6 +160,24 @@ def test_a_poller_woken_once_waits_again_for_records_committed_quietly():
     assert seen == [["/bin/echo", "first"], ["/bin/echo", "second"]]
 
 
+def test_a_session_is_woken_by_the_kernel_only_when_a_quarter_of_a_ring_waits():
+    """The session sets targ_wakeup_bytes of every tracker to a quarter of its
+    ring, and then drains on its own clock (no batching delay after a wakeup)."""
+    import contextlib
+
+    from eunomia.cli.context import build_context
+    from eunomia.pipeline.scope import Scope
+    from eunomia.pipeline.session import TraceSession
+    from eunomia.trackers import select as select_trackers
+
+    context = build_context()
+    with contextlib.closing(context), TraceSession(select_trackers(["exec", "file"]), Scope(), context) as session:
+        assert session._poller is not None and session._poller.batch_delay == 0
+        set_to = {r.tracker.name: (r.knobs["targ_wakeup_bytes"], r.tracker.ringbuf_bytes) for r in session._running}
+    assert set(set_to) == {"cgroup", "exec", "file"}
+    assert all(knob == ring // 4 for knob, ring in set_to.values()), set_to
+
+
 def test_records_that_wrap_around_the_end_of_a_ring_read_whole():
     """The ring's data is mapped once (not twice in a row), so a record
     crossing the end is copied from its two parts."""

@@ -15,16 +15,15 @@ from __future__ import annotations
 import logging
 import struct
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Collection
 
-from ..bpf import features
-from ..bpf.errors import BpfError, NotSupportedError
+from ..bpf.errors import BpfError
 from ..bpf.layout import enum_short_names
 from ..bpf.maps import Map
-from ..bpf.object import Object, ObjectSpec, destroy_links
-from ..bpf.ringbuf import RingBuffer, RingPoller
+from ..bpf.object import destroy_links
+from ..bpf.ringbuf import RingPoller
 from ..bpf.tracefs import ensure_tracefs
 from ..context.docker import DockerResolver
 from ..context.model import HOST, Container
@@ -36,12 +35,12 @@ from .clock import BootClock
 from .enrich import Enricher, Event
 from .events import edge_of, named_now
 from .hold import HoldQueue
+from .loading import Running, check_features, load_tracker
 from .scope import VERDICT_KEEP, AmbiguousContainerError, Scope, UnknownContainerError
 
 log = logging.getLogger(__name__)
 
 SHARED_MAPS = ("container_verdicts", "filter_generation")  # one instance for all objects
-WAKEUP_KNOB = "targ_wakeup_bytes"  # common.h: bytes waiting unread before the kernel wakes the reader
 _RECORD_TYPE = struct.Struct("<I")  # every record starts with enum eun_event_type
 
 
@@ -62,14 +61,6 @@ class Context:
             self.docker.close()
 
 
-@dataclass
-class _Running:
-    tracker: TrackerDef
-    obj: Object
-    ring: RingBuffer
-    received: dict[str, int] = field(default_factory=dict)
-
-
 class TraceSession:
     def __init__(self, trackers: list[TrackerDef], scope: Scope, context: Context,
                  knobs: dict[str, dict[str, Any]] | None = None) -> None:
@@ -84,7 +75,7 @@ class TraceSession:
                                  context.mounts.unified, keyed_by_mntns=context.mounts.unified is None)
         self.selected_ids: set[str] = set()
         self.pending_names: set[str] = set()
-        self._running: list[_Running] = []
+        self._running: list[Running] = []
         self._poller: RingPoller | None = None
         self._verdicts: Map | None = None
         self._verdict_lock = threading.Lock()
@@ -98,7 +89,6 @@ class TraceSession:
         self.final_stats: dict[str, Any] | None = None
         self._handlers: tuple[Callable[..., None], list[Callable[[memoryview], None]]] | None = None
         self._hold: HoldQueue[tuple[TrackerDef, Event]] = HoldQueue()
-        self._woken_per_record = False  # a tracker without the wakeup knob (common.h)
 
     # -- start ---------------------------------------------------------------
     def __enter__(self) -> "TraceSession":
@@ -113,7 +103,7 @@ class TraceSession:
         self.close()
 
     def start(self) -> None:
-        self._check_features()
+        check_features(self.trackers)
         if any("tracepoint" in t.optional_programs.values() or "tracepoint" in t.needs for t in self.trackers):
             try:
                 ensure_tracefs()
@@ -135,55 +125,12 @@ class TraceSession:
         # a ring whose kernel side wakes the reader for every record is read a
         # little later after a wakeup, so that records come in batches
         self._poller = RingPoller([r.ring for r in self._running],
-                                  batch_delay=0.005 if self._woken_per_record else 0.0)
+                                  batch_delay=0.005 if any(r.woken_per_record for r in self._running) else 0.0)
 
-    def _check_features(self) -> None:
-        needed = {need for t in self.trackers for need in t.needs} | {"ringbuf", "raw_tracepoint", "bpf_loop"}
-        for name in sorted(needed):
-            feature = features.probe(name)
-            if not feature.available:
-                raise NotSupportedError(name, f"{feature.description} — unavailable: {feature.detail}")
-
-    def _load(self, tracker: TrackerDef, knobs: dict[str, Any], shared: dict[str, Map] | None = None) -> _Running:
-        with ObjectSpec(tracker.object_path) as spec:
-            spec.maps["events"].max_entries = tracker.ringbuf_bytes
-            for name, live in (shared or {}).items():
-                if name in spec.maps:
-                    spec.maps[name].reuse(live)
-            if tracker.knobs is not None:
-                knobs = {**knobs, **tracker.knobs()}
-            known = spec.knob_names()
-            overrides = self.knobs.get(tracker.name, {})
-            unknown = sorted(set(overrides) - set(known))
-            if unknown:
-                raise ValueError(f"tracker {tracker.name!r} has no knob {', '.join(map(repr, unknown))}; "
-                                 f"its knobs: {', '.join(sorted(known))}")
-            if WAKEUP_KNOB in known and self.kernel_filter:
-                # drained on the pump's clock; woken early only when a quarter is full.
-                # (Not on hosts without cgroup v2: there each event's container is
-                # looked up in /proc, which a short-lived process leaves soon.)
-                knobs = {WAKEUP_KNOB: tracker.ringbuf_bytes // 4, **knobs}
-            knobs = {**knobs, **overrides}
-            if not knobs.get(WAKEUP_KNOB):
-                self._woken_per_record = True
-            spec.set_knobs(**{k: v for k, v in knobs.items() if k in known})
-            for program, knob in tracker.knob_programs.items():
-                if not knobs.get(knob):
-                    spec.programs[program].autoload = False
-            for program, feature in tracker.optional_programs.items():
-                if not features.probe(feature).available:
-                    log.info("%s: %s off (no %s)", tracker.name, program, feature)
-                    spec.programs[program].autoload = False
-            obj = spec.load()
-        try:
-            obj.attach_all()
-            running = _Running(tracker, obj, RingBuffer(obj.maps["events"]))
-            if tracker.on_load is not None:
-                tracker.on_load(obj, self.ctx.registry)
-        except BaseException:
-            obj.close()
-            raise
-        for kind, layout in obj.decoder.layouts.values():
+    def _load(self, tracker: TrackerDef, knobs: dict[str, Any], shared: dict[str, Map] | None = None) -> Running:
+        running = load_tracker(tracker, knobs, shared=shared or {}, overrides=self.knobs.get(tracker.name, {}),
+                               drain_on_clock=self.kernel_filter, registry=self.ctx.registry)
+        for kind, layout in running.obj.decoder.layouts.values():
             self.enricher.plan(tracker, kind, layout)
         self._running.append(running)
         return running
@@ -267,7 +214,7 @@ class TraceSession:
         self._release(emit)
         return count
 
-    def _handler(self, running: _Running, emit: Callable[[TrackerDef, Event], None]) -> Callable[[memoryview], None]:
+    def _handler(self, running: Running, emit: Callable[[TrackerDef, Event], None]) -> Callable[[memoryview], None]:
         decoder, tracker, received = running.obj.decoder, running.tracker, running.received
         is_cgroup = tracker.name == "cgroup"
         # record type → its compiled emitter (emitters.py); the rest decode generically
