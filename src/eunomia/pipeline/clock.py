@@ -16,39 +16,32 @@ class BootClock:
         real = time.time_ns() if realtime_ns is None else realtime_ns
         mono = time.monotonic_ns() if monotonic_ns is None else monotonic_ns
         self.offset_ns = real - mono
+        # ktime → RFC 3339 text, one call (emitters call it per event)
+        self.rfc3339: Callable[[int], str] = _rfc3339_after(self.offset_ns)
 
     def wall_ns(self, ktime_ns: int) -> int:
         return ktime_ns + self.offset_ns
-
-    def rfc3339(self, ktime_ns: int) -> str:
-        return rfc3339(ktime_ns + self.offset_ns)
-
-    def rfc3339_of(self) -> "Callable[[int], str]":
-        """ktime → RFC 3339 text, as one call (made once: emitters call it per event)."""
-        offset = self.offset_ns
-
-        def text(ktime_ns: int) -> str:
-            global _last_second
-            wall = ktime_ns + offset
-            seconds = wall // 1_000_000_000
-            cached = _last_second
-            if cached[0] != seconds:
-                cached = _last_second = (seconds, _second_text(seconds))
-            return f"{cached[1]}.{(wall - seconds * 1_000_000_000) // 1000:06d}Z"
-        return text
 
 
 _last_second: tuple[int, str] = (-1, "")  # (second, its formatted text), replaced whole
 
 
-def rfc3339(wall_ns: int) -> str:
-    """RFC 3339 UTC with microseconds, e.g. 2026-11-28T12:00:00.123456Z."""
-    global _last_second
-    seconds, ns = divmod(wall_ns, 1_000_000_000)
-    cached = _last_second
-    if cached[0] != seconds:  # events come in bursts within one second
-        cached = _last_second = (seconds, _second_text(seconds))
-    return f"{cached[1]}.{ns // 1000:06d}Z"
+def _rfc3339_after(offset_ns: int) -> Callable[[int], str]:
+    """ns (plus offset_ns: wall-clock ns) → RFC 3339 UTC with microseconds."""
+
+    def text(ns: int) -> str:
+        global _last_second
+        wall = ns + offset_ns
+        seconds = wall // 1_000_000_000
+        cached = _last_second
+        if cached[0] != seconds:  # events come in bursts within one second
+            cached = _last_second = (seconds, _second_text(seconds))
+        return f"{cached[1]}.{(wall - seconds * 1_000_000_000) // 1000:06d}Z"
+    return text
+
+
+# wall-clock ns → text, e.g. 2026-11-28T12:00:00.123456Z
+rfc3339: Callable[[int], str] = _rfc3339_after(0)
 
 
 def _second_text(seconds: int) -> str:

@@ -94,7 +94,6 @@ def compile_emitter(ctx: EmitterContext, tracker: "TrackerDef", kind: str, layou
     namespace: dict[str, Any] = {
         "unpack_from": layout._struct.unpack_from, "decode_str": decode_str,
         "container_of": ctx.container_of, "container_fields": container_fields,
-        "known_cgroup": ctx.known_cgroups.get if ctx.known_cgroups is not None else (lambda cgroup_id: None),
         "processes_get": ctx.processes_get, "rfc3339": ctx.rfc3339,
         "add_known_process": ctx.add_known_process, "registry": ctx.registry,
         "post_enrich": tracker.post_enrich, "KIND": kind,
@@ -109,10 +108,16 @@ def compile_emitter(ctx: EmitterContext, tracker: "TrackerDef", kind: str, layou
         f"    op = {op}",
         f"    pid = v[{i['task.pid']}]",
         f"    ppid = v[{i['task.ppid']}]",
-        # a container cgroup whose name is known: a dict lookup (else the enricher's full path)
-        f"    container = known_cgroup(v[{i['task.cgroup_id']}])",
-        "    if container is None or container.name is None:",
-        f"        container = container_of(v[{i['task.cgroup_id']}], pid, v[{i['task.mntns']}])",
+    ]
+    full_lookup = f"container_of(v[{i['task.cgroup_id']}], pid, v[{i['task.mntns']}])"
+    if ctx.known_cgroups is None:
+        lines.append(f"    container = {full_lookup}")
+    else:  # a container cgroup whose name is known: a dict lookup (else the enricher's full path)
+        namespace["known_cgroup"] = ctx.known_cgroups.get
+        lines += [f"    container = known_cgroup(v[{i['task.cgroup_id']}])",
+                  "    if container is None or container.name is None:",
+                  f"        container = {full_lookup}"]
+    lines += [
         "    parent_block = {'pid': ppid}",
         f"    process = {{'pid': pid, 'tid': v[{i['task.tid']}], 'parent': parent_block, "
         f"'name': {src.expr('task.comm')}}}",
