@@ -85,13 +85,12 @@ def per_run(before: dict[int, tuple[int, int]], after: dict[int, tuple[int, int]
 
 
 class EmptyProgram:
-    """An empty program on raw_tp/sys_enter, raw_tp/sys_exit or the tracepoint
-    syscalls:sys_enter_connect, loaded in this process (bench/harness/empty.bpf.c)."""
+    """An empty program on raw_tp/sys_enter or raw_tp/sys_exit, loaded in this
+    process (bench/harness/empty.bpf.c)."""
 
     source = BENCH / "harness" / "empty.bpf.c"
     obj_path = BUILD / "empty.bpf.o"
-    PROGRAMS: ClassVar[dict[str, str]] = {"sys_enter": "bench_empty_enter", "sys_exit": "bench_empty_exit",
-                "tp_connect": "bench_empty_tp_connect"}
+    PROGRAMS: ClassVar[dict[str, str]] = {"sys_enter": "bench_empty_enter", "sys_exit": "bench_empty_exit"}
 
     def __init__(self, hook: str = "sys_enter") -> None:
         self.program = self.PROGRAMS[hook]

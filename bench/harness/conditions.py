@@ -12,10 +12,10 @@ wrap the workload's command (strace).
                             cannot select a container (there is no cgroup field), so every
                             process on the machine is audited
   strace                    `strace -f -o /dev/null` around the workload's process
-  empty-sys_enter, -sys_exit, -tp_connect, -sys_enter+tp_connect
-                            empty BPF programs on raw_tp/sys_enter, raw_tp/sys_exit, the
-                            tracepoint syscalls:sys_enter_connect, or two of them: what merely
-                            attaching such hooks costs every syscall (calibration, host loop)
+  empty-sys_enter, -sys_exit, -sys_enter+sys_exit
+                            empty BPF programs on raw_tp/sys_enter, raw_tp/sys_exit, or both:
+                            what merely attaching such hooks costs every syscall (calibration,
+                            host loop); both is the floor of one program per direction
 """
 
 from __future__ import annotations
@@ -224,7 +224,7 @@ class Auditd(Condition):
 
 
 class EmptyHook(Condition):
-    """Empty BPF programs on the hooks named in `hooks` ("sys_enter+tp_connect")."""
+    """Empty BPF programs on the hooks named in `hooks` ("sys_enter+sys_exit")."""
 
     def __init__(self, hooks: str) -> None:
         self.name = f"empty-{hooks}"

@@ -37,7 +37,7 @@ FULL = Profile(
     name="full", reps=5, loop_s=3.0, nginx_s=4, exec_s=3.0,
     nginx_conditions=ALL_CONDITIONS, exec_conditions=ALL_CONDITIONS,
     host_conditions=("alone", "eunomia-default", "eunomia-syscall"),
-    floors=("empty-sys_enter", "empty-sys_exit", "empty-tp_connect", "empty-sys_enter+tp_connect"),
+    floors=("empty-sys_enter", "empty-sys_exit", "empty-sys_enter+sys_exit"),
     storm_step_s=2.0, storm_max_rate=1 << 20, rates=(0, 1000, 10000, 50000), rates_step_s=8.0,
     bpf_stats_s=3.0, bpf_filtered_window=True, startup_runs=5, userspace_records=300_000, soak_s=600, soak_grace_s=60, budget_s=1500,
 )
@@ -47,7 +47,7 @@ QUICK = Profile(
     nginx_conditions=("alone", "eunomia-default", "eunomia-syscall"),
     exec_conditions=("alone", "eunomia-default"),
     host_conditions=("alone", "eunomia-default", "eunomia-syscall"),
-    floors=("empty-sys_enter", "empty-sys_enter+tp_connect"),
+    floors=("empty-sys_enter+sys_exit",),
     storm_step_s=0.5, storm_max_rate=1 << 20, rates=(0, 1000, 10000, 50000), rates_step_s=1.2,
     bpf_stats_s=0.8, bpf_filtered_window=False, startup_runs=3, userspace_records=60_000, soak_s=90, soak_grace_s=15, budget_s=170,
 )

@@ -20,12 +20,3 @@ int bench_empty_exit(void *ctx)
 }
 
 char LICENSE[] SEC("license") = "GPL";
-
-/* a syscall tracepoint (the perf kind: syscalls:sys_enter_<name>) runs through
- * a handler on the sys_enter tracepoint that is called for every syscall and
- * tests the syscall number: enabling one costs all syscalls a little */
-SEC("tracepoint/syscalls/sys_enter_connect")
-int bench_empty_tp_connect(void *ctx)
-{
-	return 0;
-}

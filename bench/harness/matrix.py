@@ -28,7 +28,10 @@ FILTERED = ("eunomia-default-filtered", "eunomia-syscall-filtered")
 # the same for every task: measured on the host loop, the least noisy)
 # (two probes on one tracepoint: it then calls them through an iterator, with
 # indirect calls, instead of one static call)
-FLOOR = ("empty-sys_enter", "empty-sys_exit", "empty-tp_connect", "empty-sys_enter+tp_connect")
+FLOOR = ("empty-sys_enter", "empty-sys_exit", "empty-sys_enter+sys_exit")
+# what any monitor that sees syscall arguments and results pays: one program
+# per direction (Eunomia's syscall dispatcher is exactly that many)
+FLOOR_BOTH = "empty-sys_enter+sys_exit"
 
 
 def plan(profile: Profile) -> list[tuple[str, list[str]]]:
@@ -130,6 +133,10 @@ def summarise(raw: dict[str, dict[str, list[dict[str, Any]]]], infos: dict[str, 
             "filtered_out_container": rnd(_ns_per_syscall(med("loop", cond + "-filtered"), med("loop", "alone"))),
             "host": rnd(_ns_per_syscall(med("loop-host", cond), med("loop-host", "alone"))),
         }
+    floor = (per_syscall.get(FLOOR_BOTH) or {}).get("host")
+    above_floor = {cond: {where: rnd(ns - floor) if ns is not None and floor is not None else None
+                          for where, ns in by_where.items()}
+                   for cond, by_where in per_syscall.items() if cond.startswith("eunomia-")}
     noise: dict[str, float | None] = {}
     for workload in ("loop", "loop-host"):
         values = [r["value"] for r in raw.get(workload, {}).get("alone", [])]
@@ -141,6 +148,7 @@ def summarise(raw: dict[str, dict[str, list[dict[str, Any]]]], infos: dict[str, 
         "workloads": table,
         "ns_per_syscall": per_syscall,
         "ns_per_syscall_noise": noise,
+        "ns_above_floor": above_floor,   # minus the FLOOR_BOTH row (host loop)
         "condition_info": infos,
         "errors": errors,
     }

@@ -20,8 +20,7 @@ COND_LABEL = {"alone": "alone", "eunomia-default": "Eunomia default", "eunomia-s
               "bpftrace": "bpftrace", "auditd": "auditd", "strace": "strace -f",
               "empty-sys_enter": "*floor: an empty raw_tp/sys_enter program*",
               "empty-sys_exit": "*floor: an empty raw_tp/sys_exit program*",
-              "empty-tp_connect": "*floor: an empty tracepoint syscalls:sys_enter_connect program*",
-              "empty-sys_enter+tp_connect": "*floor: both (two probes on the sys_enter tracepoint)*"}
+              "empty-sys_enter+sys_exit": "*floor: one empty program on each, raw_tp/sys_enter and sys_exit*"}
 
 
 def machine() -> dict[str, Any]:
@@ -150,10 +149,16 @@ def markdown(r: dict[str, Any]) -> str:
                          f"±{_n(noise.get('loop'), '{:.1f}')} ns | ±{_n(noise.get('loop-host'), '{:.1f}')} ns |")
         if floors:
             lines += ["", "Floor rows: empty BPF programs attached and nothing else, measured on the host loop: "
-                      "what the hooks cost every syscall of every task before a program does anything. A syscall "
-                      "tracepoint such as syscalls:sys_enter_connect is a probe on the sys_enter tracepoint that "
-                      "runs for every syscall and tests the number; with two probes on one tracepoint the kernel "
-                      "calls them through an iterator (indirect calls, retpolines) instead of one static call."]
+                      "what the hooks cost every syscall of every task before a program does anything. Eunomia "
+                      "attaches one program per direction (the syscall dispatcher), the last floor row."]
+        above = m.get("ns_above_floor") or {}
+        if any(v is not None for by_where in above.values() for v in by_where.values()):
+            lines += ["", "**Above the floor** (the cost per syscall minus the last floor row: what Eunomia's "
+                      "programs add to merely being attached)", "",
+                      "| condition | monitored container | filtered-out container | host |", "|---|---|---|---|"]
+            for c, by_where in above.items():
+                lines.append(f"| {COND_LABEL[c]} | " + " | ".join(_n(by_where.get(k), "{:,.1f} ns") for k in
+                             ("monitored_container", "filtered_out_container", "host")) + " |")
     storms = r.get("storms") or []
     if storms:
         lines += ["", "**Max events/s into Python with zero drops** (paced storm in the bench container, "

@@ -65,6 +65,11 @@ def number_of(name: str) -> int:
     return nr
 
 
+# syscalls added since Linux 5.1 have one number on every architecture
+# (the unified table): used when the installed libseccomp is older than them
+UNIFIED_NUMBERS = {"openat2": 437, "fchmodat2": 452}
+
+
 def numbers_of(*names: str) -> dict[str, int]:
     """Numbers of the names that exist here (e.g. no `open` on arm64)."""
     found = {}
@@ -72,7 +77,8 @@ def numbers_of(*names: str) -> dict[str, int]:
         try:
             found[name] = number_of(name)
         except UnknownSyscallError:
-            pass
+            if name in UNIFIED_NUMBERS:
+                found[name] = UNIFIED_NUMBERS[name]
     return found
 
 

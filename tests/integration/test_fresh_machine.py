@@ -2,9 +2,11 @@
 
 A fresh Debian 12 machine has no tracefs mounted (nothing mounts it without
 systemd).  These tests run eunomia in a child mount namespace in which
-tracefs is unmounted, so eunomia's own mounting runs even where a developer
+tracefs is unmounted, so what a new user meets runs even where a developer
 mounted tracefs by hand — the bug that once broke every trace for a new user
-while CI, on the developer's machine, stayed green.
+while CI, on the developer's machine, stayed green.  Tracing needs no
+tracefs (no program is on a classic tracepoint); doctor's tracepoint probe
+mounts it.
 
 They also check that every tool the tests run comes from a Debian package
 that the project's set-up (scripts/install-deps.sh) installs, so a package
@@ -50,9 +52,11 @@ def test_doctor_mounts_tracefs_itself_where_none_is_mounted():
     assert "Error" not in result.stderr and "Traceback" not in result.stderr
 
 
-def test_trace_mounts_tracefs_and_sees_a_failed_exec(tracer, containers):
-    # failed execs come only from the syscall tracepoints, which need tracefs
+def test_trace_needs_no_tracefs_and_sees_a_failed_exec(tracer, containers):
+    # failed execs come from the syscall handlers (sys_enter/sys_exit, tp_btf)
     t = tracer("exec", wrapper=WITHOUT_TRACEFS)
+    # `sh -c … exec "$@"`: the tracer is the wrapper's pid, in its mount namespace
+    assert " tracefs " not in Path(f"/proc/{t.proc.pid}/mounts").read_text()
     name = unique("fresh")
     result = containers.run(name, "sh", "-c", "/bin/echo fresh >/dev/null; /nonexistent/tool --x; exit 4")
     assert result.returncode == 4

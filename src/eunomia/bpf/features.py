@@ -36,7 +36,7 @@ DESCRIPTIONS = {
     "raw_tracepoint": "raw tracepoints (sched, cgroup, sys_enter): the cheap hooks",
     "kprobe": "kprobes: optional, nothing depends on them",
     "fentry": "fentry/fexit: optional, nothing depends on them",
-    "tp_btf": "BTF-typed tracepoints: optional, raw tracepoints used instead",
+    "tp_btf": "BTF-typed tracepoints (sys_enter, sys_exit): the syscall dispatcher",
     "lsm": "BPF LSM: optional, enforcement is left to seccomp and capabilities",
     "uprobe": "uprobes: user-space function hooks",
     "perf_event": "perf event programs: sampling",

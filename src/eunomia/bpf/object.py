@@ -16,7 +16,7 @@ import os
 import struct
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Collection, Iterable, Iterator
 
 from . import _libbpf
 from ._libbpf import captured_messages, lib
@@ -301,10 +301,11 @@ class Object:
         self.links: list[Link] = []
         self.decoder = RecordDecoder(self.btf)
 
-    def attach_all(self) -> list[Link]:
-        """Attach every loaded program by its section name."""
+    def attach_all(self, skip: Collection[str] = ()) -> list[Link]:
+        """Attach every loaded program by its section name, but those in
+        `skip` (e.g. programs only ever tail-called)."""
         for program in self.programs.values():
-            if program.loaded:
+            if program.loaded and program.name not in skip:
                 self.links.append(program.attach())
         return self.links
 

@@ -19,7 +19,7 @@ from ..context.oci import OciRoots
 from . import app
 from .errors import handle_errors
 
-ESSENTIAL = ("btf", "ringbuf", "raw_tracepoint", "bpf_loop")
+ESSENTIAL = ("btf", "ringbuf", "raw_tracepoint", "bpf_loop", "tp_btf")
 
 
 @app.command(epilog="Example:\n\n  sudo eunomia doctor")

@@ -19,6 +19,7 @@ from ..bpf.object import Object, ObjectSpec
 from ..bpf.ringbuf import RingBuffer
 from ..context.registry import ContainerRegistry
 from ..trackers import TrackerDef
+from .dispatch import Dispatcher
 
 log = logging.getLogger(__name__)
 
@@ -48,18 +49,26 @@ def check_features(trackers: list[TrackerDef]) -> None:
 
 
 def load_tracker(tracker: TrackerDef, knobs: dict[str, Any], *, shared: dict[str, Map],
-                 overrides: dict[str, Any], drain_on_clock: bool, registry: ContainerRegistry) -> Running:
+                 overrides: dict[str, Any], drain_on_clock: bool, registry: ContainerRegistry,
+                 dispatcher: Dispatcher | None = None) -> Running:
     """Load, attach and map one tracker.  `knobs` are the session's (the
     container filter), then the tracker's own, then `overrides` (the
     caller's, checked against the object's knobs).  With `drain_on_clock`
-    the kernel wakes the reader only when a quarter of the ring waits."""
+    the kernel wakes the reader only when a quarter of the ring waits.  Its
+    syscall handlers go to the `dispatcher`, never attached themselves."""
+    if tracker.syscall_handlers and dispatcher is None:
+        raise ValueError(f"tracker {tracker.name!r} has syscall handlers: it needs the dispatcher")
     with ObjectSpec(tracker.object_path) as spec:
         spec.maps["events"].max_entries = tracker.ringbuf_bytes
+        if dispatcher is not None:
+            shared = {**shared, **dispatcher.maps_for(tracker)}
         for name, live in shared.items():
             if name in spec.maps:
                 spec.maps[name].reuse(live)
         if tracker.knobs is not None:
             knobs = {**knobs, **tracker.knobs()}
+        if dispatcher is not None:
+            knobs = {**knobs, **dispatcher.knobs_for(tracker)}
         known = spec.knob_names()
         unknown = sorted(set(overrides) - set(known))
         if unknown:
@@ -80,7 +89,9 @@ def load_tracker(tracker: TrackerDef, knobs: dict[str, Any], *, shared: dict[str
                 spec.programs[program].autoload = False
         obj = spec.load()
     try:
-        obj.attach_all()
+        if dispatcher is not None:
+            dispatcher.register(tracker, obj)
+        obj.attach_all(skip=tracker.syscall_handlers)
         running = Running(tracker, obj, RingBuffer(obj.maps["events"]), knobs=knobs)
         if tracker.on_load is not None:
             tracker.on_load(obj, registry)

@@ -24,7 +24,6 @@ from ..bpf.layout import enum_short_names
 from ..bpf.maps import Map
 from ..bpf.object import destroy_links
 from ..bpf.ringbuf import RingPoller
-from ..bpf.tracefs import ensure_tracefs
 from ..context.docker import DockerResolver
 from ..context.model import HOST, Container
 from ..context.mounts import CgroupMounts, walk_cgroups
@@ -35,6 +34,7 @@ from .clock import BootClock
 from .enrich import Enricher, Event
 from .events import edge_of, named_now
 from .hold import HoldQueue
+from .dispatch import COUNTING_TRACKER, Dispatcher, Routes
 from .loading import Running, check_features, load_tracker
 from .scope import VERDICT_KEEP, AmbiguousContainerError, Scope, UnknownContainerError
 
@@ -76,6 +76,7 @@ class TraceSession:
         self.selected_ids: set[str] = set()
         self.pending_names: set[str] = set()
         self._running: list[Running] = []
+        self._dispatcher: Dispatcher | None = None
         self._poller: RingPoller | None = None
         self._verdicts: Map | None = None
         self._verdict_lock = threading.Lock()
@@ -104,11 +105,6 @@ class TraceSession:
 
     def start(self) -> None:
         check_features(self.trackers)
-        if any("tracepoint" in t.optional_programs.values() or "tracepoint" in t.needs for t in self.trackers):
-            try:
-                ensure_tracefs()
-            except OSError as exc:
-                log.warning("%s", exc)
         cgroup_tracker = discover()["cgroup"]
         cgroup = self._load(cgroup_tracker, {"filter_all_containers": self.scope.all_containers})
         self._verdicts = cgroup.obj.maps["container_verdicts"].typed("<Q", "<B")
@@ -120,16 +116,29 @@ class TraceSession:
         # without cgroup v2 ids (v1-only hosts) the kernel cannot tell
         # containers apart: everything comes up and is filtered here
         knobs = self.scope.knobs() if self.kernel_filter else {"filter_by_container": False}
+        self._load_dispatcher(knobs, shared)
         for tracker in self.trackers:
             self._load(tracker, knobs, shared=shared)
+        if self._dispatcher is not None:  # once every handler is in place
+            self._dispatcher.attach()
         # a ring whose kernel side wakes the reader for every record is read a
         # little later after a wakeup, so that records come in batches
         self._poller = RingPoller([r.ring for r in self._running],
                                   batch_delay=0.005 if any(r.woken_per_record for r in self._running) else 0.0)
 
+    def _load_dispatcher(self, knobs: dict[str, Any], shared: dict[str, Map]) -> None:
+        """The one program on sys_enter/sys_exit, for the trackers' syscall handlers."""
+        counting = any(t.name == COUNTING_TRACKER for t in self.trackers)
+        routes = Routes.of(self.trackers)
+        if not routes.levels and not counting:
+            return
+        failures = bool(self.knobs.get(COUNTING_TRACKER, {}).get("targ_failures"))
+        self._dispatcher = Dispatcher.load(routes, knobs, shared=shared, counting=counting, failures=failures)
+
     def _load(self, tracker: TrackerDef, knobs: dict[str, Any], shared: dict[str, Map] | None = None) -> Running:
         running = load_tracker(tracker, knobs, shared=shared or {}, overrides=self.knobs.get(tracker.name, {}),
-                               drain_on_clock=self.kernel_filter, registry=self.ctx.registry)
+                               drain_on_clock=self.kernel_filter, registry=self.ctx.registry,
+                               dispatcher=self._dispatcher)
         for kind, layout in running.obj.decoder.layouts.values():
             self.enricher.plan(tracker, kind, layout)
         self._running.append(running)
@@ -366,9 +375,13 @@ class TraceSession:
         if self._poller is not None:
             self._poller.close()
             self._poller = None
-        # every tracker's links at once: each detach waits for the kernel
-        destroy_links([link for r in self._running for link in r.obj.links])
+        # every link at once: each detach waits for the kernel
+        dispatcher_links = self._dispatcher.links if self._dispatcher is not None else []
+        destroy_links([*dispatcher_links, *(link for r in self._running for link in r.obj.links)])
         for r in reversed(self._running):
             r.ring.close()
             r.obj.close()
         self._running.clear()
+        if self._dispatcher is not None:
+            self._dispatcher.close()
+            self._dispatcher = None

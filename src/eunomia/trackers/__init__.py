@@ -24,6 +24,18 @@ Aggregates = Callable[["Object", "ContainerRegistry"], list[dict[str, Any]]]
 
 
 @dataclass(frozen=True)
+class Handles:
+    """What a syscall handler program (EUN_SYSCALL_ENTER/EXIT, see
+    eunomia/dispatch.h) is for: the dispatcher tail-calls it for these
+    syscalls (those that exist on this architecture)."""
+
+    syscalls: tuple[str, ...]
+    # also the calls of tasks the container filter discards (a host process
+    # signalling into a container; a call's state cleaned up at its exit)
+    every_task: bool = False
+
+
+@dataclass(frozen=True)
 class TrackerDef:
     """What the pipeline needs to know to run a tracker."""
 
@@ -37,6 +49,9 @@ class TrackerDef:
     # program → the knob that turns it on: not even loaded while the knob is
     # off (an attached program costs every call of its hook, even when empty)
     knob_programs: dict[str, str] = field(default_factory=dict)
+    # its syscall handlers: program → what it handles; never attached, the
+    # syscall dispatcher calls them (pipeline/dispatch.py)
+    syscall_handlers: dict[str, Handles] = field(default_factory=dict)
     # record field → where it goes in the event (dotted ECS path); fields of
     # struct eun_task are placed by the pipeline for every tracker
     fields: dict[str, str] = field(default_factory=dict)

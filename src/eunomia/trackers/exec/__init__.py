@@ -1,6 +1,6 @@
 """exec: process lifecycle — fork, exec (successful and failed), exit."""
 
-from eunomia.trackers import TrackerDef
+from eunomia.trackers import Handles, TrackerDef
 
 
 def login_uid(value: int) -> int:
@@ -11,11 +11,14 @@ def login_uid(value: int) -> int:
 TRACKER = TrackerDef(
     name="exec",
     summary="process lifecycle: exec (with argv, cwd, failures) and exit (code, lifetime)",
-    needs=("ringbuf", "raw_tracepoint", "bpf_loop"),
-    # failed execs come from syscall tracepoints; without tracefs they are off
-    optional_programs={
-        "handle_enter_execve": "tracepoint", "handle_enter_execveat": "tracepoint",
-        "handle_exit_execve": "tracepoint", "handle_exit_execveat": "tracepoint",
+    needs=("ringbuf", "raw_tracepoint", "bpf_loop", "tp_btf"),
+    # failed execs: the call's pointers kept at entry, read at a failed exit;
+    # every task's calls (the entry counts those the filter discards, the
+    # exit drops the entry's state)
+    syscall_handlers={
+        "enter__execve": Handles(("execve",), every_task=True),
+        "enter__execveat": Handles(("execveat",), every_task=True),
+        "exit__execve": Handles(("execve", "execveat"), every_task=True),
     },
     ringbuf_bytes=2 << 20,
     # fork events keep the process table's parent chain; they are not printed

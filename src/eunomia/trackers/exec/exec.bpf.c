@@ -6,12 +6,13 @@
  * fires after the new image is in place: argv is read from the new mm's
  * arg_start..arg_end and the executable from mm->exe_file (for a script,
  * the interpreter the kernel actually ran).  A failed execve never reaches
- * that point, so sys_enter_execve{,at} remembers the user pointers and
- * sys_exit_execve{,at} reads them only when the call failed — the caller's
- * memory is still intact then.
+ * that point, so the entry of execve/execveat (a syscall handler, see
+ * eunomia/dispatch.h) remembers the user pointers and their exit reads them
+ * only when the call failed — the caller's memory is still intact then.
  */
 #include "eunomia/common.h"
 #include "eunomia/tail.h"
+#include "eunomia/dispatch.h"
 
 /* argv, then room for two paths (executable and cwd) */
 #define EXEC_TAIL_BYTES (EXEC_ARGS_BYTES + 2 * EUN_PATH_BYTES)
@@ -299,26 +300,16 @@ int BPF_PROG(handle_exit, struct task_struct *task)
 	return 0;
 }
 
-SEC("tracepoint/syscalls/sys_enter_execve")
-int handle_enter_execve(struct trace_event_raw_sys_enter *ctx)
+/* execve(filename, argv, envp), execveat(dirfd, filename, argv, envp, flags) */
+EUN_SYSCALL_ENTER(execve)
 {
-	return remember_execve((const char *)ctx->args[0], (const char *const *)ctx->args[1]);
+	remember_execve((const char *)EUN_ARG(regs, 0), (const char *const *)EUN_ARG(regs, 1));
 }
 
-SEC("tracepoint/syscalls/sys_enter_execveat")
-int handle_enter_execveat(struct trace_event_raw_sys_enter *ctx)
+EUN_SYSCALL_ENTER(execveat)
 {
-	return remember_execve((const char *)ctx->args[1], (const char *const *)ctx->args[2]);
+	remember_execve((const char *)EUN_ARG(regs, 1), (const char *const *)EUN_ARG(regs, 2));
 }
 
-SEC("tracepoint/syscalls/sys_exit_execve")
-int handle_exit_execve(struct trace_event_raw_sys_exit *ctx)
-{
-	return trace_execve_return(ctx->ret);
-}
-
-SEC("tracepoint/syscalls/sys_exit_execveat")
-int handle_exit_execveat(struct trace_event_raw_sys_exit *ctx)
-{
-	return trace_execve_return(ctx->ret);
-}
+/* execve and execveat */
+EUN_SYSCALL_EXIT(execve) { trace_execve_return(ret); }

@@ -6,50 +6,43 @@ from __future__ import annotations
 from typing import Any
 
 from eunomia import syscalls
-from eunomia.trackers import TrackerDef
+from eunomia.trackers import Handles, TrackerDef
 
 from .formats import FORMATTERS
 from .io import read_file_bytes
 from .paths import RAW, PathMemory, finish_event
 
 # counted in the file_bytes map (the copy calls at both ends)
-READ_WRITE = ("read", "write", "pread64", "pwrite64", "readv", "writev",
-              "preadv", "pwritev", "preadv2", "pwritev2",
-              "sendfile", "splice", "copy_file_range")
+READS = ("read", "pread64", "readv", "preadv", "preadv2")
+WRITES = ("write", "pwrite64", "writev", "pwritev", "pwritev2")
+COPIES = ("splice", "copy_file_range")  # sendfile has its own order of fds
+READ_WRITE = READS + WRITES + ("sendfile",) + COPIES
 # one event each; the legacy ones (open, creat, rename, …) exist on x86-64, not arm64
 FILE_OPS = ("open", "creat", "openat", "openat2", "unlink", "unlinkat", "rmdir",
             "rename", "renameat", "renameat2", "chmod", "fchmod", "fchmodat", "fchmodat2",
             "chown", "lchown", "fchown", "fchownat", "mkdir", "mkdirat",
             "symlink", "symlinkat", "link", "linkat", "truncate", "ftruncate")
-# syscalls added since Linux 5.1 have one number on every architecture: used
-# when the installed libseccomp is older than the syscall
-UNIFIED_NUMBERS = {"openat2": 437, "fchmodat2": 452}
 NR_NONE = 0xFFFFFFFF      # FILE_NR_NONE: this syscall does not exist here
-MASK_WORDS = 8            # targ_syscall_mask_0..7: syscall numbers 0..511
+
+# file.bpf.c's handlers: the byte counts see the calls of monitored tasks
+# only; the operations every task's, so that those the container filter
+# discards are counted (the `filtered` statistic)
+SYSCALL_HANDLERS = {
+    "exit__read": Handles(READS),
+    "exit__write": Handles(WRITES),
+    "exit__sendfile": Handles(("sendfile",)),
+    "exit__copy": Handles(COPIES),
+    "exit__file_op": Handles(FILE_OPS, every_task=True),
+}
 
 # paths learnt from events during this process's traces, for the byte counts
 MEMORY = PathMemory()
 
 
-def syscall_numbers() -> dict[str, int]:
-    """Number of every watched syscall that exists on this architecture."""
-    names = READ_WRITE + FILE_OPS
-    found = syscalls.numbers_of(*names)
-    for name, number in UNIFIED_NUMBERS.items():
-        found.setdefault(name, number)
-    return found
-
-
 def knobs() -> dict[str, int]:
-    """targ_nr_<syscall> for each watched syscall, and the mask the hot path tests."""
-    numbers = syscall_numbers()
-    values = {f"targ_nr_{name}": numbers.get(name, NR_NONE) for name in READ_WRITE + FILE_OPS}
-    masks = [0] * MASK_WORDS
-    for number in numbers.values():
-        if 0 <= number < 64 * MASK_WORDS:
-            masks[number >> 6] |= 1 << (number & 63)
-    values.update({f"targ_syscall_mask_{i}": mask for i, mask in enumerate(masks)})
-    return values
+    """targ_nr_<syscall> for each file operation: how its handler tells them apart."""
+    numbers = syscalls.numbers_of(*FILE_OPS)
+    return {f"targ_nr_{name}": numbers.get(name, NR_NONE) for name in FILE_OPS}
 
 
 def post_enrich(event: dict[str, Any], registry: Any) -> None:
@@ -64,7 +57,7 @@ TRACKER = TrackerDef(
     name="file",
     summary="file opens (absolute path, flags, fd/errno), unlink, rename, chmod, chown, mkdir, "
             "links, truncate; bytes read/written per container and file",
-    needs=("ringbuf", "raw_tracepoint", "bpf_loop"),
+    needs=("ringbuf", "raw_tracepoint", "bpf_loop", "tp_btf"),
     ringbuf_bytes=8 << 20,
     # the kernel's pieces go under RAW; post_enrich turns them into `file`
     fields={
@@ -84,6 +77,7 @@ TRACKER = TrackerDef(
     },
     formatters=FORMATTERS,
     knobs=knobs,
+    syscall_handlers=SYSCALL_HANDLERS,
     aggregates=aggregates,
     on_forget=MEMORY.forget_containers,
     post_enrich=post_enrich,

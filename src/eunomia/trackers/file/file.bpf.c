@@ -6,15 +6,16 @@
  * read/write/pread64/pwrite64/readv/writev/preadv(2)/pwritev(2) family and
  * the copies sendfile/splice/copy_file_range, on regular files only.
  *
- * One hook, raw_tp/sys_exit, serves everything.  At syscall exit the result
- * is known and the arguments are still in the task's registers (and the
- * caller's memory still holds the path strings), so no per-call state has to
- * be kept between entry and exit.  Syscall numbers come from user space as
- * knobs (libseccomp's table for this architecture), which also makes the
- * legacy calls (open, creat, rename, …) simply absent where the
- * architecture lacks them.  The hook runs for every syscall on the machine:
- * a 512-bit mask of the watched numbers (8 knobs) rejects the rest after one
- * register read.
+ * Everything is seen at syscall exit, in handlers the syscall dispatcher
+ * (eunomia/dispatch.h) tail-calls for the watched numbers of monitored
+ * tasks only: one per kind of call (reads, writes, the copies, the file
+ * operations).  At exit the result is known and the arguments are still in
+ * the task's registers (and the caller's memory still holds the path
+ * strings), so no per-call state has to be kept between entry and exit.
+ * Which numbers each handler gets is said in user space (libseccomp's
+ * table for this architecture), which also makes the legacy calls (open,
+ * creat, rename, …) simply absent where the architecture lacks them; the
+ * file operations' handler tells them apart by the knobs targ_nr_*.
  *
  * Paths: a successful open (and the fd-based fchmod/fchown/ftruncate) is
  * named by the file the descriptor now refers to, walked to the task's root
@@ -25,6 +26,7 @@
 #include "eunomia/common.h"
 #include "eunomia/tail.h"
 #include "eunomia/file_fd.h"
+#include "eunomia/dispatch.h"
 
 #define FILE_NAME_BYTES 4096   /* PATH_MAX: a path string as passed */
 
@@ -88,12 +90,8 @@ struct event_file {
 
 EUN_EVENT(event_file);
 
-/* syscall numbers, set from user space; FILE_NR_NONE when absent here */
+/* the file operations' numbers, set from user space; FILE_NR_NONE when absent here */
 #define FILE_NR(name) const volatile __u32 targ_nr_##name = FILE_NR_NONE
-FILE_NR(read); FILE_NR(write); FILE_NR(pread64); FILE_NR(pwrite64);
-FILE_NR(readv); FILE_NR(writev); FILE_NR(preadv); FILE_NR(pwritev);
-FILE_NR(preadv2); FILE_NR(pwritev2);
-FILE_NR(sendfile); FILE_NR(splice); FILE_NR(copy_file_range);
 FILE_NR(open); FILE_NR(creat); FILE_NR(openat); FILE_NR(openat2);
 FILE_NR(unlink); FILE_NR(unlinkat); FILE_NR(rmdir);
 FILE_NR(rename); FILE_NR(renameat); FILE_NR(renameat2);
@@ -101,12 +99,6 @@ FILE_NR(chmod); FILE_NR(fchmod); FILE_NR(fchmodat); FILE_NR(fchmodat2);
 FILE_NR(chown); FILE_NR(lchown); FILE_NR(fchown); FILE_NR(fchownat);
 FILE_NR(mkdir); FILE_NR(mkdirat); FILE_NR(symlink); FILE_NR(symlinkat);
 FILE_NR(link); FILE_NR(linkat); FILE_NR(truncate); FILE_NR(ftruncate);
-
-/* bit n of targ_syscall_mask_<n / 64>: syscall n is one of the above */
-const volatile __u64 targ_syscall_mask_0 = 0, targ_syscall_mask_1 = 0;
-const volatile __u64 targ_syscall_mask_2 = 0, targ_syscall_mask_3 = 0;
-const volatile __u64 targ_syscall_mask_4 = 0, targ_syscall_mask_5 = 0;
-const volatile __u64 targ_syscall_mask_6 = 0, targ_syscall_mask_7 = 0;
 
 struct file_bytes_key {
 	eun_cgroup_id cgroup_id;
@@ -168,41 +160,9 @@ struct {
 } file_scratch SEC(".maps");
 
 /* ------------------------------------------------------------------ */
-/* the hot path: every syscall exit on the machine                      */
+/* bytes read and written: every read and write of a monitored task     */
 
-static __always_inline bool watched(long nr)
-{
-	__u64 word;
-
-	if ((unsigned long)nr >= 512)
-		return false;
-	switch (nr >> 6) {
-	case 0: word = targ_syscall_mask_0; break;
-	case 1: word = targ_syscall_mask_1; break;
-	case 2: word = targ_syscall_mask_2; break;
-	case 3: word = targ_syscall_mask_3; break;
-	case 4: word = targ_syscall_mask_4; break;
-	case 5: word = targ_syscall_mask_5; break;
-	case 6: word = targ_syscall_mask_6; break;
-	default: word = targ_syscall_mask_7; break;
-	}
-	return (word >> (nr & 63)) & 1;
-}
-
-enum io_kind { IO_NONE, IO_READ, IO_WRITE, IO_COPY };
-
-static __always_inline enum io_kind io_kind_of(long nr)
-{
-	if (nr == targ_nr_read || nr == targ_nr_pread64 || nr == targ_nr_readv ||
-	    nr == targ_nr_preadv || nr == targ_nr_preadv2)
-		return IO_READ;
-	if (nr == targ_nr_write || nr == targ_nr_pwrite64 || nr == targ_nr_writev ||
-	    nr == targ_nr_pwritev || nr == targ_nr_pwritev2)
-		return IO_WRITE;
-	if (nr == targ_nr_sendfile || nr == targ_nr_splice || nr == targ_nr_copy_file_range)
-		return IO_COPY;
-	return IO_NONE;
-}
+enum io_kind { IO_READ, IO_WRITE, IO_SENDFILE, IO_COPY };
 
 static __always_inline void add_bytes(struct file_bytes *v, long ret, bool is_write)
 {
@@ -256,29 +216,36 @@ static __always_inline void count_fd(eun_cgroup_id cgroup_id, int fd, long bytes
  * sendfile(out, in, …), splice(in, …, out, …), copy_file_range(in, …, out, …)
  * move bytes from one fd to another: both ends are counted.
  */
-static __always_inline int account_io(struct pt_regs *regs, long ret, long nr,
-				      enum io_kind kind)
+static __always_inline void account_io(struct pt_regs *regs, long ret, enum io_kind kind)
 {
 	eun_cgroup_id cgroup_id;
 	int in, out;
 
-	if (ret < 0 || should_discard_cached(&cgroup_id) || eun_compat_syscall())
-		return 0;
-	if (kind != IO_COPY) {
-		count_fd(cgroup_id, PT_REGS_PARM1_CORE_SYSCALL(regs), ret, kind == IO_WRITE);
-		return 0;
+	if (ret < 0 || should_discard_cached(&cgroup_id))
+		return;
+	if (kind == IO_READ || kind == IO_WRITE) {
+		count_fd(cgroup_id, EUN_ARG(regs, 0), ret, kind == IO_WRITE);
+		return;
 	}
-	if (nr == targ_nr_sendfile) {
-		out = PT_REGS_PARM1_CORE_SYSCALL(regs);
-		in = PT_REGS_PARM2_CORE_SYSCALL(regs);
+	if (kind == IO_SENDFILE) {
+		out = EUN_ARG(regs, 0);
+		in = EUN_ARG(regs, 1);
 	} else {
-		in = PT_REGS_PARM1_CORE_SYSCALL(regs);
-		out = PT_REGS_PARM3_CORE_SYSCALL(regs);
+		in = EUN_ARG(regs, 0);
+		out = EUN_ARG(regs, 2);
 	}
 	count_fd(cgroup_id, in, ret, false);
 	count_fd(cgroup_id, out, ret, true);
-	return 0;
 }
+
+/* read, pread64, readv, preadv, preadv2 */
+EUN_SYSCALL_EXIT(read) { account_io(regs, ret, IO_READ); }
+/* write, pwrite64, writev, pwritev, pwritev2 */
+EUN_SYSCALL_EXIT(write) { account_io(regs, ret, IO_WRITE); }
+/* sendfile(out, in, …) */
+EUN_SYSCALL_EXIT(sendfile) { account_io(regs, ret, IO_SENDFILE); }
+/* splice(in, …, out, …), copy_file_range(in, …, out, …) */
+EUN_SYSCALL_EXIT(copy) { account_io(regs, ret, IO_COPY); }
 
 /* ------------------------------------------------------------------ */
 /* file operations: one event each                                      */
@@ -574,12 +541,10 @@ static __always_inline int trace_file_op(struct pt_regs *regs, long ret, long nr
 		stat_inc(EUN_STAT_FILTERED);
 		return 0;
 	}
-	if (eun_compat_syscall())
-		return 0;
-	a[0] = PT_REGS_PARM1_CORE_SYSCALL(regs);
-	a[1] = PT_REGS_PARM2_CORE_SYSCALL(regs);
-	a[2] = PT_REGS_PARM3_CORE_SYSCALL(regs);
-	a[3] = PT_REGS_PARM4_CORE_SYSCALL(regs);
+	a[0] = EUN_ARG(regs, 0);
+	a[1] = EUN_ARG(regs, 1);
+	a[2] = EUN_ARG(regs, 2);
+	a[3] = EUN_ARG(regs, 3);
 	if (!decode_open(nr, a, &c) && !decode_names(nr, a, &c) && !decode_attrs(nr, a, &c))
 		return 0;
 	if (c.op == FILE_OP_OPEN && ret >= 0 && open_is_repeat(cgroup_id, (int)ret, c.flags))
@@ -613,16 +578,5 @@ static __always_inline int trace_file_op(struct pt_regs *regs, long ret, long nr
 	return 0;
 }
 
-SEC("raw_tp/sys_exit")
-int BPF_PROG(handle_sys_exit, struct pt_regs *regs, long ret)
-{
-	long nr = EUN_SYSCALL_NR(regs);
-	enum io_kind io;
-
-	if (!watched(nr))
-		return 0;
-	io = io_kind_of(nr);
-	if (io != IO_NONE)
-		return account_io(regs, ret, nr, io);
-	return trace_file_op(regs, ret, nr);
-}
+/* every file operation of FILE_OPS, told apart by number */
+EUN_SYSCALL_EXIT(file_op) { trace_file_op(regs, ret, EUN_NR(regs)); }

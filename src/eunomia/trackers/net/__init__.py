@@ -10,21 +10,25 @@ host (see peers.py), which makes the container↔container map.
 
 import os
 
-from eunomia.trackers import TrackerDef
+from eunomia.trackers import Handles, TrackerDef
 
 from .addresses import format_ip, socket_family
 from .peers import aggregates, post_enrich, watch_address_owners
 
-# the syscall tracepoints need tracefs; without it connect/close still work
-# (they come from raw tracepoints), accept, bind, listen and UDP peers do not
-_SYSCALL_PROGRAMS = (
-    "handle_enter_connect", "handle_exit_connect", "handle_exit_accept", "handle_exit_accept4",
-    "handle_enter_bind", "handle_exit_bind", "handle_enter_listen", "handle_exit_listen",
-    "handle_enter_sendto", "handle_enter_sendmsg", "handle_exit_sendto", "handle_exit_sendmsg",
-    "handle_enter_recvfrom", "handle_enter_recvmsg", "handle_exit_recvfrom", "handle_exit_recvmsg",
-    "handle_enter_socket", "handle_exit_socket", "handle_enter_dup", "handle_enter_dup2", "handle_enter_dup3",
-    "handle_exit_dup", "handle_exit_dup2", "handle_exit_dup3",
-)
+# the syscall handlers (net.bpf.c, sockfd.h).  The sends' and receives'
+# entries see monitored tasks only; the other entries every task's (they
+# count the calls the container filter discards), and so do the exits (a
+# call's state goes; any accept teaches which container owns an address)
+_MONITORED_ENTERS = ("sendto", "sendmsg", "recvfrom", "recvmsg")
+_ENTERS = ("connect", "bind", "listen", "socket", "dup", "dup2", "dup3")
+_EXITS = ("connect", "accept", "accept4", "bind", "listen", "sendto", "sendmsg", "recvfrom", "recvmsg",
+          "socket", "dup", "dup2", "dup3")
+SYSCALL_HANDLERS = {
+    **{f"enter__{call}": Handles((call,)) for call in _MONITORED_ENTERS},
+    **{f"enter__{call}": Handles((call,), every_task=True) for call in _ENTERS},
+    **{f"exit__{call}": Handles((call,), every_task=True) for call in _EXITS},
+}
+
 
 def knobs() -> dict[str, int]:
     """The host's network namespace: its own addresses name no container."""
@@ -38,8 +42,8 @@ TRACKER = TrackerDef(
     name="net",
     summary="TCP connect/accept/close (bytes, duration), bind/listen, UDP peers, packet/raw sockets, sockets "
             "dup'ed onto stdio; containers at both ends",
-    needs=("ringbuf", "raw_tracepoint"),
-    optional_programs={program: "tracepoint" for program in _SYSCALL_PROGRAMS},
+    needs=("ringbuf", "raw_tracepoint", "tp_btf"),
+    syscall_handlers=SYSCALL_HANDLERS,
     ringbuf_bytes=4 << 20,
     fields={
         "result": "result",

@@ -22,6 +22,7 @@
 #include "eunomia/common.h"
 #include "eunomia/net_sock.h"
 #include "eunomia/net_udp.h"
+#include "eunomia/dispatch.h"
 
 #define TCP_OWNERS_MAX 16384
 #define NET_CALLS_MAX 8192
@@ -358,17 +359,15 @@ int BPF_PROG(handle_destroy_sock, struct sock *sk)
 
 /* ---- connect ------------------------------------------------------------- */
 
-SEC("tracepoint/syscalls/sys_enter_connect")
-int handle_enter_connect(struct trace_event_raw_sys_enter *ctx)
+EUN_SYSCALL_ENTER(connect)
 {
-	const void *uaddr = (const void *)ctx->args[1];
+	const void *uaddr = (const void *)EUN_ARG(regs, 1);
 
-	if (!family_is_inet(user_sockaddr_family(uaddr)) || !sock_is_inet_tcp(sock_of_fd(ctx->args[0])))
-		return 0;
+	if (!family_is_inet(user_sockaddr_family(uaddr)) || !sock_is_inet_tcp(sock_of_fd(EUN_ARG(regs, 0))))
+		return;
 	if (should_discard())
-		return 0;
-	call_begin(CALL_CONNECT, ctx->args[0], uaddr);
-	return 0;
+		return;
+	call_begin(CALL_CONNECT, EUN_ARG(regs, 0), uaddr);
 }
 
 /* Errors that are no outcome of a connection attempt */
@@ -378,17 +377,15 @@ static __always_inline bool connect_retry_errno(long ret)
 	       ret == -ERESTARTSYS;
 }
 
-SEC("tracepoint/syscalls/sys_exit_connect")
-int handle_exit_connect(struct trace_event_raw_sys_exit *ctx)
+EUN_SYSCALL_EXIT(connect)
 {
 	struct net_call *call = call_of(CALL_CONNECT);
 	struct net_ends ends = {};
 	struct event_net e;
 	struct sock *sk;
-	long ret = ctx->ret;
 
 	if (!call)
-		return 0;
+		return;
 	if (ret >= 0 || call->reached || connect_retry_errno(ret))
 		goto done;
 	event_init(&e, NET_OP_CONNECT, ret);
@@ -402,7 +399,6 @@ int handle_exit_connect(struct trace_event_raw_sys_exit *ctx)
 	submit_record(&e, sizeof(e));
 done:
 	call_end();
-	return 0;
 }
 
 /* ---- accept -------------------------------------------------------------- */
@@ -432,67 +428,58 @@ static __always_inline int accept_return(long ret)
 	return 0;
 }
 
-SEC("tracepoint/syscalls/sys_exit_accept")
-int handle_exit_accept(struct trace_event_raw_sys_exit *ctx)
+EUN_SYSCALL_EXIT(accept)
 {
-	return accept_return(ctx->ret);
+	accept_return(ret);
 }
 
-SEC("tracepoint/syscalls/sys_exit_accept4")
-int handle_exit_accept4(struct trace_event_raw_sys_exit *ctx)
+EUN_SYSCALL_EXIT(accept4)
 {
-	return accept_return(ctx->ret);
+	accept_return(ret);
 }
 
 /* ---- bind, listen -------------------------------------------------------- */
 
-SEC("tracepoint/syscalls/sys_enter_bind")
-int handle_enter_bind(struct trace_event_raw_sys_enter *ctx)
+EUN_SYSCALL_ENTER(bind)
 {
-	const void *uaddr = (const void *)ctx->args[1];
+	const void *uaddr = (const void *)EUN_ARG(regs, 1);
 
-	if (!family_is_inet(user_sockaddr_family(uaddr)) || !sock_is_inet_tcp_udp(sock_of_fd(ctx->args[0])))
-		return 0;
+	if (!family_is_inet(user_sockaddr_family(uaddr)) || !sock_is_inet_tcp_udp(sock_of_fd(EUN_ARG(regs, 0))))
+		return;
 	if (should_discard())
-		return 0;
-	call_begin(CALL_BIND, ctx->args[0], uaddr);
-	return 0;
+		return;
+	call_begin(CALL_BIND, EUN_ARG(regs, 0), uaddr);
 }
 
-SEC("tracepoint/syscalls/sys_exit_bind")
-int handle_exit_bind(struct trace_event_raw_sys_exit *ctx)
+EUN_SYSCALL_EXIT(bind)
 {
 	struct net_call *call = call_of(CALL_BIND);
 	struct event_net e;
 	struct sock *sk;
 
 	if (!call)
-		return 0;
-	event_init(&e, NET_OP_BIND, ctx->ret);
+		return;
+	event_init(&e, NET_OP_BIND, ret);
 	fill_task(&e.task, (struct task_struct *)bpf_get_current_task());
 	read_user_sockaddr((const void *)call->uaddr, e.saddr, &e.sport);
 	sk = sock_of_fd(call->fd);
 	if (sk) {
 		e.transport = transport_of(sk_protocol_of(sk));
-		if (ctx->ret == 0) /* port 0 asks the kernel to choose: report its choice */
+		if (ret == 0) /* port 0 asks the kernel to choose: report its choice */
 			e.sport = BPF_CORE_READ(sk, __sk_common.skc_num);
 	}
 	submit_record(&e, sizeof(e));
 	call_end();
-	return 0;
 }
 
-SEC("tracepoint/syscalls/sys_enter_listen")
-int handle_enter_listen(struct trace_event_raw_sys_enter *ctx)
+EUN_SYSCALL_ENTER(listen)
 {
-	if (!sock_is_inet_tcp_udp(sock_of_fd(ctx->args[0])) || should_discard())
-		return 0;
-	call_begin(CALL_LISTEN, ctx->args[0], NULL);
-	return 0;
+	if (!sock_is_inet_tcp_udp(sock_of_fd(EUN_ARG(regs, 0))) || should_discard())
+		return;
+	call_begin(CALL_LISTEN, EUN_ARG(regs, 0), NULL);
 }
 
-SEC("tracepoint/syscalls/sys_exit_listen")
-int handle_exit_listen(struct trace_event_raw_sys_exit *ctx)
+EUN_SYSCALL_EXIT(listen)
 {
 	struct net_call *call = call_of(CALL_LISTEN);
 	struct net_ends ends = {};
@@ -500,8 +487,8 @@ int handle_exit_listen(struct trace_event_raw_sys_exit *ctx)
 	struct sock *sk;
 
 	if (!call)
-		return 0;
-	event_init(&e, NET_OP_LISTEN, ctx->ret);
+		return;
+	event_init(&e, NET_OP_LISTEN, ret);
 	fill_task(&e.task, (struct task_struct *)bpf_get_current_task());
 	sk = sock_of_fd(call->fd);
 	if (sk) {
@@ -513,7 +500,6 @@ int handle_exit_listen(struct trace_event_raw_sys_exit *ctx)
 	e.dport = 0;
 	submit_record(&e, sizeof(e));
 	call_end();
-	return 0;
 }
 
 /* ---- UDP peers --------------------------------------------------------------
@@ -527,78 +513,67 @@ int handle_exit_listen(struct trace_event_raw_sys_exit *ctx)
  * (address all zero, port 0); their bytes are still counted.
  */
 
-SEC("tracepoint/syscalls/sys_enter_sendto")
-int handle_enter_sendto(struct trace_event_raw_sys_enter *ctx)
+EUN_SYSCALL_ENTER(sendto)
 {
 	eun_cgroup_id cgroup_id;
 
-	if (!ctx->args[4] || should_discard_cached(&cgroup_id))
-		return 0;
-	call_begin(CALL_SEND, ctx->args[0], (const void *)ctx->args[4]);
-	return 0;
+	if (!EUN_ARG(regs, 4) || should_discard_cached(&cgroup_id))
+		return;
+	call_begin(CALL_SEND, EUN_ARG(regs, 0), (const void *)EUN_ARG(regs, 4));
 }
 
-SEC("tracepoint/syscalls/sys_enter_sendmsg")
-int handle_enter_sendmsg(struct trace_event_raw_sys_enter *ctx)
+EUN_SYSCALL_ENTER(sendmsg)
 {
-	struct user_msghdr *msg = (struct user_msghdr *)ctx->args[1];
+	struct user_msghdr *msg = (struct user_msghdr *)EUN_ARG(regs, 1);
 	eun_cgroup_id cgroup_id;
 	void *name = NULL;
 
 	if (should_discard_cached(&cgroup_id))
-		return 0;
+		return;
 	if (bpf_probe_read_user(&name, sizeof(name), &msg->msg_name) || !name)
-		return 0;
-	call_begin(CALL_SEND, ctx->args[0], name);
-	return 0;
+		return;
+	call_begin(CALL_SEND, EUN_ARG(regs, 0), name);
 }
 
-static __always_inline int send_return(void)
+static __always_inline void send_return(void)
 {
 	__u32 tid = current_tid();
 
 	/* a lookup is lock-free; only delete what exists */
 	if (bpf_map_lookup_elem(&net_calls, &tid))
 		bpf_map_delete_elem(&net_calls, &tid);
-	return 0;
 }
 
-SEC("tracepoint/syscalls/sys_exit_sendto")
-int handle_exit_sendto(struct trace_event_raw_sys_exit *ctx)
+EUN_SYSCALL_EXIT(sendto)
 {
-	return send_return();
+	send_return();
 }
 
-SEC("tracepoint/syscalls/sys_exit_sendmsg")
-int handle_exit_sendmsg(struct trace_event_raw_sys_exit *ctx)
+EUN_SYSCALL_EXIT(sendmsg)
 {
-	return send_return();
+	send_return();
 }
 
-SEC("tracepoint/syscalls/sys_enter_recvfrom")
-int handle_enter_recvfrom(struct trace_event_raw_sys_enter *ctx)
+EUN_SYSCALL_ENTER(recvfrom)
 {
 	eun_cgroup_id cgroup_id;
 
-	if (!ctx->args[4] || should_discard_cached(&cgroup_id))
-		return 0;
-	call_begin(CALL_RECVFROM, ctx->args[0], (const void *)ctx->args[4]);
-	return 0;
+	if (!EUN_ARG(regs, 4) || should_discard_cached(&cgroup_id))
+		return;
+	call_begin(CALL_RECVFROM, EUN_ARG(regs, 0), (const void *)EUN_ARG(regs, 4));
 }
 
-SEC("tracepoint/syscalls/sys_enter_recvmsg")
-int handle_enter_recvmsg(struct trace_event_raw_sys_enter *ctx)
+EUN_SYSCALL_ENTER(recvmsg)
 {
 	eun_cgroup_id cgroup_id;
 
 	if (should_discard_cached(&cgroup_id))
-		return 0;
-	call_begin(CALL_RECVMSG, ctx->args[0], (const void *)ctx->args[1]);
-	return 0;
+		return;
+	call_begin(CALL_RECVMSG, EUN_ARG(regs, 0), (const void *)EUN_ARG(regs, 1));
 }
 
 /* recvfrom/recvmsg returned: the source address is in user memory now. */
-static __always_inline int recv_return(void)
+static __always_inline void recv_return(void)
 {
 	__u32 tid = current_tid();
 	struct net_call *call = bpf_map_lookup_elem(&net_calls, &tid);
@@ -608,7 +583,7 @@ static __always_inline int recv_return(void)
 	__u16 port = 0;
 
 	if (!call)
-		return 0;
+		return;
 	if (call->pending && (call->kind == CALL_RECVFROM || call->kind == CALL_RECVMSG)) {
 		uaddr = (const void *)call->uaddr;
 		if (call->kind == CALL_RECVMSG &&
@@ -619,19 +594,16 @@ static __always_inline int recv_return(void)
 			udp_account(cgroup_id, peer, port, UDP_DIR_RECEIVED, call->pending);
 	}
 	bpf_map_delete_elem(&net_calls, &tid);
-	return 0;
 }
 
-SEC("tracepoint/syscalls/sys_exit_recvfrom")
-int handle_exit_recvfrom(struct trace_event_raw_sys_exit *ctx)
+EUN_SYSCALL_EXIT(recvfrom)
 {
-	return recv_return();
+	recv_return();
 }
 
-SEC("tracepoint/syscalls/sys_exit_recvmsg")
-int handle_exit_recvmsg(struct trace_event_raw_sys_exit *ctx)
+EUN_SYSCALL_EXIT(recvmsg)
 {
-	return recv_return();
+	recv_return();
 }
 
 SEC("raw_tp/sock_send_length")

@@ -79,34 +79,31 @@ static __always_inline bool socket_is_notable(__u32 family, __u32 sock_type)
 	return family == AF_PACKET || ((sock_type & SOCK_TYPE_MASK) == SOCK_RAW && family_is_inet(family));
 }
 
-SEC("tracepoint/syscalls/sys_enter_socket")
-int handle_enter_socket(struct trace_event_raw_sys_enter *ctx)
+EUN_SYSCALL_ENTER(socket)
 {
 	struct socket_args args = {
-		.family = ctx->args[0], .sock_type = ctx->args[1], .protocol = ctx->args[2],
+		.family = EUN_ARG(regs, 0), .sock_type = EUN_ARG(regs, 1), .protocol = EUN_ARG(regs, 2),
 	};
 	__u32 tid = current_tid();
 
 	if (!socket_is_notable(args.family, args.sock_type) || should_discard())
-		return 0;
+		return;
 	if (bpf_map_update_elem(&sockets_in_flight, &tid, &args, BPF_ANY))
 		stat_inc(EUN_STAT_MAP_FULL);
-	return 0;
 }
 
-SEC("tracepoint/syscalls/sys_exit_socket")
-int handle_exit_socket(struct trace_event_raw_sys_exit *ctx)
+EUN_SYSCALL_EXIT(socket)
 {
 	__u32 tid = current_tid();
 	struct socket_args *args = bpf_map_lookup_elem(&sockets_in_flight, &tid);
 	struct event_socket *e;
 
 	if (!args)
-		return 0;
+		return;
 	e = reserve_record(sizeof(*e));
 	if (e) {
 		e->type = EUN_EV_SOCKET;
-		e->result = ctx->ret;
+		e->result = ret;
 		fill_task(&e->task, (struct task_struct *)bpf_get_current_task());
 		e->pad = 0;
 		e->family = args->family;
@@ -115,7 +112,6 @@ int handle_exit_socket(struct trace_event_raw_sys_exit *ctx)
 		commit_record(e);
 	}
 	bpf_map_delete_elem(&sockets_in_flight, &tid);
-	return 0;
 }
 
 /* An IP socket being copied onto a standard descriptor (newfd < 0: dup(),
@@ -174,40 +170,34 @@ done:
 	return 0;
 }
 
-SEC("tracepoint/syscalls/sys_enter_dup")
-int handle_enter_dup(struct trace_event_raw_sys_enter *ctx)
+EUN_SYSCALL_ENTER(dup)
 {
-	return dup_begin(DUP_CALL_DUP, ctx->args[0], -1);
+	dup_begin(DUP_CALL_DUP, EUN_ARG(regs, 0), -1);
 }
 
-SEC("tracepoint/syscalls/sys_enter_dup2")
-int handle_enter_dup2(struct trace_event_raw_sys_enter *ctx)
+EUN_SYSCALL_ENTER(dup2)
 {
-	return dup_begin(DUP_CALL_DUP2, ctx->args[0], ctx->args[1]);
+	dup_begin(DUP_CALL_DUP2, EUN_ARG(regs, 0), EUN_ARG(regs, 1));
 }
 
-SEC("tracepoint/syscalls/sys_enter_dup3")
-int handle_enter_dup3(struct trace_event_raw_sys_enter *ctx)
+EUN_SYSCALL_ENTER(dup3)
 {
-	return dup_begin(DUP_CALL_DUP3, ctx->args[0], ctx->args[1]);
+	dup_begin(DUP_CALL_DUP3, EUN_ARG(regs, 0), EUN_ARG(regs, 1));
 }
 
-SEC("tracepoint/syscalls/sys_exit_dup")
-int handle_exit_dup(struct trace_event_raw_sys_exit *ctx)
+EUN_SYSCALL_EXIT(dup)
 {
-	return dup_end(DUP_CALL_DUP, ctx->ret);
+	dup_end(DUP_CALL_DUP, ret);
 }
 
-SEC("tracepoint/syscalls/sys_exit_dup2")
-int handle_exit_dup2(struct trace_event_raw_sys_exit *ctx)
+EUN_SYSCALL_EXIT(dup2)
 {
-	return dup_end(DUP_CALL_DUP2, ctx->ret);
+	dup_end(DUP_CALL_DUP2, ret);
 }
 
-SEC("tracepoint/syscalls/sys_exit_dup3")
-int handle_exit_dup3(struct trace_event_raw_sys_exit *ctx)
+EUN_SYSCALL_EXIT(dup3)
 {
-	return dup_end(DUP_CALL_DUP3, ctx->ret);
+	dup_end(DUP_CALL_DUP3, ret);
 }
 
 #endif

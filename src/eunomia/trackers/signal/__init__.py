@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from eunomia.context.model import container_fields
-from eunomia.trackers import TrackerDef
+from eunomia.trackers import Handles, TrackerDef
 
 from .names import (
     flag,
@@ -26,11 +26,11 @@ if TYPE_CHECKING:
 
 PTRACE_TRACEME = "PTRACE_TRACEME"
 
-# programs on classic syscall tracepoints: without tracefs only
-# signal_generate (every generated signal) remains
-_SYSCALL_PROGRAMS = [f"handle_{way}_{call}" for way in ("enter", "exit")
-                     for call in ("kill", "tkill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo",
-                                  "pidfd_send_signal", "ptrace", "connect")]
+# the syscall handlers: every task's calls, since a host process acting
+# on a monitored container's is decided by the target
+SYSCALL_HANDLERS = {f"{way}__{call}": Handles((call,), every_task=True) for way in ("enter", "exit")
+                    for call in ("kill", "tkill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo",
+                                 "pidfd_send_signal", "ptrace", "connect")}
 
 
 def _place_target_container(target: dict[str, Any], registry: "ContainerRegistry") -> None:
@@ -74,8 +74,8 @@ def post_enrich(event: dict[str, Any], registry: "ContainerRegistry") -> None:
 TRACKER = TrackerDef(
     name="signal",
     summary="signals (sender, target, delivery), ptrace requests and unix-socket connects between processes",
-    needs=("ringbuf", "raw_tracepoint", "bpf_loop"),
-    optional_programs={name: "tracepoint" for name in _SYSCALL_PROGRAMS},
+    needs=("ringbuf", "raw_tracepoint", "bpf_loop", "tp_btf"),
+    syscall_handlers=SYSCALL_HANDLERS,
     fields={
         "result": "result",
         "sig": "signal.name",

@@ -105,17 +105,15 @@ static __always_inline struct task_struct *find_tracee(struct task_struct *curre
 	return s.found;
 }
 
-SEC("tracepoint/syscalls/sys_enter_ptrace")
-int handle_enter_ptrace(struct trace_event_raw_sys_enter *ctx)
+EUN_SYSCALL_ENTER(ptrace)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct task_struct *current = (struct task_struct *)bpf_get_current_task();
-	struct ptrace_call call = { .request = ARG(ctx, 0), .pid = ARG(ctx, 1) };
+	struct ptrace_call call = { .request = ARG(regs, 0), .pid = ARG(regs, 1) };
 
 	if (call.request != PTRACE_TRACEME && call.request != PTRACE_ATTACH && call.request != PTRACE_SEIZE)
 		fill_target(&call.target, find_tracee(current, call.pid));
 	bpf_map_update_elem(&ptrace_calls, &tid, &call, BPF_ANY);
-	return 0;
 }
 
 /* True when the same request was reported before (and remember it). */
@@ -136,17 +134,15 @@ static __always_inline bool ptrace_seen_before(struct ptrace_call *call, long re
 	return seen_before(&ptrace_seen, &key);
 }
 
-SEC("tracepoint/syscalls/sys_exit_ptrace")
-int handle_exit_ptrace(struct trace_event_raw_sys_exit *ctx)
+EUN_SYSCALL_EXIT(ptrace)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct task_struct *current = (struct task_struct *)bpf_get_current_task();
 	struct ptrace_call *call = bpf_map_lookup_elem(&ptrace_calls, &tid);
 	struct event_ptrace *e;
-	long ret = ctx->ret;
 
 	if (!call)
-		return 0;
+		return;
 	if (ret == 0 && call->request == PTRACE_TRACEME)
 		fill_target(&call->target, BPF_CORE_READ(current, parent));
 	else if (ret == 0 && (call->request == PTRACE_ATTACH || call->request == PTRACE_SEIZE))
@@ -167,7 +163,6 @@ int handle_exit_ptrace(struct trace_event_raw_sys_exit *ctx)
 	commit_record(e);
 done:
 	bpf_map_delete_elem(&ptrace_calls, &tid);
-	return 0;
 }
 
 #endif

@@ -20,6 +20,7 @@
  */
 #include "eunomia/common.h"
 #include "eunomia/syscall_nr.h"
+#include "eunomia/dispatch.h"
 #include "target.h"
 
 /* What the kernel did with a generated signal (enum trace_signal_result),
@@ -214,78 +215,66 @@ int BPF_PROG(handle_signal_generate, int sig, struct kernel_siginfo *info, struc
 	return 0;
 }
 
-#define ARG(ctx, n) ((long)(ctx)->args[n])
+#define ARG(regs, n) ((long)EUN_ARG(regs, n))
 
-SEC("tracepoint/syscalls/sys_enter_kill")
-int handle_enter_kill(struct trace_event_raw_sys_enter *ctx)
+EUN_SYSCALL_ENTER(kill)
 {
-	return signal_call_enter(SIGNAL_FROM_KILL, ARG(ctx, 1), ARG(ctx, 0), true);
+	signal_call_enter(SIGNAL_FROM_KILL, ARG(regs, 1), ARG(regs, 0), true);
 }
 
-SEC("tracepoint/syscalls/sys_enter_tkill")
-int handle_enter_tkill(struct trace_event_raw_sys_enter *ctx)
+EUN_SYSCALL_ENTER(tkill)
 {
-	return signal_call_enter(SIGNAL_FROM_TKILL, ARG(ctx, 1), ARG(ctx, 0), true);
+	signal_call_enter(SIGNAL_FROM_TKILL, ARG(regs, 1), ARG(regs, 0), true);
 }
 
-SEC("tracepoint/syscalls/sys_enter_tgkill")
-int handle_enter_tgkill(struct trace_event_raw_sys_enter *ctx)
+EUN_SYSCALL_ENTER(tgkill)
 {
-	return signal_call_enter(SIGNAL_FROM_TGKILL, ARG(ctx, 2), ARG(ctx, 1), true);
+	signal_call_enter(SIGNAL_FROM_TGKILL, ARG(regs, 2), ARG(regs, 1), true);
 }
 
-SEC("tracepoint/syscalls/sys_enter_rt_sigqueueinfo")
-int handle_enter_rt_sigqueueinfo(struct trace_event_raw_sys_enter *ctx)
+EUN_SYSCALL_ENTER(rt_sigqueueinfo)
 {
-	return signal_call_enter(SIGNAL_FROM_RT_SIGQUEUEINFO, ARG(ctx, 1), ARG(ctx, 0), true);
+	signal_call_enter(SIGNAL_FROM_RT_SIGQUEUEINFO, ARG(regs, 1), ARG(regs, 0), true);
 }
 
-SEC("tracepoint/syscalls/sys_enter_rt_tgsigqueueinfo")
-int handle_enter_rt_tgsigqueueinfo(struct trace_event_raw_sys_enter *ctx)
+EUN_SYSCALL_ENTER(rt_tgsigqueueinfo)
 {
-	return signal_call_enter(SIGNAL_FROM_RT_TGSIGQUEUEINFO, ARG(ctx, 2), ARG(ctx, 1), true);
+	signal_call_enter(SIGNAL_FROM_RT_TGSIGQUEUEINFO, ARG(regs, 2), ARG(regs, 1), true);
 }
 
-SEC("tracepoint/syscalls/sys_enter_pidfd_send_signal")
-int handle_enter_pidfd_send_signal(struct trace_event_raw_sys_enter *ctx)
+EUN_SYSCALL_ENTER(pidfd_send_signal)
 {
-	return signal_call_enter(SIGNAL_FROM_PIDFD_SEND_SIGNAL, ARG(ctx, 1), 0, false);
+	signal_call_enter(SIGNAL_FROM_PIDFD_SEND_SIGNAL, ARG(regs, 1), 0, false);
 }
 
-SEC("tracepoint/syscalls/sys_exit_kill")
-int handle_exit_kill(struct trace_event_raw_sys_exit *ctx)
+EUN_SYSCALL_EXIT(kill)
 {
-	return signal_call_exit(ctx->ret);
+	signal_call_exit(ret);
 }
 
-SEC("tracepoint/syscalls/sys_exit_tkill")
-int handle_exit_tkill(struct trace_event_raw_sys_exit *ctx)
+EUN_SYSCALL_EXIT(tkill)
 {
-	return signal_call_exit(ctx->ret);
+	signal_call_exit(ret);
 }
 
-SEC("tracepoint/syscalls/sys_exit_tgkill")
-int handle_exit_tgkill(struct trace_event_raw_sys_exit *ctx)
+EUN_SYSCALL_EXIT(tgkill)
 {
-	return signal_call_exit(ctx->ret);
+	signal_call_exit(ret);
 }
 
-SEC("tracepoint/syscalls/sys_exit_rt_sigqueueinfo")
-int handle_exit_rt_sigqueueinfo(struct trace_event_raw_sys_exit *ctx)
+EUN_SYSCALL_EXIT(rt_sigqueueinfo)
 {
-	return signal_call_exit(ctx->ret);
+	signal_call_exit(ret);
 }
 
-SEC("tracepoint/syscalls/sys_exit_rt_tgsigqueueinfo")
-int handle_exit_rt_tgsigqueueinfo(struct trace_event_raw_sys_exit *ctx)
+EUN_SYSCALL_EXIT(rt_tgsigqueueinfo)
 {
-	return signal_call_exit(ctx->ret);
+	signal_call_exit(ret);
 }
 
-SEC("tracepoint/syscalls/sys_exit_pidfd_send_signal")
-int handle_exit_pidfd_send_signal(struct trace_event_raw_sys_exit *ctx)
+EUN_SYSCALL_EXIT(pidfd_send_signal)
 {
-	return signal_call_exit(ctx->ret);
+	signal_call_exit(ret);
 }
 
 #include "ptrace.h"

@@ -57,22 +57,20 @@ struct {
 	__type(value, struct connect_call);
 } connect_calls SEC(".maps");
 
-SEC("tracepoint/syscalls/sys_enter_connect")
-int handle_enter_connect(struct trace_event_raw_sys_enter *ctx)
+EUN_SYSCALL_ENTER(connect)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct connect_call call = {
-		.addr = (const void *)ctx->args[1], .addrlen = ctx->args[2], .fd = ctx->args[0],
+		.addr = (const void *)EUN_ARG(regs, 1), .addrlen = EUN_ARG(regs, 2), .fd = EUN_ARG(regs, 0),
 	};
 	__u16 family = 0;
 
 	if (call.addrlen < sizeof(family) || bpf_probe_read_user(&family, sizeof(family), call.addr) ||
 	    family != AF_UNIX)
-		return 0;
+		return;
 	/* every caller: a host process connecting to a container's socket is
 	 * decided by the peer, known at exit */
 	bpf_map_update_elem(&connect_calls, &tid, &call, BPF_ANY);
-	return 0;
 }
 
 /* The process that listens on the other end (stream/seqpacket sockets). */
@@ -92,8 +90,7 @@ static __always_inline void fill_peer(struct eun_target *t, struct socket *sock)
 	t->pid = t->tid = BPF_CORE_READ(pid, numbers[0].nr); /* exited since */
 }
 
-SEC("tracepoint/syscalls/sys_exit_connect")
-int handle_exit_connect(struct trace_event_raw_sys_exit *ctx)
+EUN_SYSCALL_EXIT(connect)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct task_struct *current = (struct task_struct *)bpf_get_current_task();
@@ -101,11 +98,10 @@ int handle_exit_connect(struct trace_event_raw_sys_exit *ctx)
 	struct socket *sock = NULL;
 	struct eun_target peer;
 	struct event_unix *e;
-	long ret = ctx->ret;
 	__u32 len;
 
 	if (!call)
-		return 0;
+		return;
 	clear_target(&peer);
 	if (ret != -EBADF && ret != -ENOTSOCK)
 		sock = eun_fd_socket(call->fd);
@@ -132,7 +128,6 @@ int handle_exit_connect(struct trace_event_raw_sys_exit *ctx)
 	commit_record(e);
 done:
 	bpf_map_delete_elem(&connect_calls, &tid);
-	return 0;
 }
 
 #endif

@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 from eunomia import syscalls
 from eunomia.context.model import container_fields
-from eunomia.trackers import TrackerDef
+from eunomia.trackers import Handles, TrackerDef
 
 Counts = dict[int, dict[int, int]]  # cgroup id → {syscall number: count}
 
@@ -115,25 +115,19 @@ def aggregates(obj: Any, registry: Any) -> list[dict[str, Any]]:
                            read_keyed(obj, "eperm_counts"), registry.container_of)
 
 
-# the syscalls streamed as attempts (attempts.h), by knob
-ATTEMPTS = {"targ_nr_init_module": "init_module", "targ_nr_finit_module": "finit_module",
-            "targ_nr_mount": "mount", "targ_nr_umount2": "umount2"}
-
-
-def knobs() -> dict[str, int]:
-    """This architecture's numbers of the attempted syscalls (absent ones stay -1)."""
-    numbers = syscalls.numbers_of(*ATTEMPTS.values())
-    return {knob: numbers[name] for knob, name in ATTEMPTS.items() if name in numbers}
+# the attempts streamed (attempts.h): the calls of monitored tasks
+SYSCALL_HANDLERS = {f"enter__{call}": Handles((call,))
+                    for call in ("init_module", "finit_module", "mount", "umount2")}
 
 
 TRACKER = TrackerDef(
     name="syscall",
     summary="per-container syscall counts, aggregated in the kernel (printed when tracing ends); "
             "kernel module load and mount attempts as events",
-    needs=("ringbuf", "raw_tracepoint", "bpf_loop"),
+    needs=("ringbuf", "raw_tracepoint", "bpf_loop", "tp_btf"),
     ringbuf_bytes=256 << 10,
     streaming=False,
-    knob_programs={"handle_eperm": "targ_failures"},
+    syscall_handlers=SYSCALL_HANDLERS,
     fields={
         "module_call": "module.syscall",
         "file": "module.file",
@@ -145,6 +139,5 @@ TRACKER = TrackerDef(
         "flags": "mount.flags",
     },
     formatters={"eun_syscall": syscall_name},
-    knobs=knobs,
     aggregates=aggregates,
 )

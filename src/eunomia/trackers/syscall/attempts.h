@@ -3,26 +3,18 @@
  * Attempts, streamed: a workload trying to load a kernel module
  * (init_module, finit_module) or to mount or unmount (mount, umount2).
  *
- * They are seen at raw sys_enter, which this tracker already runs for every
- * syscall: a kernel built without module support has no syscalls:*
- * tracepoints for init_module/finit_module (the calls fail with ENOSYS
- * before anything else runs), so entry is the one place that sees them
- * everywhere.  At entry the outcome is not known yet: these events carry
- * what was asked, not a result.  The runtime's own mounts (runc setting a
- * container up) are not attempts of the workload and are left out.
- *
- * The numbers come from user space (libseccomp's table for this
- * architecture); -1: the syscall does not exist here.
+ * They are seen at sys_enter, through the dispatcher: a kernel built
+ * without module support has no syscalls:* tracepoints for
+ * init_module/finit_module (the calls fail with ENOSYS before anything else
+ * runs), so entry is the one place that sees them everywhere.  At entry the
+ * outcome is not known yet: these events carry what was asked, not a
+ * result.  The runtime's own mounts (runc setting a container up) are not
+ * attempts of the workload and are left out.
  */
 #ifndef EUNOMIA_SYSCALL_ATTEMPTS_H
 #define EUNOMIA_SYSCALL_ATTEMPTS_H
 
 #include "eunomia/tail.h"
-
-const volatile __s32 targ_nr_init_module = -1;
-const volatile __s32 targ_nr_finit_module = -1;
-const volatile __s32 targ_nr_mount = -1;
-const volatile __s32 targ_nr_umount2 = -1;
 
 #define ATTEMPT_STR_BYTES 256      /* a module's parameters, a mount's source */
 #define MOUNT_TARGET_BYTES 1024
@@ -84,14 +76,17 @@ static __always_inline void str_ref(char *tail, __u32 size, __u32 *pos, struct e
 		ref->len = n - 1;
 }
 
-static __always_inline void report_module(struct pt_regs *regs, long nr, struct task_struct *task)
+static __always_inline void report_module(struct pt_regs *regs, long nr, bool from_fd)
 {
+	struct task_struct *task = bpf_get_current_task_btf();
 	__u32 zero = 0, pos = 0;
-	struct event_module *e = bpf_map_lookup_elem(&module_scratch, &zero);
-	bool from_fd = nr == targ_nr_finit_module;
+	struct event_module *e;
 	struct file *file;
 	struct fs_struct *fs;
 
+	if (runtime_task(task))
+		return;
+	e = bpf_map_lookup_elem(&module_scratch, &zero);
 	if (!e)
 		return;
 	e->type = EUN_EV_MODULE;
@@ -99,11 +94,11 @@ static __always_inline void report_module(struct pt_regs *regs, long nr, struct 
 	fill_task(&e->task, task);
 	/* init_module(image, len, params); finit_module(fd, params, flags) */
 	str_ref(e->tail, MODULE_TAIL_BYTES, &pos, &e->params, &e->task.flags,
-		(const char *)(from_fd ? PT_REGS_PARM2_CORE_SYSCALL(regs) : PT_REGS_PARM3_CORE_SYSCALL(regs)),
+		(const char *)(from_fd ? EUN_ARG(regs, 1) : EUN_ARG(regs, 2)),
 		ATTEMPT_STR_BYTES);
 	e->file.off = EUN_REF_ABSENT;
 	e->file.len = 0;
-	if (from_fd && (file = eun_fd_file(PT_REGS_PARM1_CORE_SYSCALL(regs)))) {
+	if (from_fd && (file = eun_fd_file(EUN_ARG(regs, 0)))) {
 		fs = BPF_CORE_READ(task, fs);
 		tail_put_path(e->tail, &pos, &e->file, &e->task.flags,
 			      BPF_CORE_READ(file, f_path.dentry), BPF_CORE_READ(file, f_path.mnt),
@@ -112,12 +107,15 @@ static __always_inline void report_module(struct pt_regs *regs, long nr, struct 
 	submit_record(e, offsetof(struct event_module, tail) + (pos & (MODULE_TAIL_BYTES - 1)));
 }
 
-static __always_inline void report_mount(struct pt_regs *regs, long nr, struct task_struct *task)
+static __always_inline void report_mount(struct pt_regs *regs, long nr, bool mount)
 {
+	struct task_struct *task = bpf_get_current_task_btf();
 	__u32 zero = 0, pos = 0;
-	struct event_mount *e = bpf_map_lookup_elem(&mount_scratch, &zero);
-	bool mount = nr == targ_nr_mount;
+	struct event_mount *e;
 
+	if (runtime_task(task))
+		return;
+	e = bpf_map_lookup_elem(&mount_scratch, &zero);
 	if (!e)
 		return;
 	e->type = EUN_EV_MOUNT;
@@ -125,23 +123,20 @@ static __always_inline void report_mount(struct pt_regs *regs, long nr, struct t
 	fill_task(&e->task, task);
 	/* mount(source, target, fstype, flags, data); umount2(target, flags) */
 	str_ref(e->tail, MOUNT_TAIL_BYTES, &pos, &e->source, &e->task.flags,
-		mount ? (const char *)PT_REGS_PARM1_CORE_SYSCALL(regs) : NULL, ATTEMPT_STR_BYTES);
+		mount ? (const char *)EUN_ARG(regs, 0) : NULL, ATTEMPT_STR_BYTES);
 	str_ref(e->tail, MOUNT_TAIL_BYTES, &pos, &e->target, &e->task.flags,
-		(const char *)(mount ? PT_REGS_PARM2_CORE_SYSCALL(regs) : PT_REGS_PARM1_CORE_SYSCALL(regs)),
+		(const char *)(mount ? EUN_ARG(regs, 1) : EUN_ARG(regs, 0)),
 		MOUNT_TARGET_BYTES);
 	str_ref(e->tail, MOUNT_TAIL_BYTES, &pos, &e->fstype, &e->task.flags,
-		mount ? (const char *)PT_REGS_PARM3_CORE_SYSCALL(regs) : NULL, MOUNT_FSTYPE_BYTES);
-	e->flags = mount ? PT_REGS_PARM4_CORE_SYSCALL(regs) : PT_REGS_PARM2_CORE_SYSCALL(regs);
+		mount ? (const char *)EUN_ARG(regs, 2) : NULL, MOUNT_FSTYPE_BYTES);
+	e->flags = mount ? EUN_ARG(regs, 3) : EUN_ARG(regs, 1);
 	submit_record(e, offsetof(struct event_mount, tail) + (pos & (MOUNT_TAIL_BYTES - 1)));
 }
 
-/* One of the attempts?  A few compares with constants on the hot path. */
-static __always_inline void report_attempt(struct pt_regs *regs, long nr, struct task_struct *task)
-{
-	if (nr == targ_nr_init_module || nr == targ_nr_finit_module)
-		report_module(regs, nr, task);
-	else if (nr == targ_nr_mount || nr == targ_nr_umount2)
-		report_mount(regs, nr, task);
-}
+/* the dispatcher passes the calls of monitored tasks only */
+EUN_SYSCALL_ENTER(init_module) { report_module(regs, nr, false); }
+EUN_SYSCALL_ENTER(finit_module) { report_module(regs, nr, true); }
+EUN_SYSCALL_ENTER(mount) { report_mount(regs, nr, true); }
+EUN_SYSCALL_ENTER(umount2) { report_mount(regs, nr, false); }
 
 #endif
