@@ -34,8 +34,8 @@ def test_routes_say_who_handles_each_number_and_for_whom():
     assert exit_[NR("execveat")] == ROUTE_EVERY_TASK
     # the common case leaves at once: no handler for getppid, either way
     assert enter[NR("getppid")] == 0 and exit_[NR("getppid")] == 0
-    assert routes.numbers[("file", "exit__read")] == {NR(n): "exit" for n in ("read", "pread64", "readv",
-                                                                            "preadv", "preadv2")}
+    assert routes.numbers[("file", "exit__read")] == tuple(sorted(NR(n) for n in ("read", "pread64", "readv",
+                                                                                 "preadv", "preadv2")))
 
 
 def test_routes_leave_out_trackers_without_handlers_and_numbers_this_arch_lacks():
@@ -43,7 +43,7 @@ def test_routes_leave_out_trackers_without_handlers_and_numbers_this_arch_lacks(
     assert routes.levels == {"signal": 0}
     fake = TrackerDef(name="fake", summary="", needs=(),
                       syscall_handlers={"exit__nothing": Handles(("no_such_syscall",))})
-    assert Routes.of([fake]).numbers[("fake", "exit__nothing")] == {}
+    assert Routes.of([fake]).numbers[("fake", "exit__nothing")] == ()
 
 
 def test_too_many_trackers_with_handlers_is_an_error():

@@ -118,6 +118,12 @@ class ObjectSpec:
             raise BpfError("object is closed", obj=self.name)
         return self._h
 
+    def share(self, maps: dict[str, Map]) -> None:
+        """Use these live maps (by name) where the object has a map of that name."""
+        for name, live in maps.items():
+            if name in self.maps:
+                self.maps[name].reuse(live)
+
     # -- knobs -------------------------------------------------------------
     def knob_names(self) -> list[str]:
         """The object's `const volatile` knobs (named targ_* or filter_*)."""

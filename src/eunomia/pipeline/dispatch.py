@@ -50,7 +50,7 @@ class Routes:
     """Per direction and number: which rows hold a handler, and for whom."""
 
     levels: dict[str, int] = field(default_factory=dict)           # tracker → row
-    numbers: dict[tuple[str, str], dict[int, str]] = field(default_factory=dict)  # (tracker, program) → nr → dir
+    numbers: dict[tuple[str, str], tuple[int, ...]] = field(default_factory=dict)  # (tracker, program) → its numbers
     flags: dict[str, bytearray] = field(default_factory=lambda: {d: bytearray(NR_MAX) for d in PROGRAM_ARRAYS})
 
     @classmethod
@@ -65,8 +65,9 @@ class Routes:
             for program, handles in tracker.syscall_handlers.items():
                 way = direction_of(program)
                 found = syscalls.numbers_of(*handles.syscalls)
-                routes.numbers[(tracker.name, program)] = {nr: way for nr in found.values() if 0 <= nr < NR_MAX}
-                for nr in routes.numbers[(tracker.name, program)]:
+                numbers = tuple(sorted(nr for nr in found.values() if 0 <= nr < NR_MAX))
+                routes.numbers[(tracker.name, program)] = numbers
+                for nr in numbers:
                     routes.flags[way][nr] |= ROUTE_EVERY_TASK if handles.every_task else ROUTE_MONITORED
         return routes
 
@@ -94,9 +95,7 @@ class Dispatcher:
             if not counting:
                 for name in COUNTING_MAPS:
                     spec.maps[name].max_entries = 1
-            for name, live in shared.items():
-                if name in spec.maps:
-                    spec.maps[name].reuse(live)
+            spec.share(shared)
             known = spec.knob_names()
             spec.set_knobs(**{k: v for k, v in knobs.items() if k in known},
                            targ_enter_routes=bytes(routes.flags["enter"]),
@@ -121,10 +120,9 @@ class Dispatcher:
             maps.update({name: self.obj.maps[name] for name in (*COUNTING_MAPS, "tracker_stats")})
         return maps
 
-    def register(self, tracker: TrackerDef, obj: Object) -> int:
-        """Put the tracker's loaded handlers in their slots; returns how many slots."""
-        level = self.routes.levels.get(tracker.name)
-        placed = 0
+    def register(self, tracker: TrackerDef, obj: Object) -> None:
+        """Put the tracker's loaded handlers in their slots."""
+        level = self.routes.levels[tracker.name] if tracker.syscall_handlers else 0
         for program_name in tracker.syscall_handlers:
             program = obj.programs[program_name]
             if not program.loaded:
@@ -135,8 +133,6 @@ class Dispatcher:
                                  f"not tp_btf/sys_{direction_of(program_name)}")
             for nr in self.routes.numbers[(tracker.name, program_name)]:
                 self._arrays[way][level * NR_MAX + nr] = program.fd
-                placed += 1
-        return placed
 
     def attach(self) -> list[Link]:
         return self.obj.attach_all()

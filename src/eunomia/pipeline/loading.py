@@ -62,9 +62,7 @@ def load_tracker(tracker: TrackerDef, knobs: dict[str, Any], *, shared: dict[str
         spec.maps["events"].max_entries = tracker.ringbuf_bytes
         if dispatcher is not None:
             shared = {**shared, **dispatcher.maps_for(tracker)}
-        for name, live in shared.items():
-            if name in spec.maps:
-                spec.maps[name].reuse(live)
+        spec.share(shared)
         if tracker.knobs is not None:
             knobs = {**knobs, **tracker.knobs()}
         if dispatcher is not None:
