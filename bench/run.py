@@ -13,7 +13,7 @@ Sections (bench/harness/):
   startup    launch → all probes attached, and SIGTERM → exit (medians; the
              matrix's own launches of the default agent count)
   bpf        BPF ns per run of every agent program (kernel.bpf_stats_enabled),
-             beside an empty raw_tp/sys_enter program as the stats baseline
+             beside empty tp_btf programs on sys_enter and sys_exit as the baselines
   storms     max events/s into Python with zero drops, per tracker (paced storms)
   cost       agent CPU% and RSS at 1k/10k/50k events/s
   cost_rules the same for `run` with Falco's stable rules and the defaults, alerts only
@@ -71,22 +71,28 @@ def every_tracker() -> list[str]:
 
 
 def bpf_section(bed: Testbed, profile: Profile, workdir: Path) -> dict[str, Any]:
-    """Every tracker loaded; the loop in a monitored container and on the host
-    (agent on all containers), then (full profile) in a filtered-out container
-    (a second agent, `-c` the decoy)."""
+    """The default agent (all containers): the loop in a monitored container
+    and on the host, then (a second agent, `-c` the decoy) in a filtered-out
+    container; last, every tracker loaded (the syscall tracker's counting
+    too), the loop in a monitored container."""
     out = workdir / "bpf-stats.jsonl"
     alone = Condition()
-    with bpfstats.stats_enabled(), bpfstats.EmptyProgram() as empty:
-        with Agent(every_tracker(), out) as agent:
+    in_container = lambda: loop_container(bed, alone, profile.bpf_stats_s)  # noqa: E731
+    with bpfstats.stats_enabled(), bpfstats.EmptyProgram("btf-sys_enter") as enter, \
+            bpfstats.EmptyProgram("btf-sys_exit") as exit_:
+        empty = {"sys_enter": enter, "sys_exit": exit_}
+        with Agent([], out) as agent:
             windows = bpfstats.profile_windows(agent.pid, empty, {
-                "loop in a monitored container": lambda: loop_container(bed, alone, profile.bpf_stats_s),
+                "loop in a monitored container": in_container,
                 "loop on the host": lambda: loop_host(bed, alone, profile.bpf_stats_s),
             })
         if profile.bpf_filtered_window:
-            with Agent(every_tracker(), out, ["-c", bed.decoy]) as agent:
+            with Agent([], out, ["-c", bed.decoy]) as agent:
                 windows.update(bpfstats.profile_windows(agent.pid, empty, {
-                    "loop in a filtered-out container": lambda: loop_container(bed, alone, profile.bpf_stats_s),
-                }))
+                    "loop in a filtered-out container": in_container}))
+        with Agent(every_tracker(), out) as agent:
+            windows.update(bpfstats.profile_windows(agent.pid, empty, {
+                "every tracker: loop in a monitored container": in_container}))
     out.unlink(missing_ok=True)
     return {"trackers": every_tracker(), "windows": windows}
 

@@ -4,8 +4,10 @@ kernel counters, read from outside the agent.
 A process's BPF programs and maps are found through its file descriptors
 (/proc/<pid>/fdinfo has prog_id + run_time_ns + run_cnt, or map_id); names
 come from `bpftool prog show` / `bpftool map show`.  The stats clock reads
-themselves cost time, so an empty raw_tp/sys_enter program
-(bench/harness/empty.bpf.c) is loaded beside the agent as the baseline.
+themselves cost time, so empty tp_btf programs on sys_enter and sys_exit
+(bench/harness/empty.bpf.c; the dispatcher's kind of program) are loaded
+beside the agent as the baselines: the dispatcher's ns per run minus its
+hook's baseline is what it adds to an empty program, per syscall.
 The same empty programs, attached alone, are the matrix's "hook floor"
 conditions.
 """
@@ -85,12 +87,13 @@ def per_run(before: dict[int, tuple[int, int]], after: dict[int, tuple[int, int]
 
 
 class EmptyProgram:
-    """An empty program on raw_tp/sys_enter or raw_tp/sys_exit, loaded in this
-    process (bench/harness/empty.bpf.c)."""
+    """An empty program on raw_tp/sys_enter or raw_tp/sys_exit (or, btf-*,
+    tp_btf), loaded in this process (bench/harness/empty.bpf.c)."""
 
     source = BENCH / "harness" / "empty.bpf.c"
     obj_path = BUILD / "empty.bpf.o"
-    PROGRAMS: ClassVar[dict[str, str]] = {"sys_enter": "bench_empty_enter", "sys_exit": "bench_empty_exit"}
+    PROGRAMS: ClassVar[dict[str, str]] = {"sys_enter": "bench_empty_enter", "sys_exit": "bench_empty_exit",
+                                          "btf-sys_enter": "bench_btf_enter", "btf-sys_exit": "bench_btf_exit"}
 
     def __init__(self, hook: str = "sys_enter") -> None:
         self.program = self.PROGRAMS[hook]
@@ -166,18 +169,29 @@ class AgentCounters:
         return totals
 
 
-def profile_windows(agent_pid: int, baseline: EmptyProgram,
+# the dispatcher's programs, by the hook they are on
+DISPATCHER = {"dispatch_sys_enter": "sys_enter", "dispatch_sys_exit": "sys_exit"}
+
+
+def profile_windows(agent_pid: int, baselines: dict[str, EmptyProgram],
                     windows: dict[str, Callable[[], object]]) -> dict[str, Any]:
-    """BPF ns per run of the agent's programs (and the baseline) during each
-    window (a workload run).  Call with stats enabled."""
+    """BPF ns per run of the agent's programs (and the empty baselines, by
+    hook) during each window (a workload run).  Call with stats enabled."""
     names = prog_names()
+    ours = {b.prog_id for b in baselines.values()}
     out: dict[str, Any] = {}
     for label, run in windows.items():
-        before = {**prog_counters(agent_pid), **baseline.counters()}
+        before = {**prog_counters(agent_pid), **{k: v for b in baselines.values() for k, v in b.counters().items()}}
         run()
-        after = {**prog_counters(agent_pid), **baseline.counters()}
+        after = {**prog_counters(agent_pid), **{k: v for b in baselines.values() for k, v in b.counters().items()}}
         rows = per_run(before, after, names)
-        base = next((r for r in rows if r["id"] == baseline.prog_id), None)
-        out[label] = {"baseline_ns_per_run": base["ns_per_run"] if base else None,
-                      "programs": [r for r in rows if r["id"] != baseline.prog_id]}
+        base = {hook: next((r["ns_per_run"] for r in rows if r["id"] == b.prog_id), None)
+                for hook, b in baselines.items()}
+        programs = [r for r in rows if r["id"] not in ours]
+        above = [r["ns_per_run"] - base[DISPATCHER[r["name"]]] for r in programs
+                 if r["name"] in DISPATCHER and base.get(DISPATCHER[r["name"]]) is not None]
+        out[label] = {"baseline_ns_per_run": base.get("sys_enter"), "baselines_ns_per_run": base,
+                      # each runs once per syscall: the sum is per syscall
+                      "dispatcher_above_floor_ns": round(sum(above), 1) if above else None,
+                      "programs": programs}
     return out

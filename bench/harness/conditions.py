@@ -20,6 +20,7 @@ wrap the workload's command (strace).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -96,10 +97,12 @@ class Eunomia(Condition):
         self.args = args
         self.out = workdir / f"{name}-{uuid.uuid4().hex[:6]}.jsonl"
         self.agent: Agent | None = None
+        self.hooks: list[str] = []
 
     def start(self) -> None:
         self.agent = Agent(self.trackers, self.out, self.args)
         self.agent.start()
+        self.hooks = syscall_hooks()
 
     def cpu_seconds(self) -> float | None:
         return self.agent.cpu_seconds() if self.agent and self.agent.proc else None
@@ -111,10 +114,19 @@ class Eunomia(Condition):
         t0 = time.monotonic()
         summary = self.agent.stop() or {}
         info = {"lost": summary.get("lost"), "attached_s": self.agent.attached_s, "ready_s": self.agent.ready_s,
-                "stop_s": round(time.monotonic() - t0, 3), "memory_mib": memory}
+                "stop_s": round(time.monotonic() - t0, 3), "memory_mib": memory, "syscall_hooks": self.hooks}
         self.out.unlink(missing_ok=True)
         self.agent = None
         return info
+
+
+def syscall_hooks() -> list[str]:
+    """Which of sys_enter and sys_exit have a program attached now (the
+    agent's, the only BPF user while a condition runs): the floor that
+    condition is compared with."""
+    links = json.loads(sh(["bpftool", "-j", "link", "show"]).stdout or "[]")
+    return sorted({link["tp_name"] for link in links if link.get("tp_name") in ("sys_enter", "sys_exit")},
+                  key=("sys_enter", "sys_exit").index)
 
 
 class Bpftrace(Condition):
@@ -124,8 +136,14 @@ class Bpftrace(Condition):
     def __init__(self, workdir: Path) -> None:
         self.out = workdir / f"bpftrace-{uuid.uuid4().hex[:6]}.txt"
         self.proc: subprocess.Popen[str] | None = None
+        self.mounted_tracefs: Path | None = None
 
     def start(self) -> None:
+        # its syscalls:* probes are classic tracepoints, found through tracefs;
+        # eunomia needs none, so a fresh machine may not have it mounted
+        from eunomia.bpf.tracefs import ensure_tracefs, tracefs_root
+        if tracefs_root() is None:
+            self.mounted_tracefs = ensure_tracefs()
         self.proc = subprocess.Popen(["bpftrace", "-o", str(self.out), "-e", BPFTRACE_SCRIPT],
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE, text=True, start_new_session=True)
@@ -153,6 +171,9 @@ class Bpftrace(Condition):
         if self.proc is not None:
             stop_process(self.proc, sig=2, timeout=20)  # SIGINT: bpftrace's normal end
             self.proc = None
+        if self.mounted_tracefs is not None:  # leave the machine as found
+            subprocess.run(["umount", str(self.mounted_tracefs)], check=False)
+            self.mounted_tracefs = None
         if self.out.exists():
             data = self.out.read_bytes()
             info = {"lines": data.count(b"\n"), "lost": sum(int(n) for n in re.findall(rb"Lost (\d+) events", data))}

@@ -16,7 +16,7 @@ class Profile:
     nginx_s: int                       # one wrk run (whole seconds)
     exec_s: float                      # one run of the exec storm
     # conditions each workload runs under ("loop" always gets all of them)
-    nginx_conditions: tuple[str, ...]
+    nginx_conditions: tuple[str, ...]  # (may include the floor of one program per direction)
     exec_conditions: tuple[str, ...]
     host_conditions: tuple[str, ...]   # the loop on the host (per-syscall cost outside containers)
     floors: tuple[str, ...]            # empty-hook calibrations (matrix.FLOOR), on the host loop
@@ -35,7 +35,7 @@ class Profile:
 
 FULL = Profile(
     name="full", reps=5, loop_s=3.0, nginx_s=4, exec_s=3.0,
-    nginx_conditions=ALL_CONDITIONS, exec_conditions=ALL_CONDITIONS,
+    nginx_conditions=(*ALL_CONDITIONS, "empty-sys_enter+sys_exit"), exec_conditions=ALL_CONDITIONS,
     host_conditions=("alone", "eunomia-default", "eunomia-syscall"),
     floors=("empty-sys_enter", "empty-sys_exit", "empty-sys_enter+sys_exit"),
     storm_step_s=2.0, storm_max_rate=1 << 20, rates=(0, 1000, 10000, 50000), rates_step_s=8.0,
@@ -44,10 +44,10 @@ FULL = Profile(
 
 QUICK = Profile(
     name="quick", reps=3, loop_s=0.8, nginx_s=1, exec_s=0.8,
-    nginx_conditions=("alone", "eunomia-default", "eunomia-syscall"),
+    nginx_conditions=("alone", "eunomia-default", "eunomia-syscall", "empty-sys_enter+sys_exit"),
     exec_conditions=("alone", "eunomia-default"),
     host_conditions=("alone", "eunomia-default", "eunomia-syscall"),
-    floors=("empty-sys_enter+sys_exit",),
+    floors=("empty-sys_enter", "empty-sys_enter+sys_exit"),
     storm_step_s=0.5, storm_max_rate=1 << 20, rates=(0, 1000, 10000, 50000), rates_step_s=1.2,
-    bpf_stats_s=0.8, bpf_filtered_window=False, startup_runs=3, userspace_records=60_000, soak_s=90, soak_grace_s=15, budget_s=170,
+    bpf_stats_s=0.8, bpf_filtered_window=True, startup_runs=3, userspace_records=60_000, soak_s=90, soak_grace_s=15, budget_s=170,
 )

@@ -1,4 +1,5 @@
-/* Empty programs on the every-syscall hooks.
+/* Empty programs on the every-syscall hooks, as raw_tp and as tp_btf (the
+ * kind the syscall dispatcher is: its bpf_stats baseline, hook by hook).
  * - the bpf_stats baseline: run_time_ns/run_cnt of bench_empty_enter is what
  *   kernel.bpf_stats_enabled itself costs (two clock reads per run) plus the
  *   dispatch of a raw tracepoint program;
@@ -15,6 +16,18 @@ int bench_empty_enter(void *ctx)
 
 SEC("raw_tp/sys_exit")
 int bench_empty_exit(void *ctx)
+{
+	return 0;
+}
+
+SEC("tp_btf/sys_enter")
+int bench_btf_enter(void *ctx)
+{
+	return 0;
+}
+
+SEC("tp_btf/sys_exit")
+int bench_btf_exit(void *ctx)
 {
 	return 0;
 }

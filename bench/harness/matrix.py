@@ -47,7 +47,10 @@ def plan(profile: Profile) -> list[tuple[str, list[str]]]:
             workloads.append("exec")
         out.append((cond, workloads))
     out += [(cond, ["loop"]) for cond in FILTERED]
-    out += [(cond, ["loop-host"]) for cond in FLOOR if cond in profile.floors]
+    # the floors in the container too: a syscall there costs more than on the
+    # host (overlayfs), and so may merely attaching a program
+    out += [(cond, ["loop", "loop-host", *(["nginx"] if cond in profile.nginx_conditions else [])])
+            for cond in FLOOR if cond in profile.floors]
     return out
 
 
@@ -96,6 +99,30 @@ def _ns_per_syscall(with_rate: float | None, alone_rate: float | None) -> float 
     return (1 / with_rate - 1 / alone_rate) / SYSCALLS_PER_ITERATION * 1e9
 
 
+def floor_of(infos: list[dict[str, Any]]) -> str:
+    """The empty-hook floor with the hooks an agent attached (bpftool, at its
+    start): one program on sys_enter, or one on each direction."""
+    hooks = {tuple(i["syscall_hooks"]) for i in infos if i.get("syscall_hooks")}
+    return f"empty-{'+'.join(hooks.pop())}" if len(hooks) == 1 else FLOOR_BOTH
+
+
+def _spread(raw: dict[str, dict[str, list[dict[str, Any]]]], cond: str) -> dict[str, float | None]:
+    """± half the range of a condition's runs, in ns per syscall (against the
+    median alone run), per place."""
+    out: dict[str, float | None] = {}
+    for where, workload, name in (("monitored_container", "loop", cond),
+                                  ("filtered_out_container", "loop", cond + "-filtered"),
+                                  ("host", "loop-host", cond)):
+        values = [r["value"] for r in raw.get(workload, {}).get(name, [])]
+        alone = median(r["value"] for r in raw.get(workload, {}).get("alone", []))
+        if len(values) > 1 and alone:
+            low, high = (_ns_per_syscall(v, alone) for v in (max(values), min(values)))
+            out[where] = rnd((high - low) / 2) if low is not None and high is not None else None
+        else:
+            out[where] = None
+    return out
+
+
 def summarise(raw: dict[str, dict[str, list[dict[str, Any]]]], infos: dict[str, list[dict[str, Any]]],
               errors: dict[str, str]) -> dict[str, Any]:
     table: dict[str, dict[str, Any]] = {}
@@ -133,10 +160,19 @@ def summarise(raw: dict[str, dict[str, list[dict[str, Any]]]], infos: dict[str, 
             "filtered_out_container": rnd(_ns_per_syscall(med("loop", cond + "-filtered"), med("loop", "alone"))),
             "host": rnd(_ns_per_syscall(med("loop-host", cond), med("loop-host", "alone"))),
         }
-    floor = (per_syscall.get(FLOOR_BOTH) or {}).get("host")
-    above_floor = {cond: {where: rnd(ns - floor) if ns is not None and floor is not None else None
-                          for where, ns in by_where.items()}
-                   for cond, by_where in per_syscall.items() if cond.startswith("eunomia-")}
+    above_floor: dict[str, dict[str, Any]] = {}
+    for cond, by_where in per_syscall.items():
+        if not cond.startswith("eunomia-"):
+            continue
+        floor_name = floor_of(infos.get(cond, []))
+        floors = per_syscall.get(floor_name) or {}
+        # a container is compared with the floor in the (same) container loop
+        floor_at = {"monitored_container": floors.get("monitored_container"),
+                    "filtered_out_container": floors.get("monitored_container"), "host": floors.get("host")}
+        above_floor[cond] = {where: rnd(ns - floor_at[where]) if ns is not None and floor_at[where] is not None
+                             else None for where, ns in by_where.items()}
+        above_floor[cond]["floor"] = floor_name
+        above_floor[cond]["spread"] = _spread(raw, cond)
     noise: dict[str, float | None] = {}
     for workload in ("loop", "loop-host"):
         values = [r["value"] for r in raw.get(workload, {}).get("alone", [])]
@@ -148,7 +184,7 @@ def summarise(raw: dict[str, dict[str, list[dict[str, Any]]]], infos: dict[str, 
         "workloads": table,
         "ns_per_syscall": per_syscall,
         "ns_per_syscall_noise": noise,
-        "ns_above_floor": above_floor,   # minus the FLOOR_BOTH row (host loop)
+        "ns_above_floor": above_floor,   # minus the floor of the hooks it attached, in the same place
         "condition_info": infos,
         "errors": errors,
     }

@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from .bpfstats import DISPATCHER
 from .conditions import NOTES
 from .config import ALL_CONDITIONS
 from .util import BENCH
@@ -21,6 +22,7 @@ COND_LABEL = {"alone": "alone", "eunomia-default": "Eunomia default", "eunomia-s
               "empty-sys_enter": "*floor: an empty raw_tp/sys_enter program*",
               "empty-sys_exit": "*floor: an empty raw_tp/sys_exit program*",
               "empty-sys_enter+sys_exit": "*floor: one empty program on each, raw_tp/sys_enter and sys_exit*"}
+FLOOR_BOTH = "empty-sys_enter+sys_exit"
 
 
 def machine() -> dict[str, Any]:
@@ -67,7 +69,7 @@ def _n(value: Any, fmt: str = "{:,.0f}") -> str:
 
 
 def targets(r: dict[str, Any]) -> list[dict[str, Any]]:
-    """(what, measured, target, met) for each target of issue 6."""
+    """(what, measured, target, met) for each target (issues 6, 11 and 12)."""
     m = r.get("matrix", {})
     rows: list[dict[str, Any]] = []
 
@@ -86,6 +88,23 @@ def targets(r: dict[str, Any]) -> list[dict[str, Any]]:
         others = [v for v in (ns.get("filtered_out_container"), ns.get("host")) if v is not None]
         add(f"ns per syscall, everything else: worst of filtered-out container and host ({COND_LABEL[cond]})",
             max(others) if others else None, "≤ 10 ns", lambda v: v <= 10)
+    above = _get(m, "ns_above_floor", "eunomia-default") or {}
+    add("ns per syscall above the floor, monitored container (Eunomia default)", above.get("monitored_container"),
+        "≤ 40 ns", lambda v: v <= 40)
+    others = [v for v in (above.get("filtered_out_container"), above.get("host")) if v is not None]
+    add("ns per syscall above the floor, worst of filtered-out container and host (Eunomia default)",
+        max(others) if others else None, "≤ 10 ns", lambda v: v <= 10)
+    wins = _get(r, "bpf_stats", "windows") or {}
+    for label, goal, limit in (("loop in a monitored container", "≤ 40 ns", 40), ("loop on the host", "≤ 10 ns", 10),
+                               ("loop in a filtered-out container", "≤ 10 ns", 10)):
+        add(f"BPF ns per syscall above an empty program per direction, {label.removeprefix('loop ')} "
+            "(default agent; bpf_stats: the dispatcher and its handlers)", _get(wins, label, "dispatcher_above_floor_ns"),
+            goal, lambda v, limit=limit: v <= limit)
+    nginx = _get(m, "workloads", "nginx", "conditions") or {}
+    agent_ratio, floor_ratio = _get(nginx, "eunomia-default", "ratio"), _get(nginx, FLOOR_BOTH, "ratio")
+    add("nginx + wrk, Eunomia default below the floor's ratio (points)",
+        None if agent_ratio is None or floor_ratio is None else round(100 * (floor_ratio - agent_ratio), 1),
+        "≤ 3 points", lambda v: v <= 3)
     file_rates = _get(r, "userspace", "per_tracker", "file") or {}
     add("records/s unpacked into Python tuples (file records, batch ring reads; strings still bytes)",
         file_rates.get("drain_unpack_per_s"),
@@ -113,9 +132,12 @@ def markdown(r: dict[str, Any]) -> str:
              f"{r.get('load_average_at_end', [0])[0]:.2f} at end; reproduce: `{r['command']}`.", ""]
     m = r.get("matrix") or {}
     if m.get("workloads"):
-        conds = [c for c in ALL_CONDITIONS if any(c in w["conditions"] for w in m["workloads"].values())]
+        # the floor beside alone: the ratio any one-program-per-direction monitor starts from
+        order = (ALL_CONDITIONS[0], FLOOR_BOTH, *ALL_CONDITIONS[1:])
+        conds = [c for c in order if any(c in w["conditions"] for w in m["workloads"].values())]
         lines += ["**Throughput vs alone** (ratio with/alone; change in throughput in brackets)", "",
-                  "| workload | alone | " + " | ".join(COND_LABEL[c] for c in conds[1:]) + " |",
+                  "| workload | alone | " + " | ".join("*floor*" if c == FLOOR_BOTH else COND_LABEL[c]
+                                                       for c in conds[1:]) + " |",
                   "|---|---|" + "---|" * (len(conds) - 1)]
         for w in m["workloads"].values():
             cells = []
@@ -148,17 +170,23 @@ def markdown(r: dict[str, Any]) -> str:
             lines.append(f"| *noise (± half the spread of the alone runs)* | ±{_n(noise.get('loop'), '{:.1f}')} ns | "
                          f"±{_n(noise.get('loop'), '{:.1f}')} ns | ±{_n(noise.get('loop-host'), '{:.1f}')} ns |")
         if floors:
-            lines += ["", "Floor rows: empty BPF programs attached and nothing else, measured on the host loop: "
-                      "what the hooks cost every syscall of every task before a program does anything. Eunomia "
-                      "attaches one program per direction (the syscall dispatcher), the last floor row."]
+            lines += ["", "Floor rows: empty BPF programs attached and nothing else (the loop in a container, and on "
+                      "the host): what the hooks cost every syscall of every task before a program does anything. "
+                      "Eunomia attaches one program per direction (the syscall dispatcher), the last floor row."]
         above = m.get("ns_above_floor") or {}
         if any(v is not None for by_where in above.values() for v in by_where.values()):
-            lines += ["", "**Above the floor** (the cost per syscall minus the last floor row: what Eunomia's "
-                      "programs add to merely being attached)", "",
-                      "| condition | monitored container | filtered-out container | host |", "|---|---|---|---|"]
+            lines += ["", "**Above the floor** (the cost per syscall minus the floor of the hooks the agent "
+                      "attached, as bpftool listed them, in the same place (a container's loop, the host's): what "
+                      "Eunomia's programs add to merely being attached; "
+                      "± half the range of the condition's runs)", "",
+                      "| condition | floor | monitored container | filtered-out container | host |",
+                      "|---|---|---|---|---|"]
             for c, by_where in above.items():
-                lines.append(f"| {COND_LABEL[c]} | " + " | ".join(_n(by_where.get(k), "{:,.1f} ns") for k in
-                             ("monitored_container", "filtered_out_container", "host")) + " |")
+                spread = by_where.get("spread") or {}
+                floor = str(by_where.get("floor", FLOOR_BOTH)).removeprefix("empty-")
+                lines.append(f"| {COND_LABEL[c]} | {floor} | " + " | ".join(
+                    _n(by_where.get(k), "{:,.1f} ns") + (f" ±{spread[k]:.1f}" if spread.get(k) is not None else "")
+                    for k in ("monitored_container", "filtered_out_container", "host")) + " |")
     storms = r.get("storms") or []
     if storms:
         lines += ["", "**Max events/s into Python with zero drops** (paced storm in the bench container, "
@@ -200,12 +228,18 @@ def markdown(r: dict[str, Any]) -> str:
     if bpf.get("windows"):
         wins = bpf["windows"]
         labels = list(wins)
-        lines += ["", "**BPF run time per program** (`kernel.bpf_stats_enabled`; agent with every tracker; "
-                  "\"net\" = minus the baseline)", "",
+        tp_btf = any(wins[w].get("baselines_ns_per_run") for w in labels)
+        lines += ["", "**BPF run time per program** (`kernel.bpf_stats_enabled`; the default agent, then one with every "
+                  "tracker; "
+                  "\"net\" = minus the baseline: an empty program on the same hook for the dispatcher, "
+                  "the sys_enter one for the others)", "",
                   "| program | type | " + " | ".join(f"{w}: ns/run (net) | runs" for w in labels) + " |",
                   "|---|---|" + "---|---|" * len(labels)]
-        lines.append("| *baseline: empty raw_tp/sys_enter* | raw_tracepoint | " + " | ".join(
-            f"{_n(wins[w]['baseline_ns_per_run'], '{:.1f}')} | " for w in labels) + " |")
+        for hook in ("sys_enter", "sys_exit") if tp_btf else ("sys_enter",):
+            lines.append(f"| *baseline: empty {'tp_btf' if tp_btf else 'raw_tp'}/{hook}* | "
+                         f"{'tracing' if tp_btf else 'raw_tracepoint'} | " + " | ".join(
+                             f"{_n((wins[w].get('baselines_ns_per_run') or {'sys_enter': wins[w]['baseline_ns_per_run']}).get(hook), '{:.1f}')} | "
+                             for w in labels) + " |")
         def key(p: dict[str, Any]) -> tuple[str, str]:  # one agent per window: ids differ, names do not
             return p.get("object", ""), p["name"]
         names: dict[tuple[str, str], dict[str, Any]] = {}
@@ -221,13 +255,19 @@ def markdown(r: dict[str, Any]) -> str:
             cells = []
             for w in labels:
                 q = by_label[w].get(pid)
-                base = wins[w]["baseline_ns_per_run"] or 0
+                base = ((wins[w].get("baselines_ns_per_run") or {}).get(DISPATCHER.get(p["name"], ""))
+                        or wins[w]["baseline_ns_per_run"] or 0)
                 cells.append("— | 0" if q is None else f"{q['ns_per_run']:.1f} ({q['ns_per_run'] - base:.1f}) | {q['runs']:,}")
             name = f"{p['object']}: {p['name']}" if p.get("object") else p["name"]
             lines.append(f"| {name} | {p['type']} | " + " | ".join(cells) + " |")
         if rare:
             lines += ["", f"{rare} more programs ran fewer than 100 times in every window (exec, signal, "
                       "cgroup and socket events of the machine): see the JSON."]
+        above = {w: wins[w].get("dispatcher_above_floor_ns") for w in labels}
+        if any(v is not None for v in above.values()):
+            lines += ["", "The dispatcher above the floor, per syscall (its two programs' net ns per run, "
+                      "summed; the handlers it tail-calls included): " +
+                      "; ".join(f"{w}: {_n(v, '{:.1f} ns')}" for w, v in above.items()) + "."]
     us = _get(r, "userspace", "per_tracker") or {}
     if us:
         lines += ["", "**User-space throughput** (records/s on one CPU, replaying captured records through "

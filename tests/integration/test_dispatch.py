@@ -73,3 +73,25 @@ def test_a_syscall_two_trackers_handle_reaches_both(tracer, tmp_path: Path, orde
     assert len(refused) == 1 and refused[0]["result"] == "ECONNREFUSED"
     assert unix[0]["process"]["pid"] == refused[0]["process"]["pid"]
     assert summary["lost"] == 0
+
+
+def test_the_dispatcher_counts_the_file_operations_the_filter_discards(tracer, tmp_path: Path):
+    """Without --host, the host's file operations never reach the file
+    handler: the dispatcher counts them as the file tracker's `filtered`."""
+    t = tracer("file")
+    opens = 5000
+    missing = tmp_path / "never-there"
+    done = subprocess.run([sys.executable, "-c", f"""
+import os
+for _ in range({opens}):
+    try:
+        os.open({str(missing)!r}, os.O_RDONLY)
+    except FileNotFoundError:
+        pass
+"""], timeout=60)
+    assert done.returncode == 0
+    events, summary = t.stop()
+    assert not [e for e in events if str(missing) in json.dumps(e)]  # the host is not streamed
+    stats = summary["trackers"]["file"]
+    assert stats["filtered"] >= opens, stats
+    assert stats["lost"] == 0

@@ -10,6 +10,7 @@ from eunomia.bpf.object import ObjectSpec
 from eunomia.pipeline.dispatch import (
     CHAIN_LEVELS,
     OBJECT_PATH,
+    ROUTE_COUNT_FILTERED,
     ROUTE_EVERY_TASK,
     ROUTE_MONITORED,
     Routes,
@@ -26,7 +27,8 @@ def test_routes_say_who_handles_each_number_and_for_whom():
     assert routes.levels == {"file": 0, "exec": 1, "net": 2, "signal": 3, "syscall": 4}
     enter, exit_ = routes.flags["enter"], routes.flags["exit"]
     assert exit_[NR("read")] == ROUTE_MONITORED and enter[NR("read")] == 0
-    assert exit_[NR("openat")] == ROUTE_EVERY_TASK        # the filtered ones are counted
+    # the filtered ones are counted by the dispatcher: no handler called for them
+    assert exit_[NR("openat")] == ROUTE_MONITORED | ROUTE_COUNT_FILTERED
     assert enter[NR("kill")] == ROUTE_EVERY_TASK          # a host process signalling a container
     assert enter[NR("sendto")] == ROUTE_MONITORED
     assert exit_[NR("connect")] == ROUTE_EVERY_TASK       # net's and signal's

@@ -55,7 +55,7 @@ def doctor(debug: bool = typer.Option(False, "--debug", help="Verbose logs and t
     else:
         tfs_status = "[yellow]not mounted[/]"
         tfs_detail = (found["tracepoint"].detail if "tracepoint" in found
-                      else "eunomia mounts it at /sys/kernel/tracing when it starts (as root)")
+                      else "tracing does not need it; doctor mounts it (as root) to probe classic tracepoints")
     table.add_row("tracefs", tfs_status, escape(tfs_detail))
     console.print(table)
 

@@ -28,6 +28,7 @@ NR_MAX = 512             # EUN_SYSCALL_NR_MAX
 CHAIN_LEVELS = 8         # EUN_CHAIN_LEVELS
 ROUTE_MONITORED = 1      # dispatch.bpf.c: a handler for monitored tasks' calls
 ROUTE_EVERY_TASK = 2     # … for every task's
+ROUTE_COUNT_FILTERED = 4  # count the calls the filter discards (filtered_calls)
 DIRECTIONS = {"tp_btf/sys_enter": "enter", "tp_btf/sys_exit": "exit"}
 PROGRAM_ARRAYS = {"enter": "sys_enter_handlers", "exit": "sys_exit_handlers"}
 # counting.h's maps: the dispatcher writes them, the syscall tracker reads them
@@ -69,6 +70,8 @@ class Routes:
                 routes.numbers[(tracker.name, program)] = numbers
                 for nr in numbers:
                     routes.flags[way][nr] |= ROUTE_EVERY_TASK if handles.every_task else ROUTE_MONITORED
+                    if handles.count_filtered:
+                        routes.flags[way][nr] |= ROUTE_COUNT_FILTERED
         return routes
 
     def any(self, way: str) -> bool:
@@ -133,6 +136,17 @@ class Dispatcher:
                                  f"not tp_btf/sys_{direction_of(program_name)}")
             for nr in self.routes.numbers[(tracker.name, program_name)]:
                 self._arrays[way][level * NR_MAX + nr] = program.fd
+
+    def filtered_of(self, tracker: TrackerDef) -> int:
+        """The calls the filter discarded that the tracker's handlers would
+        have seen (those declared count_filtered), counted by the dispatcher."""
+        slots = {(NR_MAX if direction_of(program) == "exit" else 0) + nr
+                 for program, handles in tracker.syscall_handlers.items() if handles.count_filtered
+                 for nr in self.routes.numbers.get((tracker.name, program), ())}
+        if not slots:
+            return 0
+        counts = self.obj.maps["filtered_calls"]
+        return sum(sum(per_cpu) for slot, per_cpu in counts.records() if slot in slots)
 
     def attach(self) -> list[Link]:
         return self.obj.attach_all()

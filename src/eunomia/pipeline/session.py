@@ -40,7 +40,9 @@ from .scope import VERDICT_KEEP, AmbiguousContainerError, Scope, UnknownContaine
 
 log = logging.getLogger(__name__)
 
-SHARED_MAPS = ("container_verdicts", "filter_generation")  # one instance for all objects
+# one instance for all objects (the filter's answer cached per CPU too: a
+# handler reached from the dispatcher finds the task's answer in it)
+SHARED_MAPS = ("container_verdicts", "filter_generation", "filter_cache")
 _RECORD_TYPE = struct.Struct("<I")  # every record starts with enum eun_event_type
 
 
@@ -339,6 +341,8 @@ class TraceSession:
                         kernel[names[index]] = sum(per_cpu)
             except BpfError as exc:
                 log.warning("%s: cannot read stats: %s", r.tracker.name, exc)
+            if self._dispatcher is not None and "filtered" in kernel:
+                kernel["filtered"] += self._dispatcher.filtered_of(r.tracker)
             out[r.tracker.name] = {"received": dict(r.received), **kernel}
         return out
 

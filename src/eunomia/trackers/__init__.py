@@ -33,6 +33,9 @@ class Handles:
     # also the calls of tasks the container filter discards (a host process
     # signalling into a container; a call's state cleaned up at its exit)
     every_task: bool = False
+    # count the calls the filter discards as the tracker's `filtered` (the
+    # dispatcher does, per number, without calling the handler)
+    count_filtered: bool = False
 
 
 @dataclass(frozen=True)

@@ -24,15 +24,15 @@ FILE_OPS = ("open", "creat", "openat", "openat2", "unlink", "unlinkat", "rmdir",
             "symlink", "symlinkat", "link", "linkat", "truncate", "ftruncate")
 NR_NONE = 0xFFFFFFFF      # FILE_NR_NONE: this syscall does not exist here
 
-# file.bpf.c's handlers: the byte counts see the calls of monitored tasks
-# only; the operations every task's, so that those the container filter
-# discards are counted (the `filtered` statistic)
+# file.bpf.c's handlers see the calls of monitored tasks only; the
+# dispatcher counts the file operations the container filter discards (the
+# `filtered` statistic)
 SYSCALL_HANDLERS = {
     "exit__read": Handles(READS),
     "exit__write": Handles(WRITES),
     "exit__sendfile": Handles(("sendfile",)),
     "exit__copy": Handles(COPIES),
-    "exit__file_op": Handles(FILE_OPS, every_task=True),
+    "exit__file_op": Handles(FILE_OPS, count_filtered=True),
 }
 
 # paths learnt from events during this process's traces, for the byte counts

@@ -14,7 +14,10 @@
  * direction: ROUTE_MONITORED when some handler wants the calls of
  * monitored tasks, ROUTE_EVERY_TASK when one wants every task's (signals
  * sent from the host to a container, a listening socket's address learnt
- * from any accept, a call's state cleaned up at exit).
+ * from any accept, a call's state cleaned up at exit).  ROUTE_COUNT_FILTERED
+ * counts, per number, the calls the filter discards, for a tracker whose
+ * `filtered` statistic counts them: here, without a tail call into a
+ * handler that would only count and return (user space adds them up).
  *
  * tp_btf, not raw_tp: the pt_regs pointer is BTF-typed, so the number at
  * exit (orig_ax) and the handlers' arguments are plain loads instead of a
@@ -26,6 +29,15 @@
 
 #define ROUTE_MONITORED 1
 #define ROUTE_EVERY_TASK 2
+#define ROUTE_COUNT_FILTERED 4
+
+/* calls the filter discarded, at entry (nr) and at exit (EUN_SYSCALL_NR_MAX + nr) */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 2 * EUN_SYSCALL_NR_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} filtered_calls SEC(".maps");
 
 const volatile __u8 targ_enter_routes[EUN_SYSCALL_NR_MAX] = {};
 const volatile __u8 targ_exit_routes[EUN_SYSCALL_NR_MAX] = {};
@@ -39,20 +51,32 @@ static __always_inline __u8 route_of(const volatile __u8 *routes, long nr)
 	return routes[nr];
 }
 
+static __always_inline void count_filtered(__u32 slot)
+{
+	__u64 *count = bpf_map_lookup_elem(&filtered_calls, &slot);
+
+	if (count)
+		*count += 1;
+}
+
 SEC("tp_btf/sys_enter")
 int BPF_PROG(dispatch_sys_enter, struct pt_regs *regs, long nr)
 {
 	__u8 route = route_of(targ_enter_routes, nr);
+	struct task_struct *task;
 	eun_cgroup_id cgroup_id;
 	bool discard;
 
 	if (!route && !targ_count_syscalls)
 		return 0;
-	if (nr < 0 || eun_compat_syscall())
+	task = bpf_get_current_task_btf();
+	if (nr < 0 || eun_compat_task(task))
 		return 0;
-	discard = should_discard_cached(&cgroup_id);
+	discard = should_discard_task(task, &cgroup_id);
 	if (!discard && targ_count_syscalls)
 		count_syscall(cgroup_id, nr);
+	if (discard && route & ROUTE_COUNT_FILTERED)
+		count_filtered(nr);
 	if (route & ROUTE_EVERY_TASK || (route && !discard))
 		eun_tail_rows(ctx, &sys_enter_handlers, nr, 0);
 	return 0;
@@ -64,16 +88,20 @@ int BPF_PROG(dispatch_sys_exit, struct pt_regs *regs, long ret)
 	long nr = EUN_NR(regs);
 	__u8 route = route_of(targ_exit_routes, nr);
 	bool failed = targ_failures && ret == -EPERM;
+	struct task_struct *task;
 	eun_cgroup_id cgroup_id;
 	bool discard;
 
 	if (!route && !failed)
 		return 0;
-	if (nr < 0 || eun_compat_syscall())
+	task = bpf_get_current_task_btf();
+	if (nr < 0 || eun_compat_task(task))
 		return 0;
-	discard = should_discard_cached(&cgroup_id);
+	discard = should_discard_task(task, &cgroup_id);
 	if (!discard && failed)
 		count_eperm(cgroup_id, nr);
+	if (discard && route & ROUTE_COUNT_FILTERED)
+		count_filtered(EUN_SYSCALL_NR_MAX + nr);
 	if (route & ROUTE_EVERY_TASK || (route && !discard))
 		eun_tail_rows(ctx, &sys_exit_handlers, nr, 0);
 	return 0;

@@ -44,6 +44,8 @@ static __always_inline bool cgroup_discarded(eun_cgroup_id cgid)
  * task_struct address and pid_tgid, and valid while filter_generation is
  * unchanged: the cgroup tracker bumps it whenever a verdict is set or a task
  * moves between cgroups, and user space bumps it after changing verdicts.
+ * One cache for every object (user space shares the map): a syscall
+ * handler finds there the answer the dispatcher just looked up.
  */
 struct filter_cache {
 	void *task;
@@ -82,13 +84,13 @@ static __always_inline void filter_generation_bump(void)
  * task's cgroup id either way.  Does not count EUN_STAT_FILTERED (that
  * per-call increment is what the cache exists to avoid).
  */
-static __always_inline bool should_discard_cached(eun_cgroup_id *cgid)
+static __always_inline bool should_discard_task(struct task_struct *task, eun_cgroup_id *cgid)
 {
 	__u32 zero = 0;
 	struct filter_cache *c = bpf_map_lookup_elem(&filter_cache, &zero);
 	__u64 *gen = bpf_map_lookup_elem(&filter_generation, &zero);
-	void *task = (void *)bpf_get_current_task();
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	/* plain loads from the task's BTF pointer, not a helper call */
+	__u64 pid_tgid = (__u64)task->tgid << 32 | (__u32)task->pid;
 
 	if (!c || !gen)
 		return true;
@@ -103,6 +105,11 @@ static __always_inline bool should_discard_cached(eun_cgroup_id *cgid)
 	c->discard = cgroup_discarded(c->cgroup_id);
 	*cgid = c->cgroup_id;
 	return c->discard;
+}
+
+static __always_inline bool should_discard_cached(eun_cgroup_id *cgid)
+{
+	return should_discard_task(bpf_get_current_task_btf(), cgid);
 }
 
 /* True when the current task's events must not reach user space. */

@@ -22,13 +22,18 @@
  * syscalls; cleared on the way back to user space, after sys_exit */
 #define EUN_TS_COMPAT 0x0002
 
-static __always_inline bool eun_compat_syscall(void)
+static __always_inline bool eun_compat_task(struct task_struct *task)
 {
 #if defined(__TARGET_ARCH_x86)
-	return bpf_get_current_task_btf()->thread_info.status & EUN_TS_COMPAT;
+	return task->thread_info.status & EUN_TS_COMPAT;
 #else
 	return false; /* arm64 AArch32 tasks are not told apart */
 #endif
+}
+
+static __always_inline bool eun_compat_syscall(void)
+{
+	return eun_compat_task(bpf_get_current_task_btf());
 }
 
 #endif
