@@ -13,6 +13,7 @@ from eunomia.pipeline.dispatch import (
     ROUTE_COUNT_FILTERED,
     ROUTE_EVERY_TASK,
     ROUTE_MONITORED,
+    ROUTE_ROW_SHIFT,
     Routes,
     direction_of,
 )
@@ -38,6 +39,23 @@ def test_routes_say_who_handles_each_number_and_for_whom():
     assert enter[NR("getppid")] == 0 and exit_[NR("getppid")] == 0
     assert routes.numbers[("file", "exit__read")] == tuple(sorted(NR(n) for n in ("read", "pread64", "readv",
                                                                                  "preadv", "preadv2")))
+
+
+def test_routes_name_the_first_row_and_each_row_the_next():
+    """One tail call per handler: the dispatcher's route holds the first row
+    with a handler of the number, each object's table the row after its own."""
+    routes = Routes.of([TRACKERS[name] for name in ("file", "exec", "net", "signal")])
+    connect, read, kill = NR("connect"), NR("read"), NR("kill")
+    exit_table = routes.table("exit")
+    assert exit_table[connect] >> ROUTE_ROW_SHIFT == routes.levels["net"]
+    assert exit_table[connect] & ~(-1 << ROUTE_ROW_SHIFT) == routes.flags["exit"][connect]
+    assert routes.next_rows("net", "exit")[connect] == routes.levels["signal"]
+    assert routes.next_rows("signal", "exit")[connect] == 0          # the last: no next row
+    assert exit_table[read] >> ROUTE_ROW_SHIFT == routes.levels["file"] == 0
+    assert routes.next_rows("file", "exit")[read] == 0
+    assert routes.table("enter")[kill] >> ROUTE_ROW_SHIFT == routes.levels["signal"]
+    assert routes.next_rows("file", "enter")[kill] == routes.levels["signal"]  # not file's: it has none
+    assert routes.table("enter")[NR("getppid")] == 0
 
 
 def test_routes_leave_out_trackers_without_handlers_and_numbers_this_arch_lacks():

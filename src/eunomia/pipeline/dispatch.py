@@ -9,7 +9,9 @@
     dispatcher.close()
 
 A tracker's row in the program arrays is its place among the trackers with
-handlers (targ_chain_level); a handler chains to the rows after its own.
+handlers.  The dispatcher's route of a number names the first row with a
+handler for it; each object's next-row tables the row after its own (so a
+handler chains with one tail call).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ CHAIN_LEVELS = 8         # EUN_CHAIN_LEVELS
 ROUTE_MONITORED = 1      # dispatch.bpf.c: a handler for monitored tasks' calls
 ROUTE_EVERY_TASK = 2     # … for every task's
 ROUTE_COUNT_FILTERED = 4  # count the calls the filter discards (filtered_calls)
+ROUTE_ROW_SHIFT = 3      # the route's high bits: the first row with a handler
 DIRECTIONS = {"tp_btf/sys_enter": "enter", "tp_btf/sys_exit": "exit"}
 PROGRAM_ARRAYS = {"enter": "sys_enter_handlers", "exit": "sys_exit_handlers"}
 # counting.h's maps: the dispatcher writes them, the syscall tracker reads them
@@ -77,6 +80,28 @@ class Routes:
     def any(self, way: str) -> bool:
         return any(self.flags[way])
 
+    def rows(self, way: str, nr: int) -> list[int]:
+        """The rows with a handler of this number, in order."""
+        return sorted(self.levels[tracker] for (tracker, program), numbers in self.numbers.items()
+                      if direction_of(program) == way and nr in numbers)
+
+    def table(self, way: str) -> bytes:
+        """The dispatcher's route table: flags, and the first row above them."""
+        out = bytearray(self.flags[way])
+        for nr, flags in enumerate(self.flags[way]):
+            if flags:
+                out[nr] |= self.rows(way, nr)[0] << ROUTE_ROW_SHIFT
+        return bytes(out)
+
+    def next_rows(self, tracker: str, way: str) -> bytes:
+        """Per number, the next row after the tracker's with a handler (0: none)."""
+        own = self.levels[tracker]
+        out = bytearray(NR_MAX)
+        for nr, flags in enumerate(self.flags[way]):
+            if flags:
+                out[nr] = next((row for row in self.rows(way, nr) if row > own), 0)
+        return bytes(out)
+
 
 class Dispatcher:
     """The loaded dispatcher: its program arrays, its links."""
@@ -101,8 +126,8 @@ class Dispatcher:
             spec.share(shared)
             known = spec.knob_names()
             spec.set_knobs(**{k: v for k, v in knobs.items() if k in known},
-                           targ_enter_routes=bytes(routes.flags["enter"]),
-                           targ_exit_routes=bytes(routes.flags["exit"]),
+                           targ_enter_routes=routes.table("enter"),
+                           targ_exit_routes=routes.table("exit"),
                            targ_chain_levels=len(routes.levels),
                            targ_count_syscalls=counting, targ_failures=counting and failures)
             spec.programs["dispatch_sys_enter"].autoload = counting or routes.any("enter")
@@ -113,7 +138,9 @@ class Dispatcher:
     def knobs_for(self, tracker: TrackerDef) -> dict[str, int]:
         if tracker.name not in self.routes.levels:
             return {}
-        return {"targ_chain_level": self.routes.levels[tracker.name], "targ_chain_levels": len(self.routes.levels)}
+        return {"targ_chain_levels": len(self.routes.levels),
+                "targ_enter_next_rows": self.routes.next_rows(tracker.name, "enter"),
+                "targ_exit_next_rows": self.routes.next_rows(tracker.name, "exit")}
 
     def maps_for(self, tracker: TrackerDef) -> dict[str, Map]:
         """The dispatcher's maps the tracker's object shares: the program

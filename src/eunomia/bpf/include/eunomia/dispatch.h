@@ -11,11 +11,14 @@
  *
  * The handlers sit in two program arrays shared by every object
  * (sys_enter_handlers, sys_exit_handlers), one row of EUN_SYSCALL_NR_MAX
- * slots per tracker: slot level * EUN_SYSCALL_NR_MAX + nr.  A tail call
- * does not return, so a handler ends by trying the rows after its own
- * (targ_chain_level) for the same number: two trackers may handle one
- * syscall (connect: net and signal).  A tail call into an empty slot fails
- * and falls through, for the price of a bounds check and a load.
+ * slots per tracker: slot row * EUN_SYSCALL_NR_MAX + nr.  A tail call
+ * does not return, so a handler ends by going on to the next row that
+ * handles the same number: two trackers may handle one syscall (connect:
+ * net and signal).  User space knows which rows those are and says so
+ * before load — the dispatcher's route names the first row, each object's
+ * targ_{enter,exit}_next_rows the next after its own — so the common case
+ * is one tail call per handler.  Should that slot be empty (a handler
+ * switched off), the rows after it are tried in turn.
  *
  * Handlers get what the tp_btf programs get — the task's user pt_regs
  * (BTF-typed: its registers are plain loads) and the syscall number at
@@ -31,9 +34,11 @@
 #define EUN_SYSCALL_NR_MAX 512   /* x86-64 and arm64 numbers are below 470 */
 #define EUN_CHAIN_LEVELS 8       /* trackers with syscall handlers, at most */
 
-/* this object's row in the program arrays, and how many rows are in use */
-const volatile __u32 targ_chain_level = 0;
+/* how many rows are in use; per number, the next row after this object's
+ * with a handler for it (0: none — a next row is never row 0) */
 const volatile __u32 targ_chain_levels = 0;
+const volatile __u8 targ_enter_next_rows[EUN_SYSCALL_NR_MAX] = {};
+const volatile __u8 targ_exit_next_rows[EUN_SYSCALL_NR_MAX] = {};
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
@@ -64,8 +69,8 @@ struct {
 #error "eunomia/dispatch.h: syscall registers unknown for this architecture"
 #endif
 
-/* The first handler of this number in the rows from `first` on (a tail
- * call: it does not return), if any. */
+/* The handler of this number in row `first` (a tail call: it does not
+ * return), else in the first row after it that has one. */
 static __always_inline void eun_tail_rows(void *ctx, void *handlers, long nr, __u32 first)
 {
 	__u32 level;
@@ -79,10 +84,16 @@ static __always_inline void eun_tail_rows(void *ctx, void *handlers, long nr, __
 	}
 }
 
-/* Go on to the next rows' handler of this number. */
-static __always_inline void eun_chain(void *ctx, void *handlers, long nr)
+/* Go on to the next row's handler of this number, if there is one. */
+static __always_inline void eun_chain(void *ctx, void *handlers, const volatile __u8 *next_rows, long nr)
 {
-	eun_tail_rows(ctx, handlers, nr, targ_chain_level + 1);
+	__u32 next;
+
+	if ((unsigned long)nr >= EUN_SYSCALL_NR_MAX)
+		return;
+	next = next_rows[nr];
+	if (next)
+		eun_tail_rows(ctx, handlers, nr, next);
 }
 
 /*
@@ -97,7 +108,7 @@ static __always_inline void eun_chain(void *ctx, void *handlers, long nr)
 	int BPF_PROG(enter__##name, struct pt_regs *regs, long nr)		\
 	{									\
 		enter_##name##_body(ctx, regs, nr);				\
-		eun_chain(ctx, &sys_enter_handlers, nr);			\
+		eun_chain(ctx, &sys_enter_handlers, targ_enter_next_rows, nr); \
 		return 0;							\
 	}									\
 	static __always_inline void enter_##name##_body(void *ctx, struct pt_regs *regs, long nr)
@@ -108,7 +119,7 @@ static __always_inline void eun_chain(void *ctx, void *handlers, long nr)
 	int BPF_PROG(exit__##name, struct pt_regs *regs, long ret)		\
 	{									\
 		exit_##name##_body(ctx, regs, ret);				\
-		eun_chain(ctx, &sys_exit_handlers, EUN_NR(regs));		\
+		eun_chain(ctx, &sys_exit_handlers, targ_exit_next_rows, EUN_NR(regs)); \
 		return 0;							\
 	}									\
 	static __always_inline void exit_##name##_body(void *ctx, struct pt_regs *regs, long ret)
