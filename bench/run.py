@@ -47,6 +47,7 @@ from harness.agent import Agent, startup_times
 from harness.conditions import Condition
 from harness.config import FULL, QUICK, Profile
 from harness.util import (
+    EUNOMIA,
     ROOT,
     BudgetExceeded,
     Deadline,
@@ -126,7 +127,7 @@ def main() -> int:
     results: dict[str, Any] = {
         "profile": profile.name, "reps": profile.reps, "profile_settings": profile.__dict__,
         "command": "sudo make bench-quick" if args.quick else "sudo make bench",
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": report.machine(),
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": report.machine(), "agent": str(EUNOMIA),
         "load_average_at_start": os.getloadavg(),
         "bpf_stats_enabled_at_start": bpfstats.SYSCTL.read_text().strip(),
         "missing_tools": missing, "errors": {}, "section_seconds": {},

@@ -17,7 +17,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 BENCH = ROOT / "bench"
 BUILD = ROOT / "build" / "bench"
-EUNOMIA = ROOT / ".venv" / "bin" / "eunomia"
+# the agent measured: this checkout's, or another build's (a before/after with
+# the same harness: EUNOMIA_BENCH_AGENT=/path/to/other/.venv/bin/eunomia)
+EUNOMIA = Path(os.environ.get("EUNOMIA_BENCH_AGENT") or ROOT / ".venv" / "bin" / "eunomia")
 RUN_ID = uuid.uuid4().hex[:8]  # every docker object of this run carries it
 
 
