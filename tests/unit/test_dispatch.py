@@ -8,12 +8,11 @@ import pytest
 from eunomia import syscalls
 from eunomia.bpf.object import ObjectSpec
 from eunomia.pipeline.dispatch import (
-    CHAIN_LEVELS,
+    HANDLER_SLOTS,
     OBJECT_PATH,
     ROUTE_COUNT_FILTERED,
     ROUTE_EVERY_TASK,
     ROUTE_MONITORED,
-    ROUTE_ROW_SHIFT,
     Routes,
     direction_of,
 )
@@ -25,7 +24,7 @@ NR = syscalls.number_of
 
 def test_routes_say_who_handles_each_number_and_for_whom():
     routes = Routes.of([TRACKERS[name] for name in ("file", "exec", "net", "signal", "syscall")])
-    assert routes.levels == {"file": 0, "exec": 1, "net": 2, "signal": 3, "syscall": 4}
+    assert routes.trackers == ["file", "exec", "net", "signal", "syscall"]
     enter, exit_ = routes.flags["enter"], routes.flags["exit"]
     assert exit_[NR("read")] == ROUTE_MONITORED and enter[NR("read")] == 0
     # the filtered ones are counted by the dispatcher: no handler called for them
@@ -41,34 +40,34 @@ def test_routes_say_who_handles_each_number_and_for_whom():
                                                                                  "preadv", "preadv2")))
 
 
-def test_routes_name_the_first_row_and_each_row_the_next():
-    """One tail call per handler: the dispatcher's route holds the first row
-    with a handler of the number, each object's table the row after its own."""
+def test_routes_give_each_handler_a_slot_and_chain_a_number_through_them():
+    """The dispatcher's table names a number's first handler's slot; each
+    object's table the slot of the handler after its own."""
     routes = Routes.of([TRACKERS[name] for name in ("file", "exec", "net", "signal")])
     connect, read, kill = NR("connect"), NR("read"), NR("kill")
-    exit_table = routes.table("exit")
-    assert exit_table[connect] >> ROUTE_ROW_SHIFT == routes.levels["net"]
-    assert exit_table[connect] & ~(-1 << ROUTE_ROW_SHIFT) == routes.flags["exit"][connect]
-    assert routes.next_rows("net", "exit")[connect] == routes.levels["signal"]
-    assert routes.next_rows("signal", "exit")[connect] == 0          # the last: no next row
-    assert exit_table[read] >> ROUTE_ROW_SHIFT == routes.levels["file"] == 0
-    assert routes.next_rows("file", "exit")[read] == 0
-    assert routes.table("enter")[kill] >> ROUTE_ROW_SHIFT == routes.levels["signal"]
-    assert routes.next_rows("file", "enter")[kill] == routes.levels["signal"]  # not file's: it has none
-    assert routes.table("enter")[NR("getppid")] == 0
+    exit_slots = {routes.slots[key] for key in routes.slots if key[1].startswith("exit__")}
+    assert sorted(exit_slots) == list(range(1, len(exit_slots) + 1))  # distinct, from 1
+    assert routes.first_slots("exit")[connect] == routes.slots[("net", "exit__connect")]
+    assert routes.next_slots("net", "exit")[connect] == routes.slots[("signal", "exit__connect")]
+    assert routes.next_slots("signal", "exit")[connect] == 0          # the last: no next
+    assert routes.first_slots("exit")[read] == routes.slots[("file", "exit__read")]
+    assert routes.next_slots("file", "exit")[read] == 0
+    assert routes.first_slots("enter")[kill] == routes.slots[("signal", "enter__kill")]
+    assert routes.next_slots("file", "enter")[kill] == 0              # file does not handle kill
+    assert routes.first_slots("enter")[NR("getppid")] == 0
 
 
 def test_routes_leave_out_trackers_without_handlers_and_numbers_this_arch_lacks():
     routes = Routes.of([TRACKERS["cap"], TRACKERS["signal"]])
-    assert routes.levels == {"signal": 0}
+    assert routes.trackers == ["signal"]
     fake = TrackerDef(name="fake", summary="", needs=(),
                       syscall_handlers={"exit__nothing": Handles(("no_such_syscall",))})
     assert Routes.of([fake]).numbers[("fake", "exit__nothing")] == ()
 
 
-def test_too_many_trackers_with_handlers_is_an_error():
+def test_more_handlers_than_slots_is_an_error():
     many = [TrackerDef(name=f"t{i}", summary="", needs=(), syscall_handlers={"exit__read": Handles(("read",))})
-            for i in range(CHAIN_LEVELS + 1)]
+            for i in range(HANDLER_SLOTS)]
     with pytest.raises(ValueError, match="more than"):
         Routes.of(many)
 
@@ -114,4 +113,4 @@ def test_the_dispatcher_is_the_only_object_on_sys_enter_and_sys_exit():
         knobs = set(spec.knob_names())
     assert sections == {"dispatch_sys_enter": "tp_btf/sys_enter", "dispatch_sys_exit": "tp_btf/sys_exit"}
     assert {"targ_enter_routes", "targ_exit_routes", "targ_count_syscalls", "targ_failures",
-            "targ_chain_levels", "filter_by_container"} <= knobs
+            "targ_enter_slots", "targ_exit_slots", "filter_by_container"} <= knobs

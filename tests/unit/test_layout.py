@@ -176,8 +176,7 @@ def test_btf_truncated_types_raise_format_error():
 
 def test_knob_names(exec_spec):
     assert set(exec_spec.knob_names()) == {"filter_by_container", "filter_keep_host", "targ_wakeup_bytes",
-                                           "targ_chain_levels", "targ_enter_next_rows",
-                                           "targ_exit_next_rows"}
+                                           "targ_enter_next_slots", "targ_exit_next_slots"}
     with ObjectSpec(CGROUP_OBJ) as spec:
         assert {"filter_all_containers", "filter_by_container", "filter_keep_host"} <= set(spec.knob_names())
         assert set(RecordDecoder(spec.btf).kinds) == {"cgroup_mkdir", "cgroup_rmdir"}

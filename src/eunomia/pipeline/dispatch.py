@@ -8,10 +8,10 @@
     dispatcher.attach()                       # after every handler is in place
     dispatcher.close()
 
-A tracker's row in the program arrays is its place among the trackers with
-handlers.  The dispatcher's route of a number names the first row with a
-handler for it; each object's next-row tables the row after its own (so a
-handler chains with one tail call).
+Each handler program has a slot in its direction's program array,
+numbered from 1 in the trackers' order.  The dispatcher's slot table names
+a number's first handler; each object's next-slot tables the handler after
+its own for the same number (the chain, for a syscall two trackers handle).
 """
 
 from __future__ import annotations
@@ -27,11 +27,10 @@ from ..trackers import TrackerDef
 
 OBJECT_PATH = Path(__file__).parent.parent / "trackers" / "syscall" / "dispatch.bpf.o"
 NR_MAX = 512             # EUN_SYSCALL_NR_MAX
-CHAIN_LEVELS = 8         # EUN_CHAIN_LEVELS
+HANDLER_SLOTS = 64       # EUN_HANDLER_SLOTS: per direction, slot 0 unused
 ROUTE_MONITORED = 1      # dispatch.bpf.c: a handler for monitored tasks' calls
 ROUTE_EVERY_TASK = 2     # … for every task's
 ROUTE_COUNT_FILTERED = 4  # count the calls the filter discards (filtered_calls)
-ROUTE_ROW_SHIFT = 3      # the route's high bits: the first row with a handler
 DIRECTIONS = {"tp_btf/sys_enter": "enter", "tp_btf/sys_exit": "exit"}
 PROGRAM_ARRAYS = {"enter": "sys_enter_handlers", "exit": "sys_exit_handlers"}
 # counting.h's maps: the dispatcher writes them, the syscall tracker reads them
@@ -51,27 +50,37 @@ def direction_of(program_name: str) -> str:
 
 @dataclass
 class Routes:
-    """Per direction and number: which rows hold a handler, and for whom."""
+    """Per direction and number: which handlers serve it, in which slots, and for whom."""
 
-    levels: dict[str, int] = field(default_factory=dict)           # tracker → row
+    trackers: list[str] = field(default_factory=list)              # with handlers, in order
     numbers: dict[tuple[str, str], tuple[int, ...]] = field(default_factory=dict)  # (tracker, program) → its numbers
+    slots: dict[tuple[str, str], int] = field(default_factory=dict)  # (tracker, program) → slot
     flags: dict[str, bytearray] = field(default_factory=lambda: {d: bytearray(NR_MAX) for d in PROGRAM_ARRAYS})
+    # (direction, number) → the slots of its handlers, in the trackers' order
+    chains: dict[tuple[str, int], list[tuple[str, int]]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, trackers: list[TrackerDef]) -> "Routes":
         routes = cls()
+        used = {way: 0 for way in PROGRAM_ARRAYS}
         for tracker in trackers:
             if not tracker.syscall_handlers:
                 continue
-            if len(routes.levels) >= CHAIN_LEVELS:
-                raise ValueError(f"more than {CHAIN_LEVELS} trackers with syscall handlers")
-            routes.levels[tracker.name] = len(routes.levels)
+            routes.trackers.append(tracker.name)
             for program, handles in tracker.syscall_handlers.items():
                 way = direction_of(program)
+                used[way] += 1
+                if used[way] >= HANDLER_SLOTS:
+                    raise ValueError(f"more than {HANDLER_SLOTS - 1} syscall {way} handlers")
+                routes.slots[(tracker.name, program)] = used[way]
                 found = syscalls.numbers_of(*handles.syscalls)
                 numbers = tuple(sorted(nr for nr in found.values() if 0 <= nr < NR_MAX))
                 routes.numbers[(tracker.name, program)] = numbers
                 for nr in numbers:
+                    chain = routes.chains.setdefault((way, nr), [])
+                    if any(name == tracker.name for name, _ in chain):
+                        raise ValueError(f"{tracker.name}: two {way} handlers for syscall {nr}")
+                    chain.append((tracker.name, used[way]))
                     routes.flags[way][nr] |= ROUTE_EVERY_TASK if handles.every_task else ROUTE_MONITORED
                     if handles.count_filtered:
                         routes.flags[way][nr] |= ROUTE_COUNT_FILTERED
@@ -80,26 +89,21 @@ class Routes:
     def any(self, way: str) -> bool:
         return any(self.flags[way])
 
-    def rows(self, way: str, nr: int) -> list[int]:
-        """The rows with a handler of this number, in order."""
-        return sorted(self.levels[tracker] for (tracker, program), numbers in self.numbers.items()
-                      if direction_of(program) == way and nr in numbers)
-
-    def table(self, way: str) -> bytes:
-        """The dispatcher's route table: flags, and the first row above them."""
-        out = bytearray(self.flags[way])
-        for nr, flags in enumerate(self.flags[way]):
-            if flags:
-                out[nr] |= self.rows(way, nr)[0] << ROUTE_ROW_SHIFT
+    def first_slots(self, way: str) -> bytes:
+        """The dispatcher's table: per number, the slot of its first handler (0: none)."""
+        out = bytearray(NR_MAX)
+        for (direction, nr), chain in self.chains.items():
+            if direction == way:
+                out[nr] = chain[0][1]
         return bytes(out)
 
-    def next_rows(self, tracker: str, way: str) -> bytes:
-        """Per number, the next row after the tracker's with a handler (0: none)."""
-        own = self.levels[tracker]
+    def next_slots(self, tracker: str, way: str) -> bytes:
+        """Per number, the slot of the handler after the tracker's own (0: none)."""
         out = bytearray(NR_MAX)
-        for nr, flags in enumerate(self.flags[way]):
-            if flags:
-                out[nr] = next((row for row in self.rows(way, nr) if row > own), 0)
+        for (direction, nr), chain in self.chains.items():
+            names = [name for name, _ in chain]
+            if direction == way and tracker in names and names.index(tracker) + 1 < len(chain):
+                out[nr] = chain[names.index(tracker) + 1][1]
         return bytes(out)
 
 
@@ -126,21 +130,21 @@ class Dispatcher:
             spec.share(shared)
             known = spec.knob_names()
             spec.set_knobs(**{k: v for k, v in knobs.items() if k in known},
-                           targ_enter_routes=routes.table("enter"),
-                           targ_exit_routes=routes.table("exit"),
-                           targ_chain_levels=len(routes.levels),
+                           targ_enter_routes=bytes(routes.flags["enter"]),
+                           targ_exit_routes=bytes(routes.flags["exit"]),
+                           targ_enter_slots=routes.first_slots("enter"),
+                           targ_exit_slots=routes.first_slots("exit"),
                            targ_count_syscalls=counting, targ_failures=counting and failures)
             spec.programs["dispatch_sys_enter"].autoload = counting or routes.any("enter")
             spec.programs["dispatch_sys_exit"].autoload = (counting and failures) or routes.any("exit")
             obj = spec.load()
         return cls(obj, routes, counting)
 
-    def knobs_for(self, tracker: TrackerDef) -> dict[str, int]:
-        if tracker.name not in self.routes.levels:
+    def knobs_for(self, tracker: TrackerDef) -> dict[str, bytes]:
+        if tracker.name not in self.routes.trackers:
             return {}
-        return {"targ_chain_levels": len(self.routes.levels),
-                "targ_enter_next_rows": self.routes.next_rows(tracker.name, "enter"),
-                "targ_exit_next_rows": self.routes.next_rows(tracker.name, "exit")}
+        return {"targ_enter_next_slots": self.routes.next_slots(tracker.name, "enter"),
+                "targ_exit_next_slots": self.routes.next_slots(tracker.name, "exit")}
 
     def maps_for(self, tracker: TrackerDef) -> dict[str, Map]:
         """The dispatcher's maps the tracker's object shares: the program
@@ -152,17 +156,15 @@ class Dispatcher:
 
     def register(self, tracker: TrackerDef, obj: Object) -> None:
         """Put the tracker's loaded handlers in their slots."""
-        level = self.routes.levels[tracker.name] if tracker.syscall_handlers else 0
         for program_name in tracker.syscall_handlers:
             program = obj.programs[program_name]
-            if not program.loaded:
-                continue
             way = DIRECTIONS.get(program.section)
             if way is None or way != direction_of(program_name):
                 raise ValueError(f"{tracker.name}: {program_name} is in {program.section!r}, "
                                  f"not tp_btf/sys_{direction_of(program_name)}")
-            for nr in self.routes.numbers[(tracker.name, program_name)]:
-                self._arrays[way][level * NR_MAX + nr] = program.fd
+            if not program.loaded:  # its slot would end the chain of every number it serves
+                raise ValueError(f"{tracker.name}: syscall handler {program_name} is not loaded")
+            self._arrays[way][self.routes.slots[(tracker.name, program_name)]] = program.fd
 
     def filtered_of(self, tracker: TrackerDef) -> int:
         """The calls the filter discarded that the tracker's handlers would

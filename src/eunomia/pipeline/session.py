@@ -132,7 +132,7 @@ class TraceSession:
         """The one program on sys_enter/sys_exit, for the trackers' syscall handlers."""
         counting = any(t.name == COUNTING_TRACKER for t in self.trackers)
         routes = Routes.of(self.trackers)
-        if not routes.levels and not counting:
+        if not routes.trackers and not counting:
             return
         failures = bool(self.knobs.get(COUNTING_TRACKER, {}).get("targ_failures"))
         self._dispatcher = Dispatcher.load(routes, knobs, shared=shared, counting=counting, failures=failures)

@@ -11,7 +11,7 @@
  * for this number (eunomia/dispatch.h), row by row.
  *
  * Routes come from user space before load, one byte per number and
- * direction: the first row with a handler for it in the high bits, and ROUTE_MONITORED when some handler wants the calls of
+ * direction (and, in a second table, the slot of its first handler): ROUTE_MONITORED when some handler wants the calls of
  * monitored tasks, ROUTE_EVERY_TASK when one wants every task's (signals
  * sent from the host to a container, a listening socket's address learnt
  * from any accept, a call's state cleaned up at exit).  ROUTE_COUNT_FILTERED
@@ -30,7 +30,6 @@
 #define ROUTE_MONITORED 1
 #define ROUTE_EVERY_TASK 2
 #define ROUTE_COUNT_FILTERED 4
-#define ROUTE_ROW_SHIFT 3 /* the higher bits: the first row with a handler */
 
 /* calls the filter discarded, at entry (nr) and at exit (EUN_SYSCALL_NR_MAX + nr) */
 struct {
@@ -42,6 +41,8 @@ struct {
 
 const volatile __u8 targ_enter_routes[EUN_SYSCALL_NR_MAX] = {};
 const volatile __u8 targ_exit_routes[EUN_SYSCALL_NR_MAX] = {};
+const volatile __u8 targ_enter_slots[EUN_SYSCALL_NR_MAX] = {};
+const volatile __u8 targ_exit_slots[EUN_SYSCALL_NR_MAX] = {};
 /* the syscall tracker is on: count every call of monitored tasks */
 const volatile bool targ_count_syscalls = false;
 
@@ -79,7 +80,7 @@ int BPF_PROG(dispatch_sys_enter, struct pt_regs *regs, long nr)
 	if (discard && route & ROUTE_COUNT_FILTERED)
 		count_filtered(nr);
 	if (route & ROUTE_EVERY_TASK || (route & ROUTE_MONITORED && !discard))
-		eun_tail_rows(ctx, &sys_enter_handlers, nr, route >> ROUTE_ROW_SHIFT);
+		EUN_TAIL_SLOT(ctx, sys_enter_handlers, targ_enter_slots[nr & (EUN_SYSCALL_NR_MAX - 1)]);
 	return 0;
 }
 
@@ -104,6 +105,6 @@ int BPF_PROG(dispatch_sys_exit, struct pt_regs *regs, long ret)
 	if (discard && route & ROUTE_COUNT_FILTERED)
 		count_filtered(EUN_SYSCALL_NR_MAX + nr);
 	if (route & ROUTE_EVERY_TASK || (route & ROUTE_MONITORED && !discard))
-		eun_tail_rows(ctx, &sys_exit_handlers, nr, route >> ROUTE_ROW_SHIFT);
+		EUN_TAIL_SLOT(ctx, sys_exit_handlers, targ_exit_slots[nr & (EUN_SYSCALL_NR_MAX - 1)]);
 	return 0;
 }

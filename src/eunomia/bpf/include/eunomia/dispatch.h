@@ -10,15 +10,16 @@
  * with EUN_SYSCALL_ENTER()/EUN_SYSCALL_EXIT() below.
  *
  * The handlers sit in two program arrays shared by every object
- * (sys_enter_handlers, sys_exit_handlers), one row of EUN_SYSCALL_NR_MAX
- * slots per tracker: slot row * EUN_SYSCALL_NR_MAX + nr.  A tail call
- * does not return, so a handler ends by going on to the next row that
- * handles the same number: two trackers may handle one syscall (connect:
- * net and signal).  User space knows which rows those are and says so
- * before load — the dispatcher's route names the first row, each object's
- * targ_{enter,exit}_next_rows the next after its own — so the common case
- * is one tail call per handler.  Should that slot be empty (a handler
- * switched off), the rows after it are tried in turn.
+ * (sys_enter_handlers, sys_exit_handlers), one slot per handler program,
+ * numbered by user space from 1.  The dispatcher's table names the slot
+ * of a number's first handler, and it jumps there through a switch of
+ * tail calls with constant slots: the JIT turns those into direct jumps.
+ * A tail call with a variable index is an indirect jump, which costs tens
+ * of ns on a kernel with retpolines (x86 without eIBRS), on every call.
+ * A tail call does not return, so a handler ends by going on to the next
+ * handler of the same number (each object's targ_{enter,exit}_next_slots):
+ * two trackers may handle one syscall (connect: net and signal).  That
+ * chain is rare, and takes the indirect jump.
  *
  * Handlers get what the tp_btf programs get — the task's user pt_regs
  * (BTF-typed: its registers are plain loads) and the syscall number at
@@ -32,24 +33,22 @@
 #define EUNOMIA_DISPATCH_H
 
 #define EUN_SYSCALL_NR_MAX 512   /* x86-64 and arm64 numbers are below 470 */
-#define EUN_CHAIN_LEVELS 8       /* trackers with syscall handlers, at most */
+#define EUN_HANDLER_SLOTS 64     /* handler programs per direction, slot 0 unused */
 
-/* how many rows are in use; per number, the next row after this object's
- * with a handler for it (0: none — a next row is never row 0) */
-const volatile __u32 targ_chain_levels = 0;
-const volatile __u8 targ_enter_next_rows[EUN_SYSCALL_NR_MAX] = {};
-const volatile __u8 targ_exit_next_rows[EUN_SYSCALL_NR_MAX] = {};
+/* per number, the slot of the next handler after this object's (0: none) */
+const volatile __u8 targ_enter_next_slots[EUN_SYSCALL_NR_MAX] = {};
+const volatile __u8 targ_exit_next_slots[EUN_SYSCALL_NR_MAX] = {};
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
-	__uint(max_entries, EUN_SYSCALL_NR_MAX * EUN_CHAIN_LEVELS);
+	__uint(max_entries, EUN_HANDLER_SLOTS);
 	__type(key, __u32);
 	__type(value, __u32);
 } sys_enter_handlers SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
-	__uint(max_entries, EUN_SYSCALL_NR_MAX * EUN_CHAIN_LEVELS);
+	__uint(max_entries, EUN_HANDLER_SLOTS);
 	__type(key, __u32);
 	__type(value, __u32);
 } sys_exit_handlers SEC(".maps");
@@ -69,31 +68,54 @@ struct {
 #error "eunomia/dispatch.h: syscall registers unknown for this architecture"
 #endif
 
-/* The handler of this number in row `first` (a tail call: it does not
- * return), else in the first row after it that has one. */
-static __always_inline void eun_tail_rows(void *ctx, void *handlers, long nr, __u32 first)
-{
-	__u32 level;
+/*
+ * A tail call into `map` at a slot known when compiling.  Written as
+ * assembly so that the compiler cannot merge the switch's calls into one
+ * call with a variable slot (it would, the calls differing only in it);
+ * the verifier then sees each call's constant key and the JIT patches a
+ * direct jump.  It does not return unless the slot is empty.
+ */
+#define EUN_TAIL_CALL_STATIC(ctx, map, slot)					\
+	asm volatile("r1 = %[c]\n"						\
+		     "r2 = %[m] ll\n"						\
+		     "r3 = %[s]\n"						\
+		     "call 12\n"						\
+		     :: [c] "r"(ctx), [m] "i"(&map), [s] "i"(slot)		\
+		     : "r0", "r1", "r2", "r3", "r4", "r5")
 
-	if ((unsigned long)nr >= EUN_SYSCALL_NR_MAX)
-		return;
-	for (level = first; level < EUN_CHAIN_LEVELS; level++) {
-		if (level >= targ_chain_levels)
-			return;
-		bpf_tail_call(ctx, handlers, level * EUN_SYSCALL_NR_MAX + nr);
-	}
-}
+#define EUN_SLOT_CASE(ctx, map, n) case n: EUN_TAIL_CALL_STATIC(ctx, map, n); break;
+#define EUN_SLOT_CASES8(ctx, map, n)						\
+	EUN_SLOT_CASE(ctx, map, n + 0) EUN_SLOT_CASE(ctx, map, n + 1)		\
+	EUN_SLOT_CASE(ctx, map, n + 2) EUN_SLOT_CASE(ctx, map, n + 3)		\
+	EUN_SLOT_CASE(ctx, map, n + 4) EUN_SLOT_CASE(ctx, map, n + 5)		\
+	EUN_SLOT_CASE(ctx, map, n + 6) EUN_SLOT_CASE(ctx, map, n + 7)
 
-/* Go on to the next row's handler of this number, if there is one. */
-static __always_inline void eun_chain(void *ctx, void *handlers, const volatile __u8 *next_rows, long nr)
+/* Jump to the handler in `slot` (1 .. EUN_HANDLER_SLOTS - 1) of `map`. */
+#define EUN_TAIL_SLOT(ctx, map, slot)						\
+	do {									\
+		switch (slot) {							\
+		EUN_SLOT_CASE(ctx, map, 1) EUN_SLOT_CASE(ctx, map, 2)		\
+		EUN_SLOT_CASE(ctx, map, 3) EUN_SLOT_CASE(ctx, map, 4)		\
+		EUN_SLOT_CASE(ctx, map, 5) EUN_SLOT_CASE(ctx, map, 6)		\
+		EUN_SLOT_CASE(ctx, map, 7)					\
+		EUN_SLOT_CASES8(ctx, map, 8) EUN_SLOT_CASES8(ctx, map, 16)	\
+		EUN_SLOT_CASES8(ctx, map, 24) EUN_SLOT_CASES8(ctx, map, 32)	\
+		EUN_SLOT_CASES8(ctx, map, 40) EUN_SLOT_CASES8(ctx, map, 48)	\
+		EUN_SLOT_CASES8(ctx, map, 56)					\
+		}								\
+	} while (0)
+
+/* Go on to the next handler of this number, if there is one (rare: an
+ * indirect jump is fine here). */
+static __always_inline void eun_chain(void *ctx, void *handlers, const volatile __u8 *next_slots, long nr)
 {
 	__u32 next;
 
 	if ((unsigned long)nr >= EUN_SYSCALL_NR_MAX)
 		return;
-	next = next_rows[nr];
+	next = next_slots[nr];
 	if (next)
-		eun_tail_rows(ctx, handlers, nr, next);
+		bpf_tail_call(ctx, handlers, next);
 }
 
 /*
@@ -108,7 +130,7 @@ static __always_inline void eun_chain(void *ctx, void *handlers, const volatile 
 	int BPF_PROG(enter__##name, struct pt_regs *regs, long nr)		\
 	{									\
 		enter_##name##_body(ctx, regs, nr);				\
-		eun_chain(ctx, &sys_enter_handlers, targ_enter_next_rows, nr); \
+		eun_chain(ctx, &sys_enter_handlers, targ_enter_next_slots, nr); \
 		return 0;							\
 	}									\
 	static __always_inline void enter_##name##_body(void *ctx, struct pt_regs *regs, long nr)
@@ -119,7 +141,7 @@ static __always_inline void eun_chain(void *ctx, void *handlers, const volatile 
 	int BPF_PROG(exit__##name, struct pt_regs *regs, long ret)		\
 	{									\
 		exit_##name##_body(ctx, regs, ret);				\
-		eun_chain(ctx, &sys_exit_handlers, targ_exit_next_rows, EUN_NR(regs)); \
+		eun_chain(ctx, &sys_exit_handlers, targ_exit_next_slots, EUN_NR(regs)); \
 		return 0;							\
 	}									\
 	static __always_inline void exit_##name##_body(void *ctx, struct pt_regs *regs, long ret)
