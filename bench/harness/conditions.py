@@ -125,6 +125,10 @@ def syscall_hooks() -> list[str]:
     agent's, the only BPF user while a condition runs): the floor that
     condition is compared with."""
     links = json.loads(sh(["bpftool", "-j", "link", "show"]).stdout or "[]")
+    if any(link.get("type") == "perf_event" for link in links):
+        # bpftool does not name a perf link's tracepoint; the builds that had
+        # them (before the dispatcher) attached syscalls:* on both sides
+        return ["sys_enter", "sys_exit"]
     return sorted({link["tp_name"] for link in links if link.get("tp_name") in ("sys_enter", "sys_exit")},
                   key=("sys_enter", "sys_exit").index)
 
