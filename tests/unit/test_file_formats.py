@@ -6,12 +6,13 @@ import pytest
 
 from eunomia import trackers
 from eunomia.trackers.file.formats import (
-    FORMATTERS,
     device,
     file_mode,
     open_flags,
+    open_flags_cached,
     owner_id,
 )
+from eunomia.trackers.file.paths import shape_file
 
 O_RDONLY, O_WRONLY, O_RDWR = 0, 0o1, 0o2
 O_CREAT, O_EXCL, O_TRUNC, O_APPEND, O_NONBLOCK = 0o100, 0o200, 0o1000, 0o2000, 0o4000
@@ -80,7 +81,13 @@ def test_device_is_major_minor(dev, text):
     assert device(dev) == text
 
 
-def test_formatters_are_registered_for_every_tracker():
+def test_file_pieces_are_formatted_when_shaped_not_when_placed():
+    """The kernel sends every piece for every kind; only those shown are formatted."""
     merged = trackers.formatters()
-    for typedef, formatter in FORMATTERS.items():
-        assert merged[typedef] is formatter
+    assert not {"eun_file_flags", "eun_file_mode", "eun_file_id", "eun_file_dev"} & set(merged)
+    raw = {"resolved": "/etc/passwd", "flags": 0o100, "mode": 0o644, "uid": 0xFFFFFFFF, "gid": 0xFFFFFFFF,
+           "size": 0, "inode": 7, "device": (8 << 20) | 1}
+    assert shape_file("open", raw) == {"path": "/etc/passwd", "flags": open_flags_cached(0o100), "mode": "0644",
+                                       "inode": 7, "device": "8:1"}
+    assert shape_file("chown", {**raw, "uid": 0xFFFFFFFF, "gid": 5}) == {
+        "path": "/etc/passwd", "uid": None, "gid": 5, "inode": 7, "device": "8:1"}

@@ -3,11 +3,14 @@ inode paths, the syscall knobs and the byte-count records."""
 
 from __future__ import annotations
 
+import posixpath
+
 import pytest
 
 from eunomia import syscalls
 from eunomia.context.model import Container
 from eunomia.trackers import file as file_tracker
+from eunomia.trackers.file.formats import ABSENT
 from eunomia.trackers.file.io import file_bytes_records
 from eunomia.trackers.file.paths import PathMemory, finish_event, join_path, shape_file
 
@@ -29,14 +32,15 @@ def test_join_path(directory, name, expected):
 
 
 def test_shape_open_resolved_by_the_kernel():
-    raw = {"resolved": "/etc/passwd", "flags": ["read"], "mode": None, "inode": 42, "device": "0:40",
+    # as the kernel sends them: numbers, formatted when shaped (O_RDONLY; mode absent; dev_t 0:40)
+    raw = {"resolved": "/etc/passwd", "flags": 0, "mode": ABSENT, "inode": 42, "device": 40,
            "uid": 7, "gid": 7, "size": 0}
     assert shape_file("open", raw) == {"path": "/etc/passwd", "flags": ["read"], "mode": None,
                                        "inode": 42, "device": "0:40"}
 
 
 def test_shape_failed_open_joins_and_has_no_inode():
-    raw = {"name": "missing", "dir": "/tmp", "flags": ["read"], "mode": None, "inode": 0, "device": "0:0"}
+    raw = {"name": "missing", "dir": "/tmp", "flags": 0, "mode": ABSENT, "inode": 0, "device": 0}
     assert shape_file("open", raw) == {"path": "/tmp/missing", "flags": ["read"], "mode": None,
                                        "given_path": "missing"}  # as passed: it is not the path
 
@@ -49,12 +53,12 @@ def test_shape_failed_open_joins_and_has_no_inode():
     # a symlink's target is its content: kept exactly, relative or not
     ("symlink", {"name": "z", "dir": "/tmp", "target_name": "../y/./"}, {"path": "/tmp/z", "target_path": "../y/./",
                                                                                        "given_path": "z"}),
-    ("chmod", {"name": "/tmp/y", "mode": "0600"}, {"path": "/tmp/y", "mode": "0600"}),
-    ("chown", {"name": "/tmp/y", "uid": 1, "gid": None}, {"path": "/tmp/y", "uid": 1, "gid": None}),
-    ("mkdir", {"name": "d/", "dir": "/srv", "mode": "0755"}, {"path": "/srv/d", "mode": "0755", "given_path": "d/"}),
-    ("unlink", {"name": "/tmp/z", "mode": None}, {"path": "/tmp/z"}),
+    ("chmod", {"name": "/tmp/y", "mode": 0o600}, {"path": "/tmp/y", "mode": "0600"}),
+    ("chown", {"name": "/tmp/y", "uid": 1, "gid": ABSENT}, {"path": "/tmp/y", "uid": 1, "gid": None}),
+    ("mkdir", {"name": "d/", "dir": "/srv", "mode": 0o755}, {"path": "/srv/d", "mode": "0755", "given_path": "d/"}),
+    ("unlink", {"name": "/tmp/z", "mode": ABSENT}, {"path": "/tmp/z"}),
     ("rmdir", {"name": "/tmp/d"}, {"path": "/tmp/d"}),
-    ("truncate", {"resolved": "/tmp/y", "size": 100, "inode": 9, "device": "0:40"},
+    ("truncate", {"resolved": "/tmp/y", "size": 100, "inode": 9, "device": 40},
      {"path": "/tmp/y", "size": 100, "inode": 9, "device": "0:40"}),
 ])
 def test_shape_each_operation(kind, raw, expected):
@@ -64,7 +68,7 @@ def test_shape_each_operation(kind, raw, expected):
 def test_finish_event_replaces_the_pieces_and_learns_the_path():
     memory = PathMemory()
     event = {"type": "open", "container": {"id": "c1"}, "result": 3,
-             "_file": {"resolved": "/tmp/big", "flags": ["write"], "mode": None, "inode": 7, "device": "0:40"}}
+             "_file": {"resolved": "/tmp/big", "flags": 1, "mode": ABSENT, "inode": 7, "device": 40}}
     finish_event(event, memory)
     assert "_file" not in event
     assert event["file"]["path"] == "/tmp/big"
@@ -91,7 +95,7 @@ def test_path_memory_is_bounded_and_keeps_the_newest_name():
 def test_path_memory_follows_renames_of_the_file():
     memory = PathMemory()
     finish_event({"type": "open", "container": {"id": "c"}, "result": 3,
-                  "_file": {"resolved": "/tmp/x", "flags": ["write"], "inode": 7, "device": "0:40"}}, memory)
+                  "_file": {"resolved": "/tmp/x", "flags": 1, "inode": 7, "device": 40}}, memory)
     failed = {"type": "rename", "container": {"id": "c"}, "result": "EXDEV",
               "_file": {"name": "/tmp/x", "target_name": "/mnt/x"}}
     finish_event(failed, memory)
@@ -139,3 +143,11 @@ def test_file_bytes_records_sum_cgroups_of_one_container_and_name_files():
     assert mine[1]["file"] == {"path": None, "inode": 6, "device": "0:40"}
     hosts = [r for r in records if r["container"]["id"] == "host"]
     assert len(hosts) == 1 and hosts[0]["file"]["path"] is None
+
+
+@pytest.mark.parametrize("name", ["/a/b", "/", "//a", "///a", "/a/./b", "/a/../b", "/a/b/", "/a//b", "/.a/b",
+                                  "/a/.b", "/a/b.", "/...", "/a/b/..", "/a/b/.", "/é/\\x00"])
+def test_absolute_names_are_normalised_as_posixpath_would(name):
+    expected = posixpath.normpath(name)
+    expected = "/" + expected.lstrip("/") if expected.startswith("//") else expected
+    assert join_path(None, name) == expected

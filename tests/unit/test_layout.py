@@ -13,7 +13,7 @@ import pytest
 import eunomia
 from eunomia.bpf.btf import Btf, BtfFormatError
 from eunomia.bpf.errors import BpfError
-from eunomia.bpf.layout import REF_ABSENT, RecordDecoder, decode_argv, decode_path, decode_str
+from eunomia.bpf.layout import _STRINGS, REF_ABSENT, REF_DECODERS, RecordDecoder, decode_argv, decode_path, decode_str
 from eunomia.bpf.object import ObjectSpec
 
 TRACKERS = Path(eunomia.__file__).parent / "trackers"
@@ -155,6 +155,15 @@ def test_decode_path(raw, expected):
 ])
 def test_decode_argv(raw, expected):
     assert decode_argv(raw) == expected
+
+
+def test_tail_strings_are_decoded_without_being_kept():
+    """Paths as passed are as often unique: they must not churn the cache of comms."""
+    decode = REF_DECODERS["eun_str_ref"]
+    before = len(_STRINGS)
+    assert decode(b"/tmp/unique-\xff-name") == "/tmp/unique-\\xff-name"  # invalid UTF-8 stays visible
+    assert decode(b"abc\0def") == "abc"
+    assert len(_STRINGS) == before
 
 
 def test_decode_str_stops_at_nul():

@@ -66,10 +66,17 @@ def decode_str(raw: bytes) -> str:
     return text
 
 
+def decode_text(raw: bytes) -> str:
+    """A string of the record's tail (a path as passed, a command): not kept,
+    since such strings are as often unique (a storm of new paths would only
+    churn decode_str's cache, and with it the comms')."""
+    return _text(raw.split(b"\0", 1)[0])
+
+
 REF_DECODERS: dict[str, Callable[[bytes], Any]] = {
     "eun_path_ref": decode_path,
     "eun_argv_ref": decode_argv,
-    "eun_str_ref": decode_str,
+    "eun_str_ref": decode_text,
 }
 
 

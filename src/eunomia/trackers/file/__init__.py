@@ -8,7 +8,6 @@ from typing import Any
 from eunomia import syscalls
 from eunomia.trackers import Handles, TrackerDef
 
-from .formats import FORMATTERS
 from .io import read_file_bytes
 from .paths import RAW, PathMemory, finish_event
 
@@ -75,7 +74,8 @@ TRACKER = TrackerDef(
         "inode": f"{RAW}.inode",
         "device": f"{RAW}.device",
     },
-    formatters=FORMATTERS,
+    # no formatters: the pieces under RAW are formatted by finish_event, for
+    # the keys each kind shows only (paths.SHOWN_FORMAT)
     knobs=knobs,
     syscall_handlers=SYSCALL_HANDLERS,
     aggregates=aggregates,

@@ -8,8 +8,6 @@ O_DIRECTORY, O_NOFOLLOW, O_DIRECT and O_LARGEFILE.
 from __future__ import annotations
 
 import platform
-from collections.abc import Callable
-from typing import Any
 
 ABSENT = 0xFFFFFFFF  # FILE_ABSENT in file.bpf.c: not given / left unchanged
 
@@ -110,12 +108,3 @@ def open_flags_cached(flags: int) -> list[str]:
             _FLAG_NAMES.clear()
         names = _FLAG_NAMES[flags] = open_flags(flags)
     return list(names)
-
-
-# typedef in file.bpf.c → formatter (merged with every tracker's)
-FORMATTERS: dict[str, Callable[[Any], Any]] = {
-    "eun_file_flags": open_flags_cached,
-    "eun_file_mode": file_mode,
-    "eun_file_id": owner_id,
-    "eun_file_dev": device,
-}

@@ -16,7 +16,9 @@ can name their files.
 from __future__ import annotations
 
 import posixpath
-from typing import Any
+from typing import Any, Callable
+
+from .formats import device, file_mode, open_flags_cached, owner_id
 
 # the pieces, placed by TrackerDef.fields under this key, consumed here
 RAW = "_file"
@@ -36,6 +38,13 @@ SHOWN: dict[str, tuple[str, ...]] = {
 }
 
 
+# formatted here, for the keys an event shows only: the kernel sends every
+# piece for every kind (an open's uid, gid and size are never shown)
+SHOWN_FORMAT: dict[str, Callable[[Any], Any]] = {
+    "flags": open_flags_cached, "mode": file_mode, "uid": owner_id, "gid": owner_id,
+}
+
+
 def join_path(directory: str | None, name: str | None) -> str | None:
     """An absolute path from a name as passed and the directory it is relative to.
 
@@ -44,6 +53,8 @@ def join_path(directory: str | None, name: str | None) -> str | None:
     """
     if name is None:
         return None
+    if name.startswith("/") and "/." not in name and "//" not in name and not name.endswith("/"):
+        return name  # already what normpath would make of it (most absolute names)
     if not name.startswith("/"):
         if directory is None:
             return name or None
@@ -95,8 +106,9 @@ class PathMemory:
 
 
 def shape_file(kind: str, raw: dict[str, Any]) -> dict[str, Any]:
-    """The `file` object of one event from the raw pieces: what SHOWN lists
-    for its kind, in that order, then inode and device when known."""
+    """The `file` object of one event from the raw pieces (numbers as the
+    kernel sent them): what SHOWN lists for its kind, in that order and
+    formatted, then inode and device when known."""
     get = raw.get
     shaped: dict[str, Any] = {}
     for key in SHOWN.get(kind, ("path",)):
@@ -108,13 +120,17 @@ def shape_file(kind: str, raw: dict[str, Any]) -> dict[str, Any]:
             # a symlink's target is its content, exactly as given
             shaped[key] = target if kind == "symlink" else join_path(get("target_dir"), target)
         else:
-            shaped[key] = get(key)
+            value = get(key)
+            fmt = SHOWN_FORMAT.get(key)
+            shaped[key] = fmt(value) if fmt is not None and value is not None else value
     given = get("name")
     if given is not None and given != shaped.get("path"):  # relative, with `..`, through a link: as passed
         shaped["given_path"] = given
-    if get("inode"):  # known: the event named its file through a descriptor
-        shaped["inode"] = get("inode")
-        shaped["device"] = get("device")
+    inode = get("inode")
+    if inode:  # known: the event named its file through a descriptor
+        shaped["inode"] = inode
+        dev = get("device")
+        shaped["device"] = device(dev) if isinstance(dev, int) else dev
     return shaped
 
 
