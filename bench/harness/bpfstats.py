@@ -8,8 +8,8 @@ themselves cost time, so empty tp_btf programs on sys_enter and sys_exit
 (bench/harness/empty.bpf.c; the dispatcher's kind of program) are loaded
 beside the agent as the baselines: the dispatcher's ns per run minus its
 hook's baseline is what it adds to an empty program, per syscall.
-The same empty programs, attached alone, are the matrix's "hook floor"
-conditions.
+The raw_tp empty programs of the same file, attached alone, are the
+matrix's "hook floor" conditions.
 """
 
 from __future__ import annotations

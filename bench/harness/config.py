@@ -19,7 +19,7 @@ class Profile:
     nginx_conditions: tuple[str, ...]  # (may include the floor of one program per direction)
     exec_conditions: tuple[str, ...]
     host_conditions: tuple[str, ...]   # the loop on the host (per-syscall cost outside containers)
-    floors: tuple[str, ...]            # empty-hook calibrations (matrix.FLOOR), on the host loop
+    floors: tuple[str, ...]            # empty-hook floors (matrix.FLOOR): container and host loops
     storm_step_s: float                # one step of the paced storms (rate doubled each step)
     storm_max_rate: int
     rates: tuple[int, ...]             # agent CPU%/RSS at these file-storm rates (0 = idle)

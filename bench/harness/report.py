@@ -136,7 +136,7 @@ def markdown(r: dict[str, Any]) -> str:
         order = (ALL_CONDITIONS[0], FLOOR_BOTH, *ALL_CONDITIONS[1:])
         conds = [c for c in order if any(c in w["conditions"] for w in m["workloads"].values())]
         lines += ["**Throughput vs alone** (ratio with/alone; change in throughput in brackets)", "",
-                  "| workload | alone | " + " | ".join("*floor*" if c == FLOOR_BOTH else COND_LABEL[c]
+                  "| workload | alone | " + " | ".join("*floor*" if c == FLOOR_BOTH else COND_LABEL.get(c, c)
                                                        for c in conds[1:]) + " |",
                   "|---|---|" + "---|" * (len(conds) - 1)]
         for w in m["workloads"].values():
@@ -151,7 +151,7 @@ def markdown(r: dict[str, Any]) -> str:
             cells = [(f"{nginx[c]['latency_p99_ms']:.2f} ms (×{nginx[c].get('latency_p99_ratio', 0):.2f})"
                       if c in nginx and nginx[c].get("latency_p99_ms") else "—") for c in conds[1:]]
             lines.append(f"| nginx + wrk, p99 latency | {nginx['alone']['latency_p99_ms']:.2f} ms | " + " | ".join(cells) + " |")
-        lines += ["", "Conditions: " + "; ".join(f"**{COND_LABEL[c]}**: {NOTES[c]}" for c in conds if NOTES.get(c)) + ".",
+        lines += ["", "Conditions: " + "; ".join(f"**{COND_LABEL.get(c, c)}**: {NOTES[c]}" for c in conds if NOTES.get(c)) + ".",
                   "Eunomia default = `eunomia trace -f json -o FILE` (every streaming tracker, all containers); "
                   "Eunomia syscall = `eunomia trace syscall` (the syscall recorder only)."]
         if m.get("errors"):
@@ -162,7 +162,7 @@ def markdown(r: dict[str, Any]) -> str:
                   "|---|---|---|---|"]
         for c, ns in m.get("ns_per_syscall", {}).items():
             if any(v is not None for v in ns.values()):
-                lines.append(f"| {COND_LABEL[c]} | " + " | ".join(_n(ns.get(k), "{:,.1f} ns") for k in
+                lines.append(f"| {COND_LABEL.get(c, c)} | " + " | ".join(_n(ns.get(k), "{:,.1f} ns") for k in
                              ("monitored_container", "filtered_out_container", "host")) + " |")
         noise = m.get("ns_per_syscall_noise") or {}
         floors = [c for c in m.get("ns_per_syscall", {}) if c.startswith("empty-")]
@@ -174,7 +174,8 @@ def markdown(r: dict[str, Any]) -> str:
                       "the host): what the hooks cost every syscall of every task before a program does anything. "
                       "Eunomia attaches one program per direction (the syscall dispatcher), the last floor row."]
         above = m.get("ns_above_floor") or {}
-        if any(v is not None for by_where in above.values() for v in by_where.values()):
+        places = ("monitored_container", "filtered_out_container", "host")
+        if any(by_where.get(k) is not None for by_where in above.values() for k in places):
             lines += ["", "**Above the floor** (the cost per syscall minus the floor of the hooks the agent "
                       "attached, as bpftool listed them, in the same place (a container's loop, the host's): what "
                       "Eunomia's programs add to merely being attached; "
@@ -184,7 +185,7 @@ def markdown(r: dict[str, Any]) -> str:
             for c, by_where in above.items():
                 spread = by_where.get("spread") or {}
                 floor = str(by_where.get("floor", FLOOR_BOTH)).removeprefix("empty-")
-                lines.append(f"| {COND_LABEL[c]} | {floor} | " + " | ".join(
+                lines.append(f"| {COND_LABEL.get(c, c)} | {floor} | " + " | ".join(
                     _n(by_where.get(k), "{:,.1f} ns") + (f" ±{spread[k]:.1f}" if spread.get(k) is not None else "")
                     for k in ("monitored_container", "filtered_out_container", "host")) + " |")
     storms = r.get("storms") or []

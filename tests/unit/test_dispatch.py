@@ -114,3 +114,21 @@ def test_the_dispatcher_is_the_only_object_on_sys_enter_and_sys_exit():
     assert sections == {"dispatch_sys_enter": "tp_btf/sys_enter", "dispatch_sys_exit": "tp_btf/sys_exit"}
     assert {"targ_enter_routes", "targ_exit_routes", "targ_count_syscalls", "targ_failures",
             "targ_enter_slots", "targ_exit_slots", "filter_by_container"} <= knobs
+
+
+def test_a_number_is_not_both_counted_as_filtered_and_handled_for_every_task():
+    counted = TrackerDef(name="a", summary="", needs=(),
+                         syscall_handlers={"exit__openat": Handles(("openat",), count_filtered=True)})
+    every = TrackerDef(name="b", summary="", needs=(),
+                       syscall_handlers={"exit__openat": Handles(("openat",), every_task=True)})
+    with pytest.raises(ValueError, match="counted as filtered"):
+        Routes.of([counted, every])
+
+
+def test_the_filter_knobs_are_the_sessions_not_one_trackers():
+    """Every object shares one cache of the filter's answers: one tracker may
+    not filter differently (refused before anything is loaded)."""
+    from eunomia.pipeline.loading import load_tracker
+    with pytest.raises(ValueError, match="filter_keep_host is the session's"):
+        load_tracker(TRACKERS["cap"], {}, shared={}, overrides={"filter_keep_host": True},
+                     drain_on_clock=False, registry=None)

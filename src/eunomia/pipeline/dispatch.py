@@ -84,6 +84,12 @@ class Routes:
                     routes.flags[way][nr] |= ROUTE_EVERY_TASK if handles.every_task else ROUTE_MONITORED
                     if handles.count_filtered:
                         routes.flags[way][nr] |= ROUTE_COUNT_FILTERED
+        for way, flags in routes.flags.items():
+            for nr, flag in enumerate(flags):
+                if flag & ROUTE_COUNT_FILTERED and flag & ROUTE_EVERY_TASK:
+                    # the every-task handler would see, and might count, the same calls
+                    raise ValueError(f"syscall {nr} ({way}): a handler counted as filtered by the dispatcher "
+                                     "and one for every task")
         return routes
 
     def any(self, way: str) -> bool:
@@ -169,13 +175,11 @@ class Dispatcher:
     def filtered_of(self, tracker: TrackerDef) -> int:
         """The calls the filter discarded that the tracker's handlers would
         have seen (those declared count_filtered), counted by the dispatcher."""
-        slots = {(NR_MAX if direction_of(program) == "exit" else 0) + nr
-                 for program, handles in tracker.syscall_handlers.items() if handles.count_filtered
-                 for nr in self.routes.numbers.get((tracker.name, program), ())}
-        if not slots:
-            return 0
-        counts = self.obj.maps["filtered_calls"]
-        return sum(sum(per_cpu) for slot, per_cpu in counts.records() if slot in slots)
+        keys = [(NR_MAX if direction_of(program) == "exit" else 0) + nr
+                for program, handles in tracker.syscall_handlers.items() if handles.count_filtered
+                for nr in self.routes.numbers.get((tracker.name, program), ())]
+        counts = self.obj.maps["filtered_calls"].typed("<I", "<Q")
+        return sum(sum(counts[key]) for key in keys)
 
     def attach(self) -> list[Link]:
         return self.obj.attach_all()

@@ -72,6 +72,11 @@ def load_tracker(tracker: TrackerDef, knobs: dict[str, Any], *, shared: dict[str
         if unknown:
             raise ValueError(f"tracker {tracker.name!r} has no knob {', '.join(map(repr, unknown))}; "
                              f"its knobs: {', '.join(sorted(known))}")
+        session_wide = sorted(k for k in overrides if k.startswith("filter_"))
+        if session_wide:
+            # every object shares one cache of the filter's answers (filter.h)
+            raise ValueError(f"tracker {tracker.name!r}: {', '.join(session_wide)} is the session's, "
+                             "not one tracker's: choose containers with -c/--host instead")
         if WAKEUP_KNOB in known and drain_on_clock:
             # Not on hosts without cgroup v2: there each event's container is
             # looked up in /proc, which a short-lived process leaves soon.

@@ -339,10 +339,10 @@ class TraceSession:
                 for index, per_cpu in r.obj.maps["tracker_stats"].records():
                     if index in names:
                         kernel[names[index]] = sum(per_cpu)
+                if self._dispatcher is not None and "filtered" in kernel:
+                    kernel["filtered"] += self._dispatcher.filtered_of(r.tracker)
             except BpfError as exc:
                 log.warning("%s: cannot read stats: %s", r.tracker.name, exc)
-            if self._dispatcher is not None and "filtered" in kernel:
-                kernel["filtered"] += self._dispatcher.filtered_of(r.tracker)
             out[r.tracker.name] = {"received": dict(r.received), **kernel}
         return out
 

@@ -53,7 +53,8 @@ class TrackerDef:
     # off (an attached program costs every call of its hook, even when empty)
     knob_programs: dict[str, str] = field(default_factory=dict)
     # its syscall handlers: program → what it handles; never attached, the
-    # syscall dispatcher calls them (pipeline/dispatch.py)
+    # syscall dispatcher calls them (pipeline/dispatch.py).  Each must load:
+    # none may be in knob_programs or optional_programs
     syscall_handlers: dict[str, Handles] = field(default_factory=dict)
     # record field → where it goes in the event (dotted ECS path); fields of
     # struct eun_task are placed by the pipeline for every tracker

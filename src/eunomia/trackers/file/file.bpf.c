@@ -537,10 +537,9 @@ static __always_inline int trace_file_op(struct pt_regs *regs, long ret, long nr
 
 	if (ret <= -ERESTART_FIRST && ret >= -ERESTART_LAST)
 		return 0;
-	if (should_discard_cached(&cgroup_id)) {
-		stat_inc(EUN_STAT_FILTERED);
+	/* reached for monitored tasks only: the dispatcher counts the others */
+	if (should_discard_cached(&cgroup_id))
 		return 0;
-	}
 	a[0] = EUN_ARG(regs, 0);
 	a[1] = EUN_ARG(regs, 1);
 	a[2] = EUN_ARG(regs, 2);

@@ -16,7 +16,8 @@ can name their files.
 from __future__ import annotations
 
 import posixpath
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .formats import device, file_mode, open_flags_cached, owner_id
 

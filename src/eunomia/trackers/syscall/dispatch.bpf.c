@@ -7,12 +7,12 @@
  * entry, no counting) is two loads — the number, then its route in a
  * table — and a return.  Otherwise one cached filter answer for the task
  * (filter.h), then, for monitored tasks, the syscall tracker's counting
- * (counting.h, when it is on) and a tail call into the trackers' handlers
- * for this number (eunomia/dispatch.h), row by row.
+ * (counting.h, when it is on) and a tail call into the first handler of
+ * this number (eunomia/dispatch.h), which goes on to the next.
  *
  * Routes come from user space before load, one byte per number and
- * direction (and, in a second table, the slot of its first handler): ROUTE_MONITORED when some handler wants the calls of
- * monitored tasks, ROUTE_EVERY_TASK when one wants every task's (signals
+ * direction (a second table holds the slot of its first handler):
+ * ROUTE_MONITORED when some handler wants the calls of monitored tasks, ROUTE_EVERY_TASK when one wants every task's (signals
  * sent from the host to a container, a listening socket's address learnt
  * from any accept, a call's state cleaned up at exit).  ROUTE_COUNT_FILTERED
  * counts, per number, the calls the filter discards, for a tracker whose

@@ -24,10 +24,10 @@
  * Handlers get what the tp_btf programs get — the task's user pt_regs
  * (BTF-typed: its registers are plain loads) and the syscall number at
  * entry, the return value at exit — and read the arguments with
- * EUN_ARG().  User space inserts each handler at the numbers its tracker
- * declares for it; the dispatcher passes only calls of monitored tasks to
- * handlers declared for monitored tasks, and skips 32-bit (ia32) calls,
- * whose numbers name other syscalls.
+ * EUN_ARG().  User space puts each handler in its slot and routes to it
+ * the numbers its tracker declares for it; the dispatcher passes only
+ * calls of monitored tasks to handlers declared for monitored tasks, and
+ * skips 32-bit (ia32) calls, whose numbers name other syscalls.
  */
 #ifndef EUNOMIA_DISPATCH_H
 #define EUNOMIA_DISPATCH_H
