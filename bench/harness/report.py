@@ -14,6 +14,7 @@ from typing import Any
 
 from .bpfstats import DISPATCHER
 from .conditions import NOTES
+from .matrix import FLOOR_BOTH
 from .config import ALL_CONDITIONS
 from .util import BENCH
 
@@ -22,7 +23,6 @@ COND_LABEL = {"alone": "alone", "eunomia-default": "Eunomia default", "eunomia-s
               "empty-sys_enter": "*floor: an empty raw_tp/sys_enter program*",
               "empty-sys_exit": "*floor: an empty raw_tp/sys_exit program*",
               "empty-sys_enter+sys_exit": "*floor: one empty program on each, raw_tp/sys_enter and sys_exit*"}
-FLOOR_BOTH = "empty-sys_enter+sys_exit"
 
 
 def machine() -> dict[str, Any]:

@@ -221,7 +221,7 @@ static __always_inline void account_io(struct pt_regs *regs, long ret, enum io_k
 	eun_cgroup_id cgroup_id;
 	int in, out;
 
-	if (ret < 0 || should_discard_cached(&cgroup_id))
+	if (ret < 0 || dispatched_discard(&cgroup_id))
 		return;
 	if (kind == IO_READ || kind == IO_WRITE) {
 		count_fd(cgroup_id, EUN_ARG(regs, 0), ret, kind == IO_WRITE);
@@ -538,7 +538,7 @@ static __always_inline int trace_file_op(struct pt_regs *regs, long ret, long nr
 	if (ret <= -ERESTART_FIRST && ret >= -ERESTART_LAST)
 		return 0;
 	/* reached for monitored tasks only: the dispatcher counts the others */
-	if (should_discard_cached(&cgroup_id))
+	if (dispatched_discard(&cgroup_id))
 		return 0;
 	a[0] = EUN_ARG(regs, 0);
 	a[1] = EUN_ARG(regs, 1);

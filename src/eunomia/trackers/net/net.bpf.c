@@ -517,7 +517,7 @@ EUN_SYSCALL_ENTER(sendto)
 {
 	eun_cgroup_id cgroup_id;
 
-	if (!EUN_ARG(regs, 4) || should_discard_cached(&cgroup_id))
+	if (!EUN_ARG(regs, 4) || dispatched_discard(&cgroup_id))
 		return;
 	call_begin(CALL_SEND, EUN_ARG(regs, 0), (const void *)EUN_ARG(regs, 4));
 }
@@ -528,7 +528,7 @@ EUN_SYSCALL_ENTER(sendmsg)
 	eun_cgroup_id cgroup_id;
 	void *name = NULL;
 
-	if (should_discard_cached(&cgroup_id))
+	if (dispatched_discard(&cgroup_id))
 		return;
 	if (bpf_probe_read_user(&name, sizeof(name), &msg->msg_name) || !name)
 		return;
@@ -558,7 +558,7 @@ EUN_SYSCALL_ENTER(recvfrom)
 {
 	eun_cgroup_id cgroup_id;
 
-	if (!EUN_ARG(regs, 4) || should_discard_cached(&cgroup_id))
+	if (!EUN_ARG(regs, 4) || dispatched_discard(&cgroup_id))
 		return;
 	call_begin(CALL_RECVFROM, EUN_ARG(regs, 0), (const void *)EUN_ARG(regs, 4));
 }
@@ -567,7 +567,7 @@ EUN_SYSCALL_ENTER(recvmsg)
 {
 	eun_cgroup_id cgroup_id;
 
-	if (should_discard_cached(&cgroup_id))
+	if (dispatched_discard(&cgroup_id))
 		return;
 	call_begin(CALL_RECVMSG, EUN_ARG(regs, 0), (const void *)EUN_ARG(regs, 1));
 }
@@ -590,7 +590,7 @@ static __always_inline void recv_return(void)
 		    bpf_probe_read_user(&uaddr, sizeof(uaddr), &((struct user_msghdr *)uaddr)->msg_name))
 			uaddr = NULL;
 		read_user_sockaddr(uaddr, peer, &port);
-		if (!should_discard_cached(&cgroup_id))
+		if (!dispatched_discard(&cgroup_id))
 			udp_account(cgroup_id, peer, port, UDP_DIR_RECEIVED, call->pending);
 	}
 	bpf_map_delete_elem(&net_calls, &tid);

@@ -61,25 +61,44 @@ static __always_inline void count_filtered(__u32 slot)
 		*count += 1;
 }
 
+/*
+ * The task's filter answer (cached, and left in the shared cache for the
+ * handlers), counting a discarded call of a ROUTE_COUNT_FILTERED number in
+ * `filtered_key`; false for a call no one may see (a compat call).
+ */
+static __always_inline bool filter_call(long nr, __u8 route, __u32 filtered_key,
+					eun_cgroup_id *cgroup_id, bool *discard)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+
+	if (nr < 0 || eun_compat_task(task))
+		return false;
+	*discard = should_discard_task(task, cgroup_id);
+	if (*discard && route & ROUTE_COUNT_FILTERED)
+		count_filtered(filtered_key);
+	return true;
+}
+
+/* Does a handler of this route want this task's call? */
+static __always_inline bool handler_wants(__u8 route, bool discard)
+{
+	return route & ROUTE_EVERY_TASK || (route & ROUTE_MONITORED && !discard);
+}
+
 SEC("tp_btf/sys_enter")
 int BPF_PROG(dispatch_sys_enter, struct pt_regs *regs, long nr)
 {
 	__u8 route = route_of(targ_enter_routes, nr);
-	struct task_struct *task;
 	eun_cgroup_id cgroup_id;
 	bool discard;
 
 	if (!route && !targ_count_syscalls)
 		return 0;
-	task = bpf_get_current_task_btf();
-	if (nr < 0 || eun_compat_task(task))
+	if (!filter_call(nr, route, nr, &cgroup_id, &discard))
 		return 0;
-	discard = should_discard_task(task, &cgroup_id);
 	if (!discard && targ_count_syscalls)
 		count_syscall(cgroup_id, nr);
-	if (discard && route & ROUTE_COUNT_FILTERED)
-		count_filtered(nr);
-	if (route & ROUTE_EVERY_TASK || (route & ROUTE_MONITORED && !discard))
+	if (handler_wants(route, discard))
 		EUN_TAIL_SLOT(ctx, sys_enter_handlers, targ_enter_slots[nr & (EUN_SYSCALL_NR_MAX - 1)]);
 	return 0;
 }
@@ -90,21 +109,16 @@ int BPF_PROG(dispatch_sys_exit, struct pt_regs *regs, long ret)
 	long nr = EUN_NR(regs);
 	__u8 route = route_of(targ_exit_routes, nr);
 	bool failed = targ_failures && ret == -EPERM;
-	struct task_struct *task;
 	eun_cgroup_id cgroup_id;
 	bool discard;
 
 	if (!route && !failed)
 		return 0;
-	task = bpf_get_current_task_btf();
-	if (nr < 0 || eun_compat_task(task))
+	if (!filter_call(nr, route, EUN_SYSCALL_NR_MAX + nr, &cgroup_id, &discard))
 		return 0;
-	discard = should_discard_task(task, &cgroup_id);
 	if (!discard && failed)
 		count_eperm(cgroup_id, nr);
-	if (discard && route & ROUTE_COUNT_FILTERED)
-		count_filtered(EUN_SYSCALL_NR_MAX + nr);
-	if (route & ROUTE_EVERY_TASK || (route & ROUTE_MONITORED && !discard))
+	if (handler_wants(route, discard))
 		EUN_TAIL_SLOT(ctx, sys_exit_handlers, targ_exit_slots[nr & (EUN_SYSCALL_NR_MAX - 1)]);
 	return 0;
 }

@@ -112,6 +112,23 @@ static __always_inline bool should_discard_cached(eun_cgroup_id *cgid)
 	return should_discard_task(bpf_get_current_task_btf(), cgid);
 }
 
+/*
+ * In a syscall handler: the answer the dispatcher just looked up for this
+ * task.  A handler only runs as a tail call of the dispatcher, in the same
+ * run on the same CPU, right after its should_discard_task() filled this
+ * shared cache; asking again would do the same work twice per call.
+ */
+static __always_inline bool dispatched_discard(eun_cgroup_id *cgid)
+{
+	__u32 zero = 0;
+	struct filter_cache *c = bpf_map_lookup_elem(&filter_cache, &zero);
+
+	if (!c)
+		return true;
+	*cgid = c->cgroup_id;
+	return c->discard;
+}
+
 /* True when the current task's events must not reach user space. */
 static __always_inline bool should_discard(void)
 {
