@@ -52,16 +52,17 @@ def _replay_ring(records: list[bytes], count: int) -> Any:
             self.name, self.fd, self.size, self.mask = "replay", -1, size, size - 1
             self._buffer = bytearray(size)
             self._buffer[: len(data)] = data
-            self._data = memoryview(self._buffer)
             self._consumer = bytearray(8)  # type: ignore[assignment]  # drain() only needs the buffer protocol
             self._producer = bytearray(struct.pack("<Q", len(data)))  # type: ignore[assignment]
+            self._view(self._consumer, self._producer, memoryview(self._buffer))
             self.records = 0
 
         def rewind(self) -> None:
             self._consumer[:] = bytes(8)
 
         def close(self) -> None:
-            self._data.release()
+            for view in (self._headers, self._consumer_pos, self._producer_pos, self._data):
+                view.release()
 
     return ReplayRing()
 

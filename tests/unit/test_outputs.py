@@ -356,7 +356,7 @@ def _ring_with_records(payloads: list[bytes]) -> RingBuffer:
     ring.name, ring.fd, ring.size, ring.mask, ring.records = "test", -1, size, size - 1, 0
     ring._consumer = mmap.mmap(-1, page)
     ring._producer = mmap.mmap(-1, page + 2 * size)
-    ring._data = memoryview(ring._producer)[page:]
+    ring._view(ring._consumer, ring._producer, memoryview(ring._producer)[page:])
     offset = 0
     for payload in payloads:
         struct.pack_into("<II", ring._producer, page + offset, len(payload), 0)
