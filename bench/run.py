@@ -178,7 +178,7 @@ def main() -> int:
     results["load_average_at_end"] = os.getloadavg()
     results["total_seconds"] = round(time.monotonic() - started, 1)
     results["targets"] = report.targets(results)
-    path = report.save(results, quick=args.quick)
+    path = report.save(results, quick=args.quick, only=None if set(only) == set(DEFAULT_SECTIONS) else only)
     print(report.markdown(results))
     print(f"\nSaved {path.relative_to(ROOT)} in {results['total_seconds']:.0f} s.")
     return status

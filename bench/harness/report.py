@@ -37,10 +37,11 @@ def machine() -> dict[str, Any]:
             "memory_gib": round(int(mem) / 2**20, 1), "python": platform.python_version()}
 
 
-def save(results: dict[str, Any], quick: bool) -> Path:
-    """bench/results/<date>-<host>[-quick][-incomplete].json (an interrupted run
-    does not replace a complete one)."""
-    suffix = ("-quick" if quick else "") + ("-incomplete" if results.get("incomplete") else "")
+def save(results: dict[str, Any], quick: bool, only: list[str] | None = None) -> Path:
+    """bench/results/<date>-<host>[-quick][-only-SECTIONS][-incomplete].json: an
+    interrupted run, or one of some sections only, does not replace a complete one."""
+    suffix = ("-quick" if quick else "") + (f"-only-{'-'.join(only)}" if only else "")
+    suffix += "-incomplete" if results.get("incomplete") else ""
     out = BENCH / "results" / f"{datetime.now(timezone.utc):%Y-%m-%d}-{platform.node()}{suffix}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".json.tmp")

@@ -57,7 +57,7 @@ TRACKER = TrackerDef(
     summary="file opens (absolute path, flags, fd/errno), unlink, rename, chmod, chown, mkdir, "
             "links, truncate; bytes read/written per container and file",
     needs=("ringbuf", "raw_tracepoint", "bpf_loop", "tp_btf"),
-    ringbuf_bytes=8 << 20,
+    ringbuf_bytes=4 << 20,
     # the kernel's pieces go under RAW; post_enrich turns them into `file`
     fields={
         "result": "result",

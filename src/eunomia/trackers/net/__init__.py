@@ -44,7 +44,7 @@ TRACKER = TrackerDef(
             "dup'ed onto stdio; containers at both ends",
     needs=("ringbuf", "raw_tracepoint", "tp_btf"),
     syscall_handlers=SYSCALL_HANDLERS,
-    ringbuf_bytes=4 << 20,
+    ringbuf_bytes=2 << 20,
     fields={
         "result": "result",
         "transport": "network.transport",
