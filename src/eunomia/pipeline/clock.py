@@ -23,20 +23,21 @@ class BootClock:
         return ktime_ns + self.offset_ns
 
 
-_last_second: tuple[int, str] = (-1, "")  # (second, its formatted text), replaced whole
+_DIGITS3 = [f"{n:03d}" for n in range(1000)]  # 0 → "000": milli- and microseconds without a format spec
 
 
 def _rfc3339_after(offset_ns: int) -> Callable[[int], str]:
     """ns (plus offset_ns: wall-clock ns) → RFC 3339 UTC with microseconds."""
+    last: tuple[int, str] = (-1, "")  # (second, its text and the dot), replaced whole
 
     def text(ns: int) -> str:
-        global _last_second
-        wall = ns + offset_ns
-        seconds = wall // 1_000_000_000
-        cached = _last_second
+        nonlocal last
+        seconds, fraction = divmod(ns + offset_ns, 1_000_000_000)
+        cached = last
         if cached[0] != seconds:  # events come in bursts within one second
-            cached = _last_second = (seconds, _second_text(seconds))
-        return f"{cached[1]}.{(wall - seconds * 1_000_000_000) // 1000:06d}Z"
+            cached = last = (seconds, _second_text(seconds) + ".")
+        milli, micro = divmod(fraction // 1000, 1000)
+        return f"{cached[1]}{_DIGITS3[milli]}{_DIGITS3[micro]}Z"
     return text
 
 

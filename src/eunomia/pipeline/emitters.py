@@ -73,6 +73,13 @@ class _Source:
             return f"{table}.get({raw}, {raw})"
         return raw
 
+    def ref_expr(self, name: str) -> str:
+        """A tail-referenced value as one expression: None when absent."""
+        off, length = self.index[f"{name}.off"], self.index[f"{name}.len"]
+        decoder = f"ref_{off}"
+        self.namespace[decoder] = REF_DECODERS[self.refs[name]]
+        return f"(None if v[{off}] == {REF_ABSENT} else {decoder}(tail[v[{off}]:v[{off}] + v[{length}]]))"
+
     def ref_lines(self, name: str, target: str) -> list[str]:
         """Statements setting `target` to a tail-referenced value, or None when absent."""
         off, length = self.index[f"{name}.off"], self.index[f"{name}.len"]
@@ -165,11 +172,21 @@ _BASE_NODES = {(): "event", ("process",): "process", ("process", "parent"): "par
 def _placements(src: _Source, placed: list[Placement], namespace: dict[str, Any]) -> list[str]:
     """The plan's fields put in place.  A parent dict is made the first time a
     value goes under it (as the generic path does) and kept in a local; a
-    formatted value that is a dict is merged into a dict already at its place."""
+    formatted value that is a dict is merged into a dict already at its place.
+    A dict of leaves only is built in one literal where that yields the same
+    event (_literal_nodes)."""
     lines: list[str] = []
     nodes = dict(_BASE_NODES)           # path → local variable, known to exist when reached
     lazy: dict[tuple[str, ...], str] = {}  # path → local variable, None until first made
+    literal = _literal_nodes(src, placed)
     for n, (name, parents, leaf, formatter) in enumerate(placed):
+        if parents[:1] in literal:
+            members = literal[parents[:1]]
+            if members[0][0] == n:  # its first field: the whole dict, here (keys keep their order)
+                items = ", ".join(f"{m_leaf!r}: {_value_expr(src, m, m_name, m_fmt, namespace)}"
+                                  for m, (m_name, _, m_leaf, m_fmt) in members)
+                lines.append(f"    event[{parents[0]!r}] = {{{items}}}")
+            continue
         if name in src.refs:
             lines += ["    " + line for line in src.ref_lines(name, "x")]
             lines.append("    if x is not None:")
@@ -208,3 +225,35 @@ def _placements(src: _Source, placed: list[Placement], namespace: dict[str, Any]
         else:
             lines.append(f"{indent}{node}[{leaf!r}] = x")
     return lines
+
+
+def _literal_nodes(src: _Source, placed: list[Placement]) -> dict[tuple[str, ...], list[tuple[int, Placement]]]:
+    """Top-level dicts (not one of every event's) that hold leaves only and
+    can be built in one literal: those whose every value is always there (no
+    tail reference: the generic path leaves an absent one out), and private
+    ones ("_file": pieces a tracker's post_enrich consumes, where an absent
+    piece is None by contract).  Path → its placements, in order."""
+    groups: dict[tuple[str, ...], list[tuple[int, Placement]]] = {}
+    for n, placement in enumerate(placed):
+        name, parents = placement[0], placement[1]
+        if parents and parents[:1] not in _BASE_NODES and (name in src.refs or name in src.fields):
+            groups.setdefault(parents[:1], []).append((n, placement))
+    # a dict that a value's formatter merges into, or with dicts below it, keeps the general path
+    deeper = {p[1][:1] for p in placed if len(p[1]) > 1} | {p[1] + (p[2],) for p in placed}
+    return {path: members for path, members in groups.items()
+            if path not in deeper and all(len(p[1]) == 1 for _, p in members)
+            and (path[0].startswith("_") or not any(p[0] in src.refs for _, p in members))}
+
+
+def _value_expr(src: _Source, n: int, name: str, formatter: Callable[[Any], Any] | None,
+                namespace: dict[str, Any]) -> str:
+    """One value of a literal dict, as an expression (an absent reference is None)."""
+    if formatter is not None:
+        namespace[f"fmt_{n}"] = formatter
+    if name in src.refs:
+        value = src.ref_expr(name)
+        if formatter is not None:
+            off = src.index[f"{name}.off"]
+            value = f"(None if v[{off}] == {REF_ABSENT} else fmt_{n}({value[value.index('else ') + 5:-1]}))"
+        return value
+    return f"fmt_{n}({src.expr(name)})" if formatter is not None else src.expr(name)

@@ -13,9 +13,14 @@ def errno_name(value: int) -> str:
     return errno.errorcode.get(code, f"E{code}")
 
 
+_RESULT_NAMES = {-code: name for code, name in errno.errorcode.items()}  # -2 → "ENOENT"
+
+
 def format_result(value: int) -> int | str:
     """A syscall result: the value on success, the errno name on failure."""
-    return errno_name(value) if value < 0 else value
+    if value >= 0:
+        return value
+    return _RESULT_NAMES.get(value) or errno_name(value)
 
 
 def signal_name(number: int) -> str:

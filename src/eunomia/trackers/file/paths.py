@@ -109,30 +109,53 @@ class PathMemory:
 def shape_file(kind: str, raw: dict[str, Any]) -> dict[str, Any]:
     """The `file` object of one event from the raw pieces (numbers as the
     kernel sent them): what SHOWN lists for its kind, in that order and
-    formatted, then inode and device when known."""
-    get = raw.get
-    shaped: dict[str, Any] = {}
-    for key in SHOWN.get(kind, ("path",)):
+    formatted, then inode and device when known.  An absent piece is None."""
+    shaper = _SHAPERS.get(kind)
+    if shaper is None:
+        shaper = _SHAPERS[kind] = _compile_shaper(kind, SHOWN.get(kind, ("path",)))
+    return shaper(raw)
+
+
+_SHAPERS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+
+
+def _compile_shaper(kind: str, keys: tuple[str, ...]) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """shape_file for one kind, as straight-line code (one per kind, made on
+    first use): no loop over the keys, no lookup of their formatters."""
+    namespace: dict[str, Any] = {"join_path": join_path, "device": device}
+    items = []
+    for key in keys:
         if key == "path":
-            resolved = get("resolved")
-            shaped[key] = resolved if resolved is not None else join_path(get("dir"), get("name"))
+            items.append("'path': path")
         elif key == "target_path":
-            target = get("target_name")
             # a symlink's target is its content, exactly as given
-            shaped[key] = target if kind == "symlink" else join_path(get("target_dir"), target)
+            target = "get('target_name')" if kind == "symlink" else "join_path(get('target_dir'), get('target_name'))"
+            items.append(f"'target_path': {target}")
+        elif key in SHOWN_FORMAT:
+            namespace[f"fmt_{key}"] = SHOWN_FORMAT[key]
+            items.append(f"{key!r}: (None if (x := get({key!r})) is None else fmt_{key}(x))")
         else:
-            value = get(key)
-            fmt = SHOWN_FORMAT.get(key)
-            shaped[key] = fmt(value) if fmt is not None and value is not None else value
-    given = get("name")
-    if given is not None and given != shaped.get("path"):  # relative, with `..`, through a link: as passed
-        shaped["given_path"] = given
-    inode = get("inode")
-    if inode:  # known: the event named its file through a descriptor
-        shaped["inode"] = inode
-        dev = get("device")
-        shaped["device"] = device(dev) if isinstance(dev, int) else dev
-    return shaped
+            items.append(f"{key!r}: get({key!r})")
+    if not keys or keys[0] != "path":
+        raise ValueError(f"file kind {kind!r}: its shown keys must start with the path")
+    source = "\n".join([
+        "def shape(raw):",
+        "    get = raw.get",
+        "    given = get('name')",
+        "    resolved = get('resolved')",
+        "    path = resolved if resolved is not None else join_path(get('dir'), given)",
+        f"    shaped = {{{', '.join(items)}}}",
+        "    if given is not None and given != path:  # relative, with `..`, through a link: as passed",
+        "        shaped['given_path'] = given",
+        "    inode = get('inode')",
+        "    if inode:  # known: the event named its file through a descriptor",
+        "        shaped['inode'] = inode",
+        "        dev = get('device')",
+        "        shaped['device'] = device(dev) if isinstance(dev, int) else dev",
+        "    return shaped",
+    ]) + "\n"
+    exec(compile(source, f"<file shaper {kind}>", "exec"), namespace)  # noqa: S102 - from SHOWN above
+    return namespace["shape"]
 
 
 def finish_event(event: dict[str, Any], memory: PathMemory) -> None:
@@ -142,8 +165,8 @@ def finish_event(event: dict[str, Any], memory: PathMemory) -> None:
     if raw is None:
         return
     kind = event.get("type", "")
-    file = shape_file(kind, raw)
-    event["file"] = file
+    shaper = _SHAPERS.get(kind)
+    file = event["file"] = shaper(raw) if shaper is not None else shape_file(kind, raw)
     container_id = event["container"]["id"]
     if file.get("inode") and file.get("path"):
         memory.learn(container_id, file["device"], file["inode"], file["path"])
