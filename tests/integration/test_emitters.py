@@ -80,6 +80,18 @@ def test_compiled_emitters_match_the_generic_path(containers):
                 assert op == rec.get("op", kind)
                 assert orjson.dumps(compiled) == orjson.dumps(generic), (tracker.name, kind)
                 compared[(tracker.name, compiled["type"])] = compared.get((tracker.name, compiled["type"]), 0) + 1
+                if tracker.name == "file":
+                    last_file = (emitter, record)
+        # the cached `process` object of a file event follows the process table (an exec, say)
+        emitter, record = last_file
+        before = emitter(memoryview(record))[1]["process"]
+        session.enricher.processes.on_exec(before["pid"], before["parent"]["pid"], name=before["name"],
+                                           executable="/changed/program", args=["program", "--new"],
+                                           cwd="/changed", uid=0, ts=0, cgroup_id=None)
+        after = emitter(memoryview(record))[1]["process"]
+        assert (after["executable"], after["args"], after["working_directory"]) == (
+            "/changed/program", ["program", "--new"], "/changed")
+        assert before["executable"] != "/changed/program"
     for expected in (("file", "open"), ("file", "rename"), ("file", "link"), ("file", "symlink"),
                      ("file", "chmod"), ("file", "chown"), ("file", "truncate"), ("file", "mkdir"),
                      ("file", "rmdir"), ("file", "unlink"), ("net", "listen"), ("net", "connect"),

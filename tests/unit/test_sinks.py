@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import io
+import json
 import os
+from typing import Any
 
 import orjson
 import pytest
 
 from eunomia.sinks import SinkError, SinkSpecError, open_sink, sink_kinds
-from eunomia.sinks.jsonl import RotatingJsonLines
+from eunomia.sinks.jsonl import JsonLinesSink, RotatingJsonLines
 
 from ..recording_events import event
 
@@ -92,3 +95,40 @@ def test_a_rotation_that_cannot_rename_keeps_writing_the_current_file(tmp_path) 
     assert "cannot rotate" in (sink.error or "") and sink.undelivered == 0
     lines = [orjson.loads(line) for line in path.read_bytes().splitlines()]
     assert [e["process"]["pid"] for e in lines[:-1]] == list(range(40)) and lines[-1]["type"] == "summary"
+
+
+class _CountingStream(io.BytesIO):
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes = 0
+
+    def write(self, data: Any) -> int:  # type: ignore[override]
+        self.writes += 1
+        return super().write(data)
+
+
+def test_the_stream_sink_writes_once_per_flush_and_everything_by_close() -> None:
+    out = _CountingStream()
+    sink = JsonLinesSink(out)
+    for n in range(500):
+        sink.write({"type": "open", "n": n, "path": "/a\nb"})
+    assert out.writes == 0  # gathered until the runner's flush after its poll
+    sink.flush()
+    assert out.writes == 1
+    sink.write({"type": "open", "n": 500})
+    sink.close({"lost": 0})
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [e["n"] for e in lines[:-1]] == list(range(501)) and lines[0]["path"] == "/a\nb"
+    assert lines[-1] == {"type": "summary", "lost": 0} and sink.count == 501
+
+
+def test_a_stream_sink_write_that_failed_is_not_written_again() -> None:
+    class Closed(io.BytesIO):
+        def write(self, data: Any) -> int:  # type: ignore[override]
+            raise BrokenPipeError(32, "Broken pipe")
+
+    sink = JsonLinesSink(Closed())
+    sink.write({"type": "open"})
+    with pytest.raises(BrokenPipeError):
+        sink.flush()
+    assert not sink._lines  # the next flush does not meet the same lines

@@ -40,6 +40,7 @@ class ProcessTable:
         self._live: dict[int, Process] = {}
         self._exited: OrderedDict[int, Process] = OrderedDict()
         self._max_exited = max_exited
+        self.version = 0  # +1 at every change: what was read from the table may be stale
 
     def __len__(self) -> int:
         return len(self._live)
@@ -51,6 +52,7 @@ class ProcessTable:
         return self._live.get(pid) or self._exited.get(pid)
 
     def put(self, proc: Process) -> Process:
+        self.version += 1
         self._exited.pop(proc.pid, None)
         self._live[proc.pid] = proc
         return proc
@@ -76,6 +78,7 @@ class ProcessTable:
         return self.put(proc)
 
     def on_exit(self, pid: int) -> Process | None:
+        self.version += 1
         proc = self._live.pop(pid, None)
         if proc is None:
             return self._exited.get(pid)

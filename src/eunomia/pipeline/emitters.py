@@ -11,7 +11,11 @@ generic path yields (tests/integration/test_emitters.py compares the two on
 real records of every tracker).
 
 Process lifecycle kinds (exec, fork, exit) also update the process table:
-their emitter hands the handler the few record fields it reads.
+their emitter hands the handler the few record fields it reads.  Other
+kinds take their `process` object from a cache keyed by the record's raw
+task fields (pid, tid, comm, capabilities, parent), emptied whenever the
+process table changes: one dict shared by the events of a process, which
+no consumer changes (events are read, not edited, once emitted).
 """
 
 from __future__ import annotations
@@ -39,6 +43,8 @@ class EmitterContext:
     container_of: Callable[[int, int, int], Any]        # (cgroup id, pid, mntns) → Container
     known_cgroups: Any                                  # cgroup id → named Container, or None
     processes_get: Callable[[int], Any]                 # pid → Process | None
+    process_table: Any                                  # its `version` changes with its content
+    process_blocks: dict[tuple[Any, ...], Event]        # raw task fields → `process` object (shared)
     rfc3339: Callable[[int], str]                       # boot-clock ns → RFC 3339 text
     add_known_process: Callable[[Event, int], None]     # what the process table knows of pid
     registry: Any                                       # handed to the tracker's post_enrich
@@ -46,6 +52,7 @@ class EmitterContext:
     owner: Any                                          # the handler's first argument (the enricher)
 
 FLAG_TRUNCATED, FLAG_PATH_PARTIAL = 1, 2  # enum eun_event_flags
+PROCESS_BLOCKS_MAX = 2048  # cached `process` objects: emptied when full
 # what the process table's lifecycle handlers read of a record (enrich.py)
 LIFECYCLE_FIELDS = ("result", "child_pid", "task.pid", "task.ppid", "task.comm", "task.uid", "task.ts",
                     "task.cgroup_id", "tty", "exe_flags")
@@ -124,22 +131,48 @@ def compile_emitter(ctx: EmitterContext, tracker: "TrackerDef", kind: str, layou
         lines += [f"    container = known_cgroup(v[{i['task.cgroup_id']}])",
                   "    if container is None or container.name is None:",
                   f"        container = {full_lookup}"]
-    lines += [
-        "    parent_block = {'pid': ppid}",
-        f"    process = {{'pid': pid, 'tid': v[{i['task.tid']}], 'parent': parent_block, "
+    lifecycle = ctx.lifecycle_of(kind)
+    cached = lifecycle is None and not any(parents[:1] == ("process",) for _, parents, _, _ in placed)
+    process_lines = [
+        "parent_block = {'pid': ppid}",
+        f"process = {{'pid': pid, 'tid': v[{i['task.tid']}], 'parent': parent_block, "
         f"'name': {src.expr('task.comm')}}}",
-        f"    event = {{'time': rfc3339(v[{i['task.ts']}]), 'type': op, "
-        f"'container': container_fields(container), 'process': process, "
-        f"'user': {{'id': v[{i['task.uid']}]}}, 'group': {{'id': v[{i['task.gid']}]}}}}",
     ]
     if "task.cap_effective" in src.fields:
         namespace["cap_set"] = cap_set
-        lines.append(f"    process['cap_effective'] = cap_set(v[{i['task.cap_effective']}])")
+        process_lines.append(f"process['cap_effective'] = cap_set(v[{i['task.cap_effective']}])")
+    process_lines += [
+        "parent = processes_get(ppid)",
+        "if parent is not None:",
+        "    parent_block['name'] = parent.name",
+        "    parent_block['executable'] = parent.executable",
+    ]
+    if cached:  # what add_known_process adds, in the block itself
+        namespace.update(table=ctx.process_table, blocks=ctx.process_blocks, seen=[-1], BLOCKS_MAX=PROCESS_BLOCKS_MAX)
+        key = ", ".join(["pid", f"v[{i['task.tid']}]", f"v[{i['task.comm']}]", "ppid"]
+                        + ([f"v[{i['task.cap_effective']}]"] if "task.cap_effective" in src.fields else []))
+        process_lines += [
+            "known = processes_get(pid)",
+            "process['executable'] = known.executable if known else None",
+            "process['args'] = known.args if known else []",
+            "process['working_directory'] = known.cwd if known else None",
+            "if len(blocks) >= BLOCKS_MAX:",
+            "    blocks.clear()",
+            "blocks[key] = process",
+        ]
+        lines += [f"    key = ({key})",
+                  "    if seen[0] != table.version:  # the table changed: what the blocks say may be stale",
+                  "        blocks.clear()",
+                  "        seen[0] = table.version",
+                  "    process = blocks.get(key)",
+                  "    if process is None:"]
+        lines += ["        " + line for line in process_lines]
+    else:
+        lines += ["    " + line for line in process_lines]
     lines += [
-        "    parent = processes_get(ppid)",
-        "    if parent is not None:",
-        "        parent_block['name'] = parent.name",
-        "        parent_block['executable'] = parent.executable",
+        f"    event = {{'time': rfc3339(v[{i['task.ts']}]), 'type': op, "
+        f"'container': container_fields(container), 'process': process, "
+        f"'user': {{'id': v[{i['task.uid']}]}}, 'group': {{'id': v[{i['task.gid']}]}}}}",
         f"    flags = v[{i['task.flags']}]",
         f"    if flags & {FLAG_TRUNCATED}:",
         "        event['truncated'] = True",
@@ -147,9 +180,9 @@ def compile_emitter(ctx: EmitterContext, tracker: "TrackerDef", kind: str, layou
         "        event['path_partial'] = True",
     ]
     lines += _placements(src, placed, namespace)
-    lifecycle = ctx.lifecycle_of(kind)
     if lifecycle is None:
-        lines.append("    add_known_process(event, pid)")
+        if not cached:
+            lines.append("    add_known_process(event, pid)")
     else:
         # the process table learns from these kinds: hand it the fields it reads
         namespace["lifecycle"], namespace["enricher"] = lifecycle, ctx.owner

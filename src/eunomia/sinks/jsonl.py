@@ -27,21 +27,40 @@ DEFAULT_MAX_BYTES = 100 << 20
 DEFAULT_KEEP = 5
 
 
+BATCH_BYTES = 1 << 20
+
+
 class JsonLinesSink:
+    """Lines gather here and go out in one write per flush (the runner
+    flushes after every poll), or once BATCH_BYTES wait: a stream's own
+    8 KiB buffer would make a write(2) every dozen events."""
+
     def __init__(self, out: IO[bytes]) -> None:
         self.out = out
         self.count = 0
+        self._lines = bytearray()
 
     def write(self, event: Event) -> None:
-        self.out.write(orjson.dumps(event) + b"\n")
+        lines = self._lines
+        lines += orjson.dumps(event, option=orjson.OPT_APPEND_NEWLINE)
         self.count += 1
+        if len(lines) >= BATCH_BYTES:
+            self._write_lines()
+
+    def _write_lines(self) -> None:
+        if self._lines:
+            try:
+                self.out.write(self._lines)
+            finally:  # written, or failed (a closed pipe, a full disk): not written again
+                self._lines = bytearray()
 
     def flush(self) -> None:
+        self._write_lines()
         self.out.flush()
 
     def close(self, summary: dict[str, Any]) -> None:
-        self.out.write(orjson.dumps({"type": "summary", **summary}) + b"\n")
-        self.out.flush()
+        self._lines += orjson.dumps({"type": "summary", **summary}, option=orjson.OPT_APPEND_NEWLINE)
+        self.flush()
 
 
 class RotatingJsonLines:
