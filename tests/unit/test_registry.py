@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from eunomia.context.model import HOST, HOST_CONTAINER, CgroupRef, Container
+from eunomia.context.model import HOST, HOST_CONTAINER, CgroupRef, Container, container_fields
 from eunomia.context.registry import ADDRESS_GRACE_SECONDS, RETRY_SECONDS, ContainerRegistry
 
 WEB = "3f4e1c2a9b8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f"
@@ -259,3 +259,16 @@ def test_forgetting_addresses_on_two_threads_while_containers_come_and_go():
     finally:
         sys.setswitchinterval(interval)
     assert failures == []
+
+
+def test_the_container_block_is_shared_until_the_container_changes() -> None:
+    container = Container(id="c" * 64, runtime="docker")
+    block = container_fields(container)
+    assert container_fields(container) is block  # one dict for its events
+    container.name, container.image = "web", "nginx:1"  # Docker's answer, merged in place
+    named = container_fields(container)
+    assert named == {"id": "c" * 64, "name": "web", "image": "nginx:1", "runtime": "docker",
+                     "pod": None, "namespace": None}
+    assert block["name"] is None  # the events already out keep what they said
+    container.labels = {"a": "b"}  # not shown: the block stays
+    assert container_fields(container) is named

@@ -70,7 +70,7 @@ def decode_text(raw: bytes) -> str:
     """A string of the record's tail (a path as passed, a command): not kept,
     since such strings are as often unique (a storm of new paths would only
     churn decode_str's cache, and with it the comms')."""
-    return _text(raw.split(b"\0", 1)[0])
+    return raw.split(b"\0", 1)[0].decode("utf-8", "backslashreplace")  # as _text
 
 
 REF_DECODERS: dict[str, Callable[[bytes], Any]] = {

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 HOST = "host"  # container id of processes that are in no container
+_SHOWN = frozenset({"id", "name", "image", "runtime", "pod", "namespace"})  # container_fields' keys
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,14 @@ class Container:
     published: dict[tuple[str, int], int] = field(default_factory=dict)
     started: str | None = None  # RFC 3339, when the runtime started it
     privileged: bool | None = None  # run with --privileged (None: the runtime does not say)
+    # (version, block): the `container` object of its events, built once per version
+    _block: tuple[int, dict[str, object]] | None = field(default=None, init=False, repr=False, compare=False)
+    _version: int = field(default=0, init=False, repr=False, compare=False)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)
+        if name in _SHOWN:  # after the value: a block read meanwhile carries the old version
+            object.__setattr__(self, "_version", self.__dict__.get("_version", 0) + 1)
 
     @property
     def short_id(self) -> str:
@@ -49,9 +58,18 @@ HOST_CONTAINER = Container(id=HOST)  # display_name: "host"
 
 
 def container_fields(c: Container) -> dict[str, object]:
-    """The `container` object of every event and record."""
-    return {"id": c.id, "name": c.name, "image": c.image, "runtime": c.runtime,
-            "pod": c.pod, "namespace": c.namespace}
+    """The `container` object of every event and record: one dict per
+    version of the container, shared by its events (which nobody edits).
+    The version is read before the fields, so a block built while another
+    thread changed the container is never served after the change."""
+    cached = c._block
+    version = c._version
+    if cached is not None and cached[0] == version:
+        return cached[1]
+    block = {"id": c.id, "name": c.name, "image": c.image, "runtime": c.runtime,
+             "pod": c.pod, "namespace": c.namespace}
+    c._block = (version, block)
+    return block
 
 
 # runc runs in the container's cgroup while it sets the container up (mounts

@@ -85,7 +85,8 @@ class _Source:
         off, length = self.index[f"{name}.off"], self.index[f"{name}.len"]
         decoder = f"ref_{off}"
         self.namespace[decoder] = REF_DECODERS[self.refs[name]]
-        return f"(None if v[{off}] == {REF_ABSENT} else {decoder}(tail[v[{off}]:v[{off}] + v[{length}]]))"
+        start = f"{self.layout.tail_offset} + v[{off}]"
+        return f"(None if v[{off}] == {REF_ABSENT} else {decoder}(buf[{start}:{start} + v[{length}]].tobytes()))"
 
     def ref_lines(self, name: str, target: str) -> list[str]:
         """Statements setting `target` to a tail-referenced value, or None when absent."""
@@ -93,7 +94,8 @@ class _Source:
         decoder = f"ref_{off}"
         self.namespace[decoder] = REF_DECODERS[self.refs[name]]
         return [f"o = v[{off}]",
-                f"{target} = None if o == {REF_ABSENT} else {decoder}(tail[o:o + v[{length}]])"]
+                f"{target} = None if o == {REF_ABSENT} else "
+                f"{decoder}(buf[{self.layout.tail_offset} + o:{self.layout.tail_offset} + o + v[{length}]].tobytes())"]
 
 
 def compile_emitter(ctx: EmitterContext, tracker: "TrackerDef", kind: str, layout: RecordLayout,
@@ -115,8 +117,6 @@ def compile_emitter(ctx: EmitterContext, tracker: "TrackerDef", kind: str, layou
     src = _Source(layout, namespace)
     i = src.index
     lines = ["def emit(buf):", "    v = unpack_from(buf, 0)"]
-    if layout.refs:
-        lines.append(f"    tail = bytes(buf[{layout.tail_offset}:])")
     op = src.expr("op") if "op" in src.fields and src.fields["op"].enum_names is not None else "KIND"
     lines += [
         f"    op = {op}",

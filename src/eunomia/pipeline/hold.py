@@ -21,31 +21,31 @@ class HoldQueue(Generic[T]):
     def __init__(self, max_hold: float = MAX_HOLD_SECONDS, clock: Callable[[], float] = time.monotonic) -> None:
         self.max_hold = max_hold
         self._clock = clock
-        self._items: deque[tuple[float, T]] = deque()
+        self.queue: deque[tuple[float, T]] = deque()  # (until, item); read by the pump, changed here only
         self.held = 0  # events that waited, in all
 
     def __len__(self) -> int:
-        return len(self._items)
+        return len(self.queue)
 
     def push(self, item: T, wait: bool) -> bool:
         """Queue item; False (not queued) when nothing is held and it need not wait."""
-        if not wait and not self._items:
+        if not wait and not self.queue:
             return False
         if wait:
             self.held += 1
-        self._items.append((self._clock() + self.max_hold if wait else 0.0, item))
+        self.queue.append((self._clock() + self.max_hold if wait else 0.0, item))
         return True
 
     def ready(self, still_waiting: Callable[[T], bool]) -> Iterator[T]:
         """Items from the head whose wait is over: answered, or past their time."""
         now = self._clock()
-        while self._items:
-            until, item = self._items[0]
+        while self.queue:
+            until, item = self.queue[0]
             if until > now and still_waiting(item):
                 return
-            self._items.popleft()
+            self.queue.popleft()
             yield item
 
     def flush(self) -> Iterator[T]:
-        while self._items:
-            yield self._items.popleft()[1]
+        while self.queue:
+            yield self.queue.popleft()[1]

@@ -233,7 +233,10 @@ class TraceSession:
             etype: emitter for etype, (kind, _) in decoder.layouts.items()
             if (emitter := self.enricher.emitter(tracker, kind)) is not None}
         record_type = _RECORD_TYPE.unpack_from
-        hold, hold_push = self._hold, self._hold.push
+        held, hold_push = self._hold.queue, self._hold.push
+        registry, kernel_filter, wants = self.ctx.registry, self.kernel_filter, self.wants
+        # only connections make container↔container edges (_deliver)
+        deliver = self._deliver if tracker.name == "net" else (lambda tracker, event, emit: emit(tracker, event))
 
         def handle(record: memoryview) -> None:
             fast = emitters.get(record_type(record, 0)[0]) if emitters else None
@@ -253,18 +256,18 @@ class TraceSession:
                     return
                 event = self.enricher.enrich(tracker, kind, rec)
             container = event["container"]
-            if not self.kernel_filter and not self.wants(container["id"]):
+            if not kernel_filter and not wants(container["id"]):
                 self.filtered_in_user_space += 1
                 return
             # its name is on its way from Docker: wait for it, briefly (hold.py)
             if container["name"] is None:
-                wait = self.ctx.registry.resolving(container["id"])
+                wait = registry.resolving(container["id"])
                 if not wait:  # the answer may have come since the event was built
-                    named_now(event, self.ctx.registry.get(container["id"]))
+                    named_now(event, registry.get(container["id"]))
             else:
                 wait = False
-            if not (wait or hold) or not hold_push((tracker, event), wait):
-                self._deliver(tracker, event, emit)
+            if not (wait or held) or not hold_push((tracker, event), wait):
+                deliver(tracker, event, emit)
 
         return handle
 
