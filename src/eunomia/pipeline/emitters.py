@@ -28,7 +28,7 @@ from ..context.model import container_fields
 from .formats import cap_set
 
 if TYPE_CHECKING:
-    from ..trackers import TrackerDef
+    from ..trackers import Composer, TrackerDef
 
 Event = dict[str, Any]
 Emitter = Callable[[memoryview], "tuple[str, Event]"]
@@ -179,7 +179,7 @@ def compile_emitter(ctx: EmitterContext, tracker: "TrackerDef", kind: str, layou
         f"    if flags & {FLAG_PATH_PARTIAL}:",
         "        event['path_partial'] = True",
     ]
-    lines += _placements(src, placed, namespace)
+    lines += _placements(src, placed, namespace, tracker.composer)
     if lifecycle is None:
         if not cached:
             lines.append("    add_known_process(event, pid)")
@@ -202,7 +202,8 @@ _BASE_NODES = {(): "event", ("process",): "process", ("process", "parent"): "par
                ("user",): "event['user']", ("group",): "event['group']", ("container",): "event['container']"}
 
 
-def _placements(src: _Source, placed: list[Placement], namespace: dict[str, Any]) -> list[str]:
+def _placements(src: _Source, placed: list[Placement], namespace: dict[str, Any],
+                composer: "Composer | None" = None) -> list[str]:
     """The plan's fields put in place.  A parent dict is made the first time a
     value goes under it (as the generic path does) and kept in a local; a
     formatted value that is a dict is merged into a dict already at its place.
@@ -215,9 +216,19 @@ def _placements(src: _Source, placed: list[Placement], namespace: dict[str, Any]
     for n, (name, parents, leaf, formatter) in enumerate(placed):
         if parents[:1] in literal:
             members = literal[parents[:1]]
-            if members[0][0] == n:  # its first field: the whole dict, here (keys keep their order)
-                items = ", ".join(f"{m_leaf!r}: {_value_expr(src, m, m_name, m_fmt, namespace)}"
-                                  for m, (m_name, _, m_leaf, m_fmt) in members)
+            if members[0][0] != n:
+                continue
+            # its first field: the whole dict, here (keys keep their order)
+            values = [_value_expr(src, m, m_name, m_fmt, namespace) for m, (m_name, _, _, m_fmt) in members]
+            leaves = tuple(m_leaf for _, (_, _, m_leaf, _) in members)
+            if composer is not None and parents[0] == composer.node:
+                namespace.update(compose_make=composer.make, compose_shapers={}, compose_pieces=leaves)
+                lines += ["    shape = compose_shapers.get(op)",
+                          "    if shape is None:",
+                          "        shape = compose_shapers[op] = compose_make(op, compose_pieces)",
+                          f"    event[{composer.key!r}] = shape({', '.join(values)})"]
+            else:
+                items = ", ".join(f"{leaf!r}: {value}" for leaf, value in zip(leaves, values))
                 lines.append(f"    event[{parents[0]!r}] = {{{items}}}")
             continue
         if name in src.refs:

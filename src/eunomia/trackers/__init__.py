@@ -39,6 +39,19 @@ class Handles:
 
 
 @dataclass(frozen=True)
+class Composer:
+    """How a tracker's private node (fields placed under e.g. "_file": raw
+    pieces its post_enrich shapes) becomes the event's object in one call.
+    make(kind, piece names) → function(*pieces, in that order) → the object
+    put at event[key].  The compiled emitters call it; the generic path
+    leaves the node to post_enrich, which must shape it the same way."""
+
+    node: str
+    key: str
+    make: Callable[[str, tuple[str, ...]], Callable[..., dict[str, Any]]]
+
+
+@dataclass(frozen=True)
 class TrackerDef:
     """What the pipeline needs to know to run a tracker."""
 
@@ -67,6 +80,7 @@ class TrackerDef:
     # last touch on each enriched event, with the container registry at hand
     # (e.g. naming the container behind a peer address)
     post_enrich: Callable[[dict[str, Any], "ContainerRegistry"], None] | None = None
+    composer: Composer | None = None  # its private node, shaped by the emitters at once
     # once the object is loaded: hand the registry what it can ask the
     # tracker's kernel maps (e.g. which container holds an address)
     on_load: Callable[["Object", "ContainerRegistry"], None] | None = None

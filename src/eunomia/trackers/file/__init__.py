@@ -6,10 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 from eunomia import syscalls
-from eunomia.trackers import Handles, TrackerDef
+from eunomia.trackers import Composer, Handles, TrackerDef
 
 from .io import read_file_bytes
-from .paths import RAW, PathMemory, finish_event
+from .paths import RAW, PathMemory, finish_event, shaper_for
 
 # counted in the file_bytes map (the copy calls at both ends)
 READS = ("read", "pread64", "readv", "preadv", "preadv2")
@@ -81,4 +81,5 @@ TRACKER = TrackerDef(
     aggregates=aggregates,
     on_forget=MEMORY.forget_containers,
     post_enrich=post_enrich,
+    composer=Composer(node=RAW, key="file", make=shaper_for),  # the emitters shape `file` at once
 )

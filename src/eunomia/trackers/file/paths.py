@@ -106,52 +106,62 @@ class PathMemory:
         return len(self._paths)
 
 
+# every piece the kernel sends (TrackerDef.fields: record field → RAW.piece)
+PIECES = ("resolved", "name", "dir", "target_name", "target_dir", "flags", "mode", "uid", "gid", "size",
+          "inode", "device")
+
+
 def shape_file(kind: str, raw: dict[str, Any]) -> dict[str, Any]:
     """The `file` object of one event from the raw pieces (numbers as the
     kernel sent them): what SHOWN lists for its kind, in that order and
     formatted, then inode and device when known.  An absent piece is None."""
-    shaper = _SHAPERS.get(kind)
+    return shaper_for(kind, PIECES)(*map(raw.get, PIECES))
+
+
+_SHAPERS: dict[tuple[str, tuple[str, ...]], Callable[..., dict[str, Any]]] = {}
+
+
+def shaper_for(kind: str, pieces: tuple[str, ...]) -> Callable[..., dict[str, Any]]:
+    """shape_file for one kind, taking the pieces as arguments in that order
+    (the compiled emitters call it straight from the record: Composer)."""
+    shaper = _SHAPERS.get((kind, pieces))
     if shaper is None:
-        shaper = _SHAPERS[kind] = _compile_shaper(kind, SHOWN.get(kind, ("path",)))
-    return shaper(raw)
+        shaper = _SHAPERS[(kind, pieces)] = _compile_shaper(kind, SHOWN.get(kind, ("path",)), pieces)
+    return shaper
 
 
-_SHAPERS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {}
-
-
-def _compile_shaper(kind: str, keys: tuple[str, ...]) -> Callable[[dict[str, Any]], dict[str, Any]]:
-    """shape_file for one kind, as straight-line code (one per kind, made on
-    first use): no loop over the keys, no lookup of their formatters."""
-    namespace: dict[str, Any] = {"join_path": join_path, "device": device}
+def _compile_shaper(kind: str, keys: tuple[str, ...], pieces: tuple[str, ...]) -> Callable[..., dict[str, Any]]:
+    """Straight-line code, one function per (kind, pieces), made on first
+    use: no loop over the keys, no lookup of their formatters."""
+    if not keys or keys[0] != "path":
+        raise ValueError(f"file kind {kind!r}: its shown keys must start with the path")
+    unknown = [p for p in pieces if p not in PIECES]
+    if unknown:
+        raise ValueError(f"file pieces {unknown} are not among {PIECES}")
+    namespace: dict[str, Any] = {"join_path": join_path, "device_text": device}
     items = []
     for key in keys:
         if key == "path":
             items.append("'path': path")
         elif key == "target_path":
             # a symlink's target is its content, exactly as given
-            target = "get('target_name')" if kind == "symlink" else "join_path(get('target_dir'), get('target_name'))"
+            target = "target_name" if kind == "symlink" else "join_path(target_dir, target_name)"
             items.append(f"'target_path': {target}")
         elif key in SHOWN_FORMAT:
             namespace[f"fmt_{key}"] = SHOWN_FORMAT[key]
-            items.append(f"{key!r}: (None if (x := get({key!r})) is None else fmt_{key}(x))")
+            items.append(f"{key!r}: (None if {key} is None else fmt_{key}({key}))")
         else:
-            items.append(f"{key!r}: get({key!r})")
-    if not keys or keys[0] != "path":
-        raise ValueError(f"file kind {kind!r}: its shown keys must start with the path")
+            items.append(f"{key!r}: {key}")
     source = "\n".join([
-        "def shape(raw):",
-        "    get = raw.get",
-        "    given = get('name')",
-        "    resolved = get('resolved')",
-        "    path = resolved if resolved is not None else join_path(get('dir'), given)",
+        f"def shape({', '.join(pieces)}):",
+        *(f"    {p} = None" for p in PIECES if p not in pieces),
+        "    path = resolved if resolved is not None else join_path(dir, name)",
         f"    shaped = {{{', '.join(items)}}}",
-        "    if given is not None and given != path:  # relative, with `..`, through a link: as passed",
-        "        shaped['given_path'] = given",
-        "    inode = get('inode')",
+        "    if name is not None and name != path:  # relative, with `..`, through a link: as passed",
+        "        shaped['given_path'] = name",
         "    if inode:  # known: the event named its file through a descriptor",
         "        shaped['inode'] = inode",
-        "        dev = get('device')",
-        "        shaped['device'] = device(dev) if isinstance(dev, int) else dev",
+        "        shaped['device'] = device_text(device) if isinstance(device, int) else device",
         "    return shaped",
     ]) + "\n"
     exec(compile(source, f"<file shaper {kind}>", "exec"), namespace)  # noqa: S102 - from SHOWN above
@@ -159,16 +169,16 @@ def _compile_shaper(kind: str, keys: tuple[str, ...]) -> Callable[[dict[str, Any
 
 
 def finish_event(event: dict[str, Any], memory: PathMemory) -> None:
-    """Replace the raw pieces of a file event by its `file` object; remember
-    the path of a file named through a descriptor."""
+    """Make the `file` object of an event from its raw pieces (the generic
+    path; the compiled emitters have made it already); remember the path of
+    a file named through a descriptor."""
     raw = event.pop(RAW, None)
-    if raw is None:
+    if raw is not None:
+        event["file"] = shape_file(event.get("type", ""), raw)
+    file = event.get("file")
+    if file is None:
         return
-    kind = event.get("type", "")
-    shaper = _SHAPERS.get(kind)
-    file = event["file"] = shaper(raw) if shaper is not None else shape_file(kind, raw)
-    container_id = event["container"]["id"]
     if file.get("inode") and file.get("path"):
-        memory.learn(container_id, file["device"], file["inode"], file["path"])
-    elif kind == "rename" and event.get("result") == 0 and file["path"] and file["target_path"]:
-        memory.moved(container_id, file["path"], file["target_path"])
+        memory.learn(event["container"]["id"], file["device"], file["inode"], file["path"])
+    elif event.get("type") == "rename" and event.get("result") == 0 and file["path"] and file["target_path"]:
+        memory.moved(event["container"]["id"], file["path"], file["target_path"])
