@@ -16,7 +16,7 @@ from typing import Iterator
 from ..bpf.layout import decode_argv
 
 
-@dataclass
+@dataclass(slots=True)
 class Process:
     pid: int
     ppid: int

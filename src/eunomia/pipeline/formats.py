@@ -44,7 +44,8 @@ def wait_status(status: int) -> dict[str, Any]:
 
 
 def duration_ms(ns: int) -> float:
-    return round(ns / 1e6, 3)
+    """ns → ms with µs precision (the nearest µs; integer arithmetic, not round())."""
+    return (ns + 500) // 1000 / 1000
 
 
 _CAP_TEXT: dict[int, str] = {}  # a machine's processes have few distinct capability sets
