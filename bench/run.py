@@ -15,7 +15,7 @@ Sections (bench/harness/):
   bpf        BPF ns per run of every agent program (kernel.bpf_stats_enabled),
              beside empty tp_btf programs on sys_enter and sys_exit as the baselines
   storms     max events/s into Python with zero drops, per tracker (paced storms)
-  cost       agent CPU% and RSS at 1k/10k/50k events/s
+  cost       agent CPU% and RSS at 1k/10k/50k/100k events/s
   cost_rules the same for `run` with Falco's stable rules and the defaults, alerts only
   userspace  records/s decoded, and enriched + written as JSONL, in-process
   soak       `eunomia run` while containers come and go: RSS at start and end (only with --only soak)

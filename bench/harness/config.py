@@ -38,7 +38,7 @@ FULL = Profile(
     nginx_conditions=(*ALL_CONDITIONS, "empty-sys_enter+sys_exit"), exec_conditions=ALL_CONDITIONS,
     host_conditions=("alone", "eunomia-default", "eunomia-syscall"),
     floors=("empty-sys_enter", "empty-sys_exit", "empty-sys_enter+sys_exit"),
-    storm_step_s=2.0, storm_max_rate=1 << 20, rates=(0, 1000, 10000, 50000), rates_step_s=8.0,
+    storm_step_s=2.0, storm_max_rate=1 << 20, rates=(0, 1000, 10000, 50000, 100000), rates_step_s=10.0,
     bpf_stats_s=3.0, bpf_filtered_window=True, startup_runs=5, userspace_records=300_000, soak_s=600, soak_grace_s=60, budget_s=1500,
 )
 

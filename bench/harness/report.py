@@ -122,6 +122,13 @@ def targets(r: dict[str, Any]) -> list[dict[str, Any]]:
         "≤ 50 MB", lambda v: v * 1.048576 <= 50)
     add("all probes attached (agent's own figure)", _get(r, "startup", "probes_attached_s"), "≤ 1 s",
         lambda v: v <= 1)
+    # issue 11: the event path in user space
+    add("µs of agent CPU per event at 10k file events/s, `trace` writing JSONL (issue 11)",
+        us_per_event(at10k.get("agent_cpu_pct"), at10k.get("achieved")), "≤ 3 µs", lambda v: v <= 3)
+    at100k = next((row for row in _get(r, "agent_cost", "rows") or [] if row.get("target") == 100000), {})
+    add("events lost at 100k file events/s for 10 s (issue 11)",
+        at100k.get("lost") if at100k.get("storm_s", 0) >= 9.9 else None, "0", lambda v: v == 0)
+    add("agent VmRSS at 10k events/s, MiB (issue 11)", at10k.get("rss_VmRSS"), "≤ 60 MiB", lambda v: v <= 60)
     return rows
 
 
@@ -288,7 +295,7 @@ def markdown(r: dict[str, Any]) -> str:
                   f"{st['probes_attached_s']:.2f} s (the agent's own figure); {st['exec_to_ready_s']:.2f} s from exec "
                   f"to that line (Python start-up and imports included); SIGTERM to exit (final drain, detaching, "
                   f"summary): {_n(st.get('stop_s'), '{:.2f}')} s."]
-    lines += ["", "**Targets** (issue 6)", "", "| target | goal | measured | |", "|---|---|---|---|"]
+    lines += ["", "**Targets** (issues 6, 11 and 12)", "", "| target | goal | measured | |", "|---|---|---|---|"]
     for t in r.get("targets", []):
         mark = "—" if t["met"] is None else ("met" if t["met"] else "**missed**")
         lines.append(f"| {t['target']} | {t['goal']} | {_n(t['value'], '{:,.1f}')} | {mark} |")

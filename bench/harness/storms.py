@@ -15,7 +15,7 @@ is the last rate with none of these: the highest sustainable rate with zero
 drops.
 
 agent_cost(): the agent with its default trackers under a file storm at
-fixed rates (1k, 10k, 50k events/s): CPU% (utime+stime over the storm's wall
+fixed rates (1k, 10k, 50k and, in the full profile, 100k events/s): CPU% (utime+stime over the storm's wall
 time) and memory (RSS, peak, anonymous), from /proc — `trace` writing every
 event, and `run` with Falco's stable rules and the defaults, alerts only.
 """
