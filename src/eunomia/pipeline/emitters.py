@@ -45,6 +45,7 @@ class EmitterContext:
     processes_get: Callable[[int], Any]                 # pid → Process | None
     process_table: Any                                  # its `version` changes with its content
     process_blocks: dict[tuple[Any, ...], Event]        # raw task fields → `process` object (shared)
+    process_blocks_seen: list[int]                      # [the table's version the blocks are of]
     rfc3339: Callable[[int], str]                       # boot-clock ns → RFC 3339 text
     add_known_process: Callable[[Event, int], None]     # what the process table knows of pid
     registry: Any                                       # handed to the tracker's post_enrich
@@ -80,13 +81,14 @@ class _Source:
             return f"{table}.get({raw}, {raw})"
         return raw
 
-    def ref_expr(self, name: str) -> str:
-        """A tail-referenced value as one expression: None when absent."""
+    def ref_expr(self, name: str, formatter: str | None = None) -> str:
+        """A tail-referenced value as one expression (formatted when present): None when absent."""
         off, length = self.index[f"{name}.off"], self.index[f"{name}.len"]
         decoder = f"ref_{off}"
         self.namespace[decoder] = REF_DECODERS[self.refs[name]]
         start = f"{self.layout.tail_offset} + v[{off}]"
-        return f"(None if v[{off}] == {REF_ABSENT} else {decoder}(buf[{start}:{start} + v[{length}]].tobytes()))"
+        value = f"{decoder}(buf[{start}:{start} + v[{length}]].tobytes())"
+        return f"(None if v[{off}] == {REF_ABSENT} else {f'{formatter}({value})' if formatter else value})"
 
     def ref_lines(self, name: str, target: str) -> list[str]:
         """Statements setting `target` to a tail-referenced value, or None when absent."""
@@ -148,7 +150,8 @@ def compile_emitter(ctx: EmitterContext, tracker: "TrackerDef", kind: str, layou
         "    parent_block['executable'] = parent.executable",
     ]
     if cached:  # what add_known_process adds, in the block itself
-        namespace.update(table=ctx.process_table, blocks=ctx.process_blocks, seen=[-1], BLOCKS_MAX=PROCESS_BLOCKS_MAX)
+        namespace.update(table=ctx.process_table, blocks=ctx.process_blocks, seen=ctx.process_blocks_seen,
+                         BLOCKS_MAX=PROCESS_BLOCKS_MAX)
         key = ", ".join(["pid", f"v[{i['task.tid']}]", f"v[{i['task.comm']}]", "ppid"]
                         + ([f"v[{i['task.cap_effective']}]"] if "task.cap_effective" in src.fields else []))
         process_lines += [
@@ -208,7 +211,8 @@ def _placements(src: _Source, placed: list[Placement], namespace: dict[str, Any]
     value goes under it (as the generic path does) and kept in a local; a
     formatted value that is a dict is merged into a dict already at its place.
     A dict of leaves only is built in one literal where that yields the same
-    event (_literal_nodes)."""
+    event (_literal_nodes); a tracker's private node with a Composer is shaped
+    at once from the values, by the shaper of the event's kind (`op`)."""
     lines: list[str] = []
     nodes = dict(_BASE_NODES)           # path → local variable, known to exist when reached
     lazy: dict[tuple[str, ...], str] = {}  # path → local variable, None until first made
@@ -292,12 +296,10 @@ def _literal_nodes(src: _Source, placed: list[Placement]) -> dict[tuple[str, ...
 def _value_expr(src: _Source, n: int, name: str, formatter: Callable[[Any], Any] | None,
                 namespace: dict[str, Any]) -> str:
     """One value of a literal dict, as an expression (an absent reference is None)."""
+    wrap = None
     if formatter is not None:
         namespace[f"fmt_{n}"] = formatter
+        wrap = f"fmt_{n}"
     if name in src.refs:
-        value = src.ref_expr(name)
-        if formatter is not None:
-            off = src.index[f"{name}.off"]
-            value = f"(None if v[{off}] == {REF_ABSENT} else fmt_{n}({value[value.index('else ') + 5:-1]}))"
-        return value
-    return f"fmt_{n}({src.expr(name)})" if formatter is not None else src.expr(name)
+        return src.ref_expr(name, wrap)
+    return f"{wrap}({src.expr(name)})" if wrap else src.expr(name)

@@ -79,7 +79,7 @@ class Enricher:
         self._emitter_context = EmitterContext(
             container_of=self.container_of,
             known_cgroups=None if keyed_by_mntns else registry.cgroup_table(), processes_get=processes.get,
-            process_table=processes, process_blocks={}, rfc3339=clock.rfc3339,
+            process_table=processes, process_blocks={}, process_blocks_seen=[-1], rfc3339=clock.rfc3339,
             add_known_process=self._add_known_process, registry=registry, lifecycle_of=self.lifecycle_of,
             owner=self)
         self._host_cgroups: set[int] = set()

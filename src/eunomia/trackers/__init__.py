@@ -78,7 +78,8 @@ class TrackerDef:
     knobs: Callable[[], dict[str, int | bytes]] | None = None  # computed knob values (syscall numbers, address ranges)
     aggregates: Aggregates | None = None
     # last touch on each enriched event, with the container registry at hand
-    # (e.g. naming the container behind a peer address)
+    # (e.g. naming the container behind a peer address); never changes the
+    # event's `process` or `container` objects, which its events share
     post_enrich: Callable[[dict[str, Any], "ContainerRegistry"], None] | None = None
     composer: Composer | None = None  # its private node, shaped by the emitters at once
     # once the object is loaded: hand the registry what it can ask the
