@@ -223,7 +223,7 @@ def markdown(r: dict[str, Any]) -> str:
         lines += ["", f"**Agent cost**: {what} (default trackers, `-c` the bench container, file storm of failed "
                   "opens; CPU = utime+stime over the "
                   "storm's wall time: over 100 % means the agent was still busy after the storm; RSS includes the "
-                  "ring buffers, whose data pages are mapped twice; anonymous = Python's own memory)", "",
+                  "ring buffers' data (mapped once); anonymous = Python's own memory)", "",
                   "| events/s (target) | achieved | agent CPU | µs of agent CPU per event | caught up after | RSS | "
                   "peak RSS | anonymous | lost |",
                   "|---|---|---|---|---|---|---|---|---|"]
