@@ -30,6 +30,8 @@ Examples:
   eunomia trace exec --host -f json | jq .process.args    # host processes too, as JSON
 
   eunomia trace exec -c web -c db -o events.jsonl         # two containers into a file
+
+  eunomia trace -c web --show-runtime    # the table with runc's set-up of web too
 """
 
 
@@ -54,6 +56,10 @@ def trace(
     ready_file: Optional[Path] = typer.Option(
         None, "--ready-file", metavar="FILE",
         help="Create FILE (holding eunomia's pid) once every probe is attached: scripts wait for it."),
+    show_runtime: bool = typer.Option(
+        False, "--show-runtime",
+        help="In the table, also show the container runtime's set-up (runc's stages) and capability checks "
+             "that only probe; JSON and CSV always carry them (process.runtime_setup, capability.probe)."),
     debug: bool = typer.Option(False, "--debug", help="Verbose logs and tracebacks."),
 ) -> None:
     """Stream what containers do, live: one event per line.
@@ -82,7 +88,7 @@ def trace(
 
     out = _open_output(output)
     scope = Scope(containers=tuple(container), host=host)
-    sink = make_sink(fmt, out, stderr=sys.stderr)
+    sink = make_sink(fmt, out, stderr=sys.stderr, show_runtime=show_runtime)
     signals = Signals.install()
     try:
         _run(chosen, scope, sink, signals, timeout, ready_file)

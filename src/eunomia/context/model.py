@@ -87,5 +87,7 @@ def is_runtime_process(name: str | None) -> bool:
 
 
 def is_runtime_setup(event: dict[str, Any]) -> bool:
-    """Work the container runtime did inside the container's cgroup."""
-    return is_runtime_process((event.get("process") or {}).get("name"))
+    """Work the container runtime did inside the container's cgroup (events
+    say so as process.runtime_setup; older recordings by the name only)."""
+    process = event.get("process") or {}
+    return bool(process.get("runtime_setup")) or is_runtime_process(process.get("name"))

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..bpf.layout import REF_ABSENT, REF_DECODERS, RecordLayout, decode_str
-from ..context.model import container_fields
+from ..context.model import container_fields, is_runtime_process
 from .formats import cap_set
 
 if TYPE_CHECKING:
@@ -143,7 +143,10 @@ def compile_emitter(ctx: EmitterContext, tracker: "TrackerDef", kind: str, layou
     if "task.cap_effective" in src.fields:
         namespace["cap_set"] = cap_set
         process_lines.append(f"process['cap_effective'] = cap_set(v[{i['task.cap_effective']}])")
+    namespace["is_runtime_process"] = is_runtime_process
     process_lines += [
+        "if is_runtime_process(process['name']):  # the container runtime setting the container up",
+        "    process['runtime_setup'] = True",
         "parent = processes_get(ppid)",
         "if parent is not None:",
         "    parent_block['name'] = parent.name",

@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 from ..bpf.layout import RecordLayout
 from ..context.cgroups import read_proc_cgroup_path
-from ..context.model import HOST, HOST_CONTAINER, Container, container_fields
+from ..context.model import HOST, HOST_CONTAINER, Container, container_fields, is_runtime_process
 from ..context.processes import ProcessTable
 from ..context.registry import ContainerRegistry
 from ..trackers import TrackerDef, formatters
@@ -157,6 +157,8 @@ class Enricher:
         caps = rec.get("task.cap_effective")
         if caps is not None:
             event["process"]["cap_effective"] = cap_set(caps)
+        if is_runtime_process(event["process"]["name"]):  # the container runtime setting the container up
+            event["process"]["runtime_setup"] = True
         parent = self.processes.get(rec["task.ppid"])
         if parent is not None:
             event["process"]["parent"].update(name=parent.name, executable=parent.executable)

@@ -50,7 +50,9 @@ class SinkSpecError(SinkError, ValueError):
 FORMATS = ("table", "json", "csv")
 
 
-def make_sink(fmt: str, out: IO[bytes], *, stderr: IO[str] | None = None) -> Sink:
+def make_sink(fmt: str, out: IO[bytes], *, stderr: IO[str] | None = None, show_runtime: bool = False) -> Sink:
+    """The sink of an output format; show_runtime: the table shows the
+    runtime's set-up and capability probes too (the other formats always do)."""
     from .csv import CsvSink
     from .jsonl import JsonLinesSink
     from .table import TableSink
@@ -60,7 +62,7 @@ def make_sink(fmt: str, out: IO[bytes], *, stderr: IO[str] | None = None) -> Sin
     if fmt == "csv":
         return CsvSink(out, stderr=stderr)
     if fmt == "table":
-        return TableSink(out, stderr=stderr)
+        return TableSink(out, stderr=stderr, show_runtime=show_runtime)
     raise ValueError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
 
 

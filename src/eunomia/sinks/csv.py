@@ -43,7 +43,7 @@ COMMON = (
     "container.pod", "container.namespace", "process.tid", "process.parent.name",
     "process.parent.executable", "process.exit_signal", "group.id", "truncated", "path_partial",
     "process.cap_effective", "process.tty", "process.executable_in_upper_layer", "process.executable_in_memory",
-    "user.login_id",
+    "user.login_id", "process.runtime_setup",
 )
 FILE = (
     "file.path", "file.target_path", "file.flags", "file.mode", "file.uid", "file.gid", "file.size",

@@ -1,4 +1,12 @@
-"""A human table, one line per event, streamed."""
+"""A human table, one line per event, streamed.
+
+What a person reads first is the container's own behaviour: the runtime's
+set-up of a container (process.runtime_setup: runc's stages mounting,
+opening /proc, checking capabilities) and capability checks that only probe
+(capability.probe: their answer never fails a call) are left out unless
+asked for (`--show-runtime`), and counted in the closing summary line.
+`-f json` keeps every event.
+"""
 
 from __future__ import annotations
 
@@ -60,13 +68,29 @@ def _aggregate_block(event: Event) -> list[str]:
     return [f"{event.get('type')} of {name}: {_detail(event)}"]
 
 
+def hidden_by_default(event: Event) -> str | None:
+    """Why a person's table leaves this event out by default, or None."""
+    if (event.get("process") or {}).get("runtime_setup"):
+        return "runtime set-up"
+    if (event.get("capability") or {}).get("probe"):
+        return "capability probe"
+    return None
+
+
 class TableSink:
-    def __init__(self, out: IO[bytes], stderr: IO[str] | None = None) -> None:
+    def __init__(self, out: IO[bytes], stderr: IO[str] | None = None, show_runtime: bool = False) -> None:
         self.out = out
         self.stderr = stderr
+        self.show_runtime = show_runtime
+        self.hidden: dict[str, int] = {}  # why → events left out
         self._header_done = False
 
     def write(self, event: Event) -> None:
+        if not self.show_runtime:
+            why = hidden_by_default(event)
+            if why is not None:
+                self.hidden[why] = self.hidden.get(why, 0) + 1
+                return
         if "time" not in event:  # an aggregate, read when tracing ends
             self.out.write(("\n".join(_aggregate_block(event)) + "\n").encode("utf-8", "backslashreplace"))
             return
@@ -88,6 +112,9 @@ class TableSink:
         self.out.flush()
         if self.stderr is not None:
             self.stderr.write(summary_line(summary) + "\n")
+            if self.hidden:
+                left_out = ", ".join(f"{n} {why} event{'s' if n != 1 else ''}" for why, n in self.hidden.items())
+                self.stderr.write(f"not shown: {left_out} (--show-runtime shows them; -f json has every event)\n")
             self.stderr.flush()
 
 

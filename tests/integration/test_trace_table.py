@@ -1,0 +1,67 @@
+"""What a person sees in `trace`'s table: the container's own behaviour, not
+the runtime's set-up of it (issue 18, item 1)."""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from .conftest import EUNOMIA, IMAGE, docker, events_of, unique
+
+pytestmark = pytest.mark.integration
+
+WORKLOAD = "cat /etc/passwd >/dev/null; ls /tmp >/dev/null"
+
+
+def _table_of(tmp_path: Path, name: str, *flags: str) -> tuple[list[str], str]:
+    """The table lines of container `name` while it runs WORKLOAD, and eunomia's stderr."""
+    out, ready = tmp_path / f"{name}.txt", tmp_path / f"{name}.ready"
+    proc = subprocess.Popen([EUNOMIA, "trace", "exec", "file", "cap", "-T", "60", "-f", "table", "-o", str(out),
+                             "--ready-file", str(ready), *flags], stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not ready.exists():
+            assert proc.poll() is None and time.monotonic() < deadline, "eunomia did not start"
+            time.sleep(0.1)
+        done = docker("run", "--rm", "--name", name, IMAGE, "sh", "-c", WORKLOAD, check=False)
+        assert done.returncode == 0, done.stderr
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    # TIME (12) and a space, then CONTAINER (20): the container's own lines
+    return [line for line in out.read_text().splitlines() if line[13:33].strip() == name], err
+
+
+def test_the_table_leaves_the_runtime_set_up_out_unless_asked(tmp_path: Path) -> None:
+    name = unique("tbl")
+    lines, err = _table_of(tmp_path, name)
+    assert any(" open " in line and "/etc/passwd" in line for line in lines), lines  # the workload's own
+    assert any(" exec " in line and "cat /etc/passwd" in line for line in lines), lines
+    # runc's stages mount and prepare the root under /var/lib/docker: none of it shown
+    assert not [line for line in lines if "/var/lib/docker/" in line or "mountinfo" in line]
+    hidden = re.search(r"not shown: (\d+) runtime set-up events", err)
+    assert hidden and int(hidden.group(1)) >= 10, err
+
+    name = unique("tbl")
+    shown, err = _table_of(tmp_path, name, "--show-runtime")
+    assert [line for line in shown if "/var/lib/docker/overlay2/" in line], shown
+    assert len(shown) > len(lines) + 10 and "not shown" not in err
+
+
+def test_json_marks_the_runtime_set_up(tracer, containers) -> None:
+    t = tracer("exec", "file", "cap")
+    name = unique("mark")
+    assert containers.run(name, "sh", "-c", WORKLOAD).returncode == 0
+    events, _ = t.stop()
+    mine = [e for e in events_of(events, container_id=containers.full_id(name)) if "process" in e]
+    runtime = [e for e in mine if e["process"]["name"].startswith("runc")]
+    assert len(runtime) >= 10 and all(e["process"].get("runtime_setup") is True for e in runtime)
+    own = [e for e in mine if not e["process"]["name"].startswith("runc")]
+    assert [e for e in own if e["type"] == "exec" and e["process"]["args"] == ["cat", "/etc/passwd"]]
+    assert not [e for e in own if "runtime_setup" in e["process"]]  # the workload's own: no mark
