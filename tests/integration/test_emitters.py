@@ -39,8 +39,8 @@ class CapturingSession(TraceSession):
         super().__init__(*args, **kwargs)
         self.captured: dict[str, list[bytes]] = {}
 
-    def _handler(self, running: Any, emit: Callable[..., None]) -> Callable[[memoryview], None]:
-        inner = super()._handler(running, emit)
+    def _handler(self, running: Any) -> Callable[[memoryview], None]:
+        inner = super()._handler(running)
         keep = self.captured.setdefault(running.tracker.name, [])
 
         def handle(record: memoryview) -> None:

@@ -54,7 +54,7 @@ def test_the_table_leaves_the_runtime_set_up_out_unless_asked(tmp_path: Path) ->
     assert len(shown) > len(lines) + 10 and "not shown" not in err
 
 
-def test_json_marks_the_runtime_set_up(tracer, containers) -> None:
+def test_json_marks_the_runtime_set_up_in_time_order(tracer, containers) -> None:
     t = tracer("exec", "file", "cap")
     name = unique("mark")
     assert containers.run(name, "sh", "-c", WORKLOAD).returncode == 0
@@ -65,3 +65,6 @@ def test_json_marks_the_runtime_set_up(tracer, containers) -> None:
     own = [e for e in mine if not e["process"]["name"].startswith("runc")]
     assert [e for e in own if e["type"] == "exec" and e["process"]["args"] == ["cat", "/etc/passwd"]]
     assert not [e for e in own if "runtime_setup" in e["process"]]  # the workload's own: no mark
+    # three trackers' rings, one stream in time order (a short container: read within a poll or two)
+    times = [e["time"] for e in mine]
+    assert times == sorted(times)

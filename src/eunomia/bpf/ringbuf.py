@@ -168,12 +168,16 @@ class RingPoller:
             # Every poll drains every ring, so no edge is missed.
             self._epoll.register(ring.fd, select.EPOLLIN | select.EPOLLET)
 
-    def poll(self, handlers: list[Callable[[memoryview], None]], timeout: float) -> int:
+    def poll(self, handlers: list[Callable[[memoryview], None]], timeout: float,
+             before_drain: Callable[[int], None] | None = None) -> int:
         """Wait up to ``timeout`` seconds, then drain every ring into its
-        handler (same order as the rings); returns records read."""
+        handler (same order as the rings); returns records read.
+        before_drain is told how many rings have records waiting."""
         ready = self._epoll.poll(timeout)
         if ready and self.batch_delay > 0:
             time.sleep(self.batch_delay)
+        if before_drain is not None:
+            before_drain(sum(1 for ring in self.rings if ring.pending_bytes()))
         # Drain all rings, not only the ready ones: wakeups are only sent
         # when a reader had caught up, so a partly drained ring stays silent.
         return sum(ring.drain(handle) for ring, handle in zip(self.rings, handlers))

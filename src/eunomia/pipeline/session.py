@@ -32,10 +32,9 @@ from ..context.registry import ContainerRegistry
 from ..trackers import TrackerDef, discover
 from .clock import BootClock
 from .enrich import Enricher, Event
-from .events import edge_of, named_now
-from .hold import HoldQueue
 from .dispatch import COUNTING_TRACKER, Dispatcher, Routes
 from .loading import Running, check_features, load_tracker
+from .routing import Router, emit_only
 from .scope import VERDICT_KEEP, AmbiguousContainerError, Scope, UnknownContainerError
 
 log = logging.getLogger(__name__)
@@ -87,11 +86,12 @@ class TraceSession:
         self.undecodable = 0
         self.kernel_filter = context.mounts.unified is not None
         self.filtered_in_user_space = 0  # only on hosts without cgroup v2
-        # container↔container connections seen: (source, destination, transport, port) → count
-        self.edges: dict[tuple[str, str, str, int], int] = {}
         self.final_stats: dict[str, Any] | None = None
-        self._handlers: tuple[Callable[..., None], list[Callable[[memoryview], None]]] | None = None
-        self._hold: HoldQueue[tuple[TrackerDef, Event]] = HoldQueue()
+        self._handlers: list[Callable[[memoryview], None]] | None = None  # one per ring, made at the first poll
+        # the handlers' events in time order, named, held, delivered (routing.py)
+        self.router = Router(self.ctx.registry, self._traced)
+        # container↔container connections seen: (source, destination, transport, port) → count
+        self.edges = self.router.edges
 
     # -- start ---------------------------------------------------------------
     def __enter__(self) -> "TraceSession":
@@ -217,15 +217,21 @@ class TraceSession:
         """Wait for events up to timeout seconds; enrich and emit each."""
         if self._poller is None:
             return 0
-        if self._handlers is None or self._handlers[0] is not emit:
-            self._handlers = (emit, [self._handler(r, emit) for r in self._running])
-        if len(self._hold):  # come back in time to release what is held
-            timeout = min(timeout, self._hold.max_hold / 2)
-        count = self._poller.poll(self._handlers[1], timeout)
-        self._release(emit)
+        if self._handlers is None:
+            self._handlers = [self._handler(r) for r in self._running]
+        if len(self.router.hold):  # come back in time to release what is held
+            timeout = min(timeout, self.router.hold.max_hold / 2)
+        count = self._poller.poll(self._handlers, timeout,
+                                  before_drain=lambda busy: self.router.begin(emit, busy))
+        self.router.route(emit)
         return count
 
-    def _handler(self, running: Running, emit: Callable[[TrackerDef, Event], None]) -> Callable[[memoryview], None]:
+    def route(self, emit: Callable[[TrackerDef, Event], None]) -> None:
+        """Hand on what the handlers built since the last poll (routing.py)."""
+        self.router.route(emit)
+
+    def _handler(self, running: Running) -> Callable[[memoryview], None]:
+        """record → event, batched for route() (the record's memory is valid only during the call)."""
         decoder, tracker, received = running.obj.decoder, running.tracker, running.received
         is_cgroup = tracker.name == "cgroup"
         # record type → its compiled emitter (emitters.py); the rest decode generically
@@ -233,10 +239,10 @@ class TraceSession:
             etype: emitter for etype, (kind, _) in decoder.layouts.items()
             if (emitter := self.enricher.emitter(tracker, kind)) is not None}
         record_type = _RECORD_TYPE.unpack_from
-        held, hold_push = self._hold.queue, self._hold.push
-        registry, kernel_filter, wants = self.ctx.registry, self.kernel_filter, self.wants
-        # only connections make container↔container edges (_deliver)
-        deliver = self._deliver if tracker.name == "net" else (lambda tracker, event, emit: emit(tracker, event))
+        kernel_filter, wants, batch = self.kernel_filter, self.wants, self.router.batch.append
+        merging, route_one = self.router.merging, self.router.route_one
+        # only connections make container↔container edges
+        deliver = self.router.deliver_counting_edges if tracker.name == "net" else emit_only
 
         def handle(record: memoryview) -> None:
             fast = emitters.get(record_type(record, 0)[0]) if emitters else None
@@ -255,39 +261,15 @@ class TraceSession:
                     self._on_cgroup(kind, rec)
                     return
                 event = self.enricher.enrich(tracker, kind, rec)
-            container = event["container"]
-            if not kernel_filter and not wants(container["id"]):
+            if not kernel_filter and not wants(event["container"]["id"]):
                 self.filtered_in_user_space += 1
                 return
-            # its name is on its way from Docker: wait for it, briefly (hold.py)
-            if container["name"] is None:
-                wait = registry.resolving(container["id"])
-                if not wait:  # the answer may have come since the event was built
-                    named_now(event, registry.get(container["id"]))
+            if merging[0]:  # several rings had records: routed in time order after the drain (routing.py)
+                batch((event["time"], deliver, tracker, event))
             else:
-                wait = False
-            if not (wait or held) or not hold_push((tracker, event), wait):
-                deliver(tracker, event, emit)
+                route_one(deliver, tracker, event)
 
         return handle
-
-    def _deliver(self, tracker: TrackerDef, event: Event, emit: Callable[[TrackerDef, Event], None]) -> None:
-        edge = edge_of(event)
-        if edge is not None and (event["type"] == "connect" or not self._traced(edge[0])):
-            # an accept counts only when the client's own connect is not traced
-            self.edges[edge] = self.edges.get(edge, 0) + 1
-        emit(tracker, event)
-
-    def _release(self, emit: Callable[[TrackerDef, Event], None], everything: bool = False) -> None:
-        """Emit held events whose container got its name, or that waited long enough."""
-        if not len(self._hold):
-            return
-        registry = self.ctx.registry
-        items = self._hold.flush() if everything else self._hold.ready(
-            lambda item: registry.resolving(item[1]["container"]["id"]))
-        for tracker, event in items:
-            named_now(event, registry.get(event["container"]["id"]))
-            self._deliver(tracker, event, emit)
 
     def _on_cgroup(self, kind: str, rec: dict[str, Any]) -> None:
         if kind == "cgroup_rmdir":
@@ -320,7 +302,7 @@ class TraceSession:
             n = self.poll(emit, timeout=0)
             total += n
             if n == 0:
-                self._release(emit, everything=True)
+                self.router.release(emit, everything=True)
                 return total
 
     def aggregates(self, only: Collection[str] | None = None) -> list[dict[str, Any]]:
