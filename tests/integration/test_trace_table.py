@@ -18,8 +18,8 @@ pytestmark = pytest.mark.integration
 WORKLOAD = "cat /etc/passwd >/dev/null; ls /tmp >/dev/null"
 
 
-def _table_of(tmp_path: Path, name: str, *flags: str) -> tuple[list[str], str]:
-    """The table lines of container `name` while it runs WORKLOAD, and eunomia's stderr."""
+def _table_of(tmp_path: Path, name: str, *flags: str) -> tuple[list[str], str, str]:
+    """The table lines of container `name` while it runs WORKLOAD, the whole table, and eunomia's stderr."""
     out, ready = tmp_path / f"{name}.txt", tmp_path / f"{name}.ready"
     proc = subprocess.Popen([EUNOMIA, "trace", "exec", "file", "cap", "-T", "60", "-f", "table", "-o", str(out),
                              "--ready-file", str(ready), *flags], stderr=subprocess.PIPE, text=True)
@@ -35,22 +35,28 @@ def _table_of(tmp_path: Path, name: str, *flags: str) -> tuple[list[str], str]:
         _, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
     # TIME (12) and a space, then CONTAINER (20): the container's own lines
-    return [line for line in out.read_text().splitlines() if line[13:33].strip() == name], err
+    text = out.read_text()
+    return [line for line in text.splitlines() if line[13:33].strip() == name], text, err
 
 
 def test_the_table_leaves_the_runtime_set_up_out_unless_asked(tmp_path: Path) -> None:
     name = unique("tbl")
-    lines, err = _table_of(tmp_path, name)
+    lines, text, err = _table_of(tmp_path, name)
     assert any(" open " in line and "/etc/passwd" in line for line in lines), lines  # the workload's own
     assert any(" exec " in line and "cat /etc/passwd" in line for line in lines), lines
     # runc's stages mount and prepare the root under /var/lib/docker: none of it shown
     assert not [line for line in lines if "/var/lib/docker/" in line or "mountinfo" in line]
     hidden = re.search(r"not shown: (\d+) runtime set-up events", err)
     assert hidden and int(hidden.group(1)) >= 10, err
+    # the aggregates at the end: a section per container, the capabilities it decided, runc's apart
+    section = text[text.index(f"── {name}\n"):]
+    assert "  capabilities checked (decisions; probes apart)" in section
+    assert "runc:[" not in text and "by the runtime setting the container up (--show-runtime)" in section
 
     name = unique("tbl")
-    shown, err = _table_of(tmp_path, name, "--show-runtime")
+    shown, text, err = _table_of(tmp_path, name, "--show-runtime")
     assert [line for line in shown if "/var/lib/docker/overlay2/" in line], shown
+    assert "runc:[2:INIT]" in text[text.index(f"── {name}\n"):]  # its checks in the capabilities table
     assert len(shown) > len(lines) + 10 and "not shown" not in err
 
 

@@ -38,3 +38,39 @@ def test_show_runtime_shows_every_event() -> None:
     lines, err = _render(show_runtime=True)
     assert len(lines) == 4 and "mountinfo" in lines[0] and "CAP_SYS_ADMIN" in lines[1]
     assert "not shown" not in err
+
+
+def test_aggregates_are_tables_per_container_with_probes_apart() -> None:
+    out = io.BytesIO()
+    sink = TableSink(out)
+    web = {"id": "w" * 64, "name": "web"}
+    sink.write({"type": "file_bytes", "container": web, "file": {"path": "/tmp/small\nFAKE 0"},
+                "bytes_read": 10, "bytes_written": 0, "reads": 1, "writes": 0, "opens": 1})
+    sink.write({"type": "file_bytes", "container": web, "file": {"path": "/data/" + "x" * 80},
+                "bytes_read": 3 << 20, "bytes_written": 2048, "reads": 9, "writes": 1, "opens": 2})
+    sink.write({"type": "capabilities", "container": web, "capabilities": {
+        "CAP_CHOWN": {"granted": 2, "denied": 0, "checks": [
+            {"process": "chown", "syscall": "chown", "credentials": "own", "probe": False, "granted": 2, "denied": 0}]},
+        "CAP_SYS_ADMIN": {"granted": 6, "denied": 537, "checks": [
+            {"process": "sh", "syscall": "brk", "credentials": "own", "probe": True, "granted": 0, "denied": 537},
+            {"process": "sh", "syscall": "openat", "credentials": "borrowed", "probe": False, "granted": 6,
+             "denied": 0},
+            {"process": "runc:[2:INIT]", "syscall": "mount", "credentials": "own", "probe": False, "granted": 40,
+             "denied": 0}]}}})
+    sink.write({"type": "syscalls", "container": web, "syscalls": {"read": 5, "openat": 9}, "total": 14,
+                "runtime_syscalls": {"futex": 3}})
+    sink.close({"trackers": {}})
+    lines = out.getvalue().decode().splitlines()
+    assert lines[1] == "── web" and lines[2] == "  files, by bytes"
+    assert lines[3].split() == ["PATH", "READ", "WRITTEN", "OPENS"]
+    big, small = lines[4], lines[5]  # by bytes, the biggest first
+    assert big.startswith("   /data/xxx") and "…" in big and big.split()[-5:] == ["3.0", "MiB", "2.0", "KiB", "2"]
+    assert "\\x0aFAKE 0" in small and not any(line.startswith("FAKE") for line in lines)  # a newline stays data
+    caps = lines[lines.index("  capabilities checked (decisions; probes apart)") + 1:][:5]
+    assert caps[1].split() == ["CAP_CHOWN", "2", "0", "chown"]
+    assert caps[2].split() == ["CAP_SYS_ADMIN", "6", "0", "sh"]  # runc's mounts are not the container's
+    assert caps[3] == "   and 537 probes (a kernel function asking, never failing a call)"
+    assert caps[4] == "   and 40 checks by the runtime setting the container up (--show-runtime)"
+    assert "  syscalls: 14 calls, 2 distinct" in lines
+    assert lines[lines.index("  syscalls: 14 calls, 2 distinct") + 2].split() == ["openat", "9"]
+    assert max(len(line) for line in lines) < 100

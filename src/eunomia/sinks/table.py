@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import IO, Any
 
+from .aggregates_text import render
 from .escape import escape_text, format_argv
 from . import Event
 
@@ -54,20 +55,6 @@ def _show(value: Any) -> str:
     return str(value)
 
 
-def _aggregate_block(event: Event) -> list[str]:
-    """Aggregates (printed when tracing ends) as a few lines."""
-    container = event.get("container", {})
-    name = escape_text(container.get("name") or (container.get("id") or "")[:12])
-    if event.get("type") == "syscalls":
-        counts = event.get("syscalls", {})
-        lines = [f"syscalls of {name}: {event.get('total', 0)} calls, {len(counts)} distinct"]
-        items = [f"{escape_text(k)} {v}" for k, v in counts.items()]
-        for i in range(0, len(items), 6):
-            lines.append("    " + ", ".join(items[i:i + 6]))
-        return lines
-    return [f"{event.get('type')} of {name}: {_detail(event)}"]
-
-
 def hidden_by_default(event: Event) -> str | None:
     """Why a person's table leaves this event out by default, or None."""
     if (event.get("process") or {}).get("runtime_setup"):
@@ -83,6 +70,7 @@ class TableSink:
         self.stderr = stderr
         self.show_runtime = show_runtime
         self.hidden: dict[str, int] = {}  # why → events left out
+        self._aggregates: list[Event] = []  # read when tracing ends: shown as tables at close
         self._header_done = False
 
     def write(self, event: Event) -> None:
@@ -92,7 +80,7 @@ class TableSink:
                 self.hidden[why] = self.hidden.get(why, 0) + 1
                 return
         if "time" not in event:  # an aggregate, read when tracing ends
-            self.out.write(("\n".join(_aggregate_block(event)) + "\n").encode("utf-8", "backslashreplace"))
+            self._aggregates.append(event)
             return
         if not self._header_done:
             self.out.write((HEADER + "\n").encode())
@@ -109,6 +97,9 @@ class TableSink:
         self.out.flush()
 
     def close(self, summary: dict[str, Any]) -> None:
+        if self._aggregates:
+            text = "\n".join(["", *render(self._aggregates, self.show_runtime)]) + "\n"
+            self.out.write(text.encode("utf-8", "backslashreplace"))
         self.out.flush()
         if self.stderr is not None:
             self.stderr.write(summary_line(summary) + "\n")
