@@ -3,6 +3,7 @@ the runtime's set-up of it (issue 18, item 1)."""
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import subprocess
@@ -22,7 +23,8 @@ def _table_of(tmp_path: Path, name: str, *flags: str) -> tuple[list[str], str, s
     """The table lines of container `name` while it runs WORKLOAD, the whole table, and eunomia's stderr."""
     out, ready = tmp_path / f"{name}.txt", tmp_path / f"{name}.ready"
     proc = subprocess.Popen([EUNOMIA, "trace", "exec", "file", "cap", "-T", "60", "-f", "table", "-o", str(out),
-                             "--ready-file", str(ready), *flags], stderr=subprocess.PIPE, text=True)
+                             "--ready-file", str(ready), *flags], stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "COLUMNS": "100"})  # as a 100-column terminal
     try:
         deadline = time.monotonic() + 30
         while not ready.exists():
@@ -34,16 +36,17 @@ def _table_of(tmp_path: Path, name: str, *flags: str) -> tuple[list[str], str, s
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
-    # TIME (12) and a space, then CONTAINER (20): the container's own lines
+    # TIME (12) and a space, then CONTAINER (16): the container's own lines
     text = out.read_text()
-    return [line for line in text.splitlines() if line[13:33].strip() == name], text, err
+    return [line for line in text.splitlines() if line[13:29].strip() == name], text, err
 
 
 def test_the_table_leaves_the_runtime_set_up_out_unless_asked(tmp_path: Path) -> None:
     name = unique("tbl")
     lines, text, err = _table_of(tmp_path, name)
-    assert any(" open " in line and "/etc/passwd" in line for line in lines), lines  # the workload's own
     assert any(" exec " in line and "cat /etc/passwd" in line for line in lines), lines
+    assert any(line.endswith("open       /etc/passwd  read  → fd 3") for line in lines), lines
+    assert max(len(line) for line in text.splitlines()) <= 100  # cut with an ellipsis, never wrapped
     # runc's stages mount and prepare the root under /var/lib/docker: none of it shown
     assert not [line for line in lines if "/var/lib/docker/" in line or "mountinfo" in line]
     hidden = re.search(r"not shown: (\d+) runtime set-up events", err)

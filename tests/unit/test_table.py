@@ -74,3 +74,42 @@ def test_aggregates_are_tables_per_container_with_probes_apart() -> None:
     assert "  syscalls: 14 calls, 2 distinct" in lines
     assert lines[lines.index("  syscalls: 14 calls, 2 distinct") + 2].split() == ["openat", "9"]
     assert max(len(line) for line in lines) < 100
+
+
+def _line(event: dict[str, object], **options: object) -> str:
+    out = io.BytesIO()
+    sink = TableSink(out, **options)  # type: ignore[arg-type]
+    sink.write(event)
+    return out.getvalue().decode().splitlines()[1]
+
+
+def test_each_kind_reads_as_a_phrase() -> None:
+    base = _event("open", "cat", result=3, file={"path": "/etc/passwd", "flags": ["read"], "mode": None})
+    assert _line(base).endswith("open       /etc/passwd  read  → fd 3")
+    failed = {**base, "result": "ENOENT", "file": {"path": "/nonexistent", "flags": ["read"]}}
+    assert _line(failed).endswith("open       /nonexistent  read  → ENOENT")
+    exec_ = _event("exec", "sh", result=0)
+    exec_["process"] = {**exec_["process"], "args": ["sh", "-c", "cat /etc/passwd"],  # type: ignore[dict-item]
+                        "working_directory": "/"}
+    assert _line(exec_).endswith("exec       sh -c 'cat /etc/passwd'  (cwd /)")
+    connect = _event("connect", "nc", result=0, network={"transport": "tcp", "direction": "outbound"},
+                     source={"ip": "172.18.0.3", "port": 40000, "container": "web"},
+                     destination={"ip": "172.18.0.2", "port": 8080, "container": "db"})
+    assert _line(connect).endswith("connect    → db (172.18.0.2:8080)  tcp  ok")
+    signal = _event("signal", "sh", result="delivered", signal={"name": "SIGTERM"},
+                    target={"process": {"pid": 12, "name": "sleep"}, "container": {"name": "web"}})
+    assert _line(signal).endswith("signal     SIGTERM → sleep[12]  delivered")
+    cap = _event("capability", "chown", result=0,
+                 capability={"name": "CAP_CHOWN", "granted": True, "syscall": "chown", "credentials": "own"})
+    assert _line(cap).endswith("capability CAP_CHOWN granted (chown)")
+
+
+def test_a_line_fits_the_width_is_escaped_and_red_only_when_asked() -> None:
+    hostile = _event("open", "cat", result="EACCES",
+                     file={"path": "/tmp/\x1b[2Jnew\nline/" + "d" * 200, "flags": ["read"]})
+    line = _line(hostile, width=100)
+    assert len(line) == 100 and line.endswith("…") and "\x1b" not in line and "\\x1b[2Jnew\\x0aline" in line
+    assert _line(hostile, width=100, colour=True).startswith("\x1b[31m")  # failed: red on a terminal
+    assert not _line(hostile, width=100, colour=False).startswith("\x1b")
+    verbose = _line(hostile, verbose=True, width=100, colour=False)
+    assert len(verbose) > 100 and "  |  result=EACCES file.path=" in verbose  # -v: every field, not cut

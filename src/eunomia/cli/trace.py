@@ -60,6 +60,8 @@ def trace(
         False, "--show-runtime",
         help="In the table, also show the container runtime's set-up (runc's stages) and capability checks "
              "that only probe; JSON and CSV always carry them (process.runtime_setup, capability.probe)."),
+    verbose: bool = typer.Option(False, "-v", "--verbose",
+                                 help="In the table, every field of each event after its phrase (lines are not cut)."),
     debug: bool = typer.Option(False, "--debug", help="Verbose logs and tracebacks."),
 ) -> None:
     """Stream what containers do, live: one event per line.
@@ -88,7 +90,7 @@ def trace(
 
     out = _open_output(output)
     scope = Scope(containers=tuple(container), host=host)
-    sink = make_sink(fmt, out, stderr=sys.stderr, show_runtime=show_runtime)
+    sink = make_sink(fmt, out, stderr=sys.stderr, show_runtime=show_runtime, verbose=verbose)
     signals = Signals.install()
     try:
         _run(chosen, scope, sink, signals, timeout, ready_file)

@@ -50,9 +50,11 @@ class SinkSpecError(SinkError, ValueError):
 FORMATS = ("table", "json", "csv")
 
 
-def make_sink(fmt: str, out: IO[bytes], *, stderr: IO[str] | None = None, show_runtime: bool = False) -> Sink:
-    """The sink of an output format; show_runtime: the table shows the
-    runtime's set-up and capability probes too (the other formats always do)."""
+def make_sink(fmt: str, out: IO[bytes], *, stderr: IO[str] | None = None, show_runtime: bool = False,
+              verbose: bool = False) -> Sink:
+    """The sink of an output format.  For the table: show_runtime shows the
+    runtime's set-up and capability probes too (the other formats always do);
+    verbose adds every field to each line."""
     from .csv import CsvSink
     from .jsonl import JsonLinesSink
     from .table import TableSink
@@ -62,7 +64,7 @@ def make_sink(fmt: str, out: IO[bytes], *, stderr: IO[str] | None = None, show_r
     if fmt == "csv":
         return CsvSink(out, stderr=stderr)
     if fmt == "table":
-        return TableSink(out, stderr=stderr, show_runtime=show_runtime)
+        return TableSink(out, stderr=stderr, show_runtime=show_runtime, verbose=verbose)
     raise ValueError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
 
 

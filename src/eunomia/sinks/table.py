@@ -10,49 +10,42 @@ asked for (`--show-runtime`), and counted in the closing summary line.
 
 from __future__ import annotations
 
+import os
 from typing import IO, Any
 
 from .aggregates_text import render
-from .escape import escape_text, format_argv
+from .escape import escape_text
+from .phrases import phrase, rest
 from . import Event
 
-HEADER = f"{'TIME':<12} {'CONTAINER':<20} {'TYPE':<6} {'PID':>7} {'PPID':>7} {'UID':>5}  DETAIL"
+HEADER = f"{'TIME':<12} {'CONTAINER':<16} {'PID':>7}  {'EVENT':<10} WHAT"
+RED, PLAIN = "\x1b[31m", "\x1b[0m"
 
 
-def _detail(event: Event) -> str:
-    process = event.get("process", {})
-    kind = event.get("type")
-    if kind == "exec":
-        text = format_argv(process.get("args") or []) or escape_text(process.get("executable") or "")
-        exe = process.get("executable")
-        if exe and (not process.get("args") or process["args"][0] != exe):
-            text = f"[{escape_text(exe)}] {text}"
-        result = event.get("result")
-        return f"{text}  → {result}" if isinstance(result, str) else text
-    if kind == "exit":
-        code = process.get("exit_code")
-        signal = f" ({process['exit_signal']})" if process.get("exit_signal") else ""
-        return f"code={code}{signal} after {process.get('duration_ms')} ms  {escape_text(process.get('executable') or process.get('name') or '')}"
-    skip = {"time", "type", "container", "process", "user", "group"}
-    return " ".join(f"{k}={escape_text(_show(v))}" for k, v in _flatten(event, skip) if v not in (None, [], {}))
+def terminal_width(out: IO[bytes]) -> int | None:
+    """Columns to fit a line in: $COLUMNS, else the terminal's; None for a file or a pipe."""
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 40:
+        return int(columns)
+    try:
+        if out.isatty():
+            return os.get_terminal_size(out.fileno()).columns
+    except (AttributeError, OSError, ValueError):
+        pass
+    return None
 
 
-def _flatten(node: dict[str, Any], skip: set[str], prefix: str = "") -> list[tuple[str, Any]]:
-    pairs: list[tuple[str, Any]] = []
-    for key, value in node.items():
-        if not prefix and key in skip:
-            continue
-        if isinstance(value, dict):
-            pairs.extend(_flatten(value, skip, f"{prefix}{key}."))
-        else:
-            pairs.append((prefix + key, value))
-    return pairs
+def wants_colour(out: IO[bytes]) -> bool:
+    """Colour on a terminal, unless NO_COLOR is set (no-color.org)."""
+    try:
+        return bool(out.isatty()) and not os.environ.get("NO_COLOR")
+    except (AttributeError, ValueError):
+        return False
 
 
-def _show(value: Any) -> str:
-    if isinstance(value, list):
-        return ",".join(str(v) for v in value)
-    return str(value)
+def cut(line: str, width: int | None) -> str:
+    """One line of at most width characters: a long one ends in an ellipsis, never wraps."""
+    return line if width is None or len(line) <= width else line[: width - 1] + "…"
 
 
 def hidden_by_default(event: Event) -> str | None:
@@ -65,10 +58,14 @@ def hidden_by_default(event: Event) -> str | None:
 
 
 class TableSink:
-    def __init__(self, out: IO[bytes], stderr: IO[str] | None = None, show_runtime: bool = False) -> None:
+    def __init__(self, out: IO[bytes], stderr: IO[str] | None = None, show_runtime: bool = False,
+                 verbose: bool = False, width: int | None = -1, colour: bool | None = None) -> None:
         self.out = out
         self.stderr = stderr
         self.show_runtime = show_runtime
+        self.verbose = verbose  # every field after the phrase, and no line cut
+        self.width = terminal_width(out) if width == -1 else width
+        self.colour = wants_colour(out) if colour is None else colour
         self.hidden: dict[str, int] = {}  # why → events left out
         self._aggregates: list[Event] = []  # read when tracing ends: shown as tables at close
         self._header_done = False
@@ -85,12 +82,19 @@ class TableSink:
         if not self._header_done:
             self.out.write((HEADER + "\n").encode())
             self._header_done = True
-        process = event.get("process", {})
-        container = event.get("container", {})
-        name = container.get("name") or (container.get("id") or "")[:12]
-        line = (f"{event['time'][11:23]:<12} {escape_text(name)[:20]:<20} {event.get('type', ''):<6} "
-                f"{process.get('pid', ''):>7} {process.get('parent', {}).get('pid', ''):>7} "
-                f"{event.get('user', {}).get('id', ''):>5}  {_detail(event)}")
+        process = event.get("process") or {}
+        container = event.get("container") or {}
+        name = escape_text(str(container.get("name") or (container.get("id") or "")[:12]))
+        words, bad = phrase(event)
+        line = (f"{str(event['time'])[11:23]:<12} {cut(name, 16):<16} {process.get('pid', ''):>7}  "
+                f"{escape_text(str(event.get('type', ''))):<10} {words}")
+        if self.verbose:
+            more = rest(event)
+            line = f"{line}  |  {more}" if more else line
+        else:
+            line = cut(line, self.width)
+        if bad and self.colour:
+            line = f"{RED}{line}{PLAIN}"
         self.out.write((line + "\n").encode("utf-8", "backslashreplace"))
 
     def flush(self) -> None:
