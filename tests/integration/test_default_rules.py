@@ -8,6 +8,8 @@ runs applets through /proc/self/exe otherwise).
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from .conftest import IMAGE, docker, unique
@@ -136,3 +138,19 @@ def test_a_benign_workload_raises_no_default_alert(tracer, containers, actor):  
     # every tracker on: the runtime's own mounts while it sets the container up are no attempt of the workload
     assert _alerts(tracer, containers, unique("benign"), "sh", "-c", BENIGN_WORKLOAD,
                    options=("-v", f"{actor}:/usr/sbin/nginx:ro"), trackers=EVERY_TRACKER) == []
+
+
+def test_an_alert_reaches_standard_output_at_once_not_at_exit(tracer, containers):
+    """`run` (alerts only) flushes standard output after every poll, as it does its sinks."""
+    name = unique("live")
+    agent = tracer("-c", name, "--metrics", "off", command="run")
+    containers.names.append(name)
+    done = docker("run", "--name", name, IMAGE, "sh", "-c", "/bin/dpkg -l >/dev/null 2>&1; true",
+                  check=False, timeout=120)
+    assert done.returncode == 0, done.stderr
+    deadline = time.monotonic() + 5
+    while '"type":"alert"' not in agent.out.read_text() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert agent.proc.poll() is None, "the agent stopped"
+    assert '"rule":"Package manager run in a container"' in agent.out.read_text()  # while it still runs
+    agent.stop()

@@ -18,7 +18,9 @@ through memoryviews cast to native "Q"/"I", whose items copy with one
 memcpy.  Not struct.pack_into: it zeroes its target before it writes the
 value (CPython's s_pack_internal), and a kernel reading consumer_pos = 0 in
 that window sees the ring full and refuses the record (seen: 1-14 records
-lost per million at 100k/s, with the ring nearly empty).  Ordering: on x86-64 (TSO) plain loads
+lost per million at 100k/s, with the ring nearly empty).
+
+Ordering: on x86-64 (TSO) plain loads
 and stores give the acquire/release the protocol needs.  On arm64 the
 kernel's producer uses smp_store_release/smp_load_acquire; Python's memcpy
 loads give no such guarantee there, so a reader on arm64 would need a fence

@@ -97,8 +97,11 @@ class Monitor:
                                  f"{escape_text(alert['output'])}"))
 
     def flush(self) -> None:
+        """After every poll: what the sinks and standard output gathered goes out (alerts too)."""
         for out in self.streams:
             out.flush()
+        if self.stdout is not None and self.stdout not in self.streams:
+            self.stdout.flush()
 
     def run(self, chosen: list[tracker_registry.TrackerDef], address: tuple[str, int] | None,
             timeout: float | None, ready_file: Path | None) -> None:
