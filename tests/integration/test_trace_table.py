@@ -55,11 +55,13 @@ def test_the_table_leaves_the_runtime_set_up_out_unless_asked(tmp_path: Path) ->
     section = text[text.index(f"── {name}\n"):]
     assert "  capabilities checked (decisions; probes apart)" in section
     assert "runc:[" not in text and "by the runtime setting the container up (--show-runtime)" in section
+    assert "mountinfo" not in section and "only the runtime's set-up opened (--show-runtime)" in section
 
     name = unique("tbl")
     shown, text, err = _table_of(tmp_path, name, "--show-runtime")
     assert [line for line in shown if "/var/lib/docker/overlay2/" in line], shown
-    assert "runc:[2:INIT]" in text[text.index(f"── {name}\n"):]  # its checks in the capabilities table
+    section = text[text.index(f"── {name}\n"):]
+    assert "runc:[2:INIT]" in section and "mountinfo" in section  # its checks and its reads of /proc
     assert len(shown) > len(lines) + 10 and "not shown" not in err
 
 

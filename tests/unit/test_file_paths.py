@@ -151,3 +151,21 @@ def test_absolute_names_are_normalised_as_posixpath_would(name):
     expected = posixpath.normpath(name)
     expected = "/" + expected.lstrip("/") if expected.startswith("//") else expected
     assert join_path(None, name) == expected
+
+
+def test_a_file_only_the_runtime_opened_is_marked_on_its_byte_counts():
+    web = Container(id="a" * 64, name="web", runtime="docker")
+    memory = PathMemory()
+    memory.learn(web.id, "0:40", 7, "/proc/1/mountinfo", runtime=True)    # runc:[2:INIT]
+    memory.learn(web.id, "0:40", 8, "/etc/passwd", runtime=True)
+    memory.learn(web.id, "0:40", 8, "/etc/passwd", runtime=False)         # and the workload too
+    memory.learn(web.id, "0:40", 9, "/data/a", runtime=False)
+    memory.moved(web.id, "/data/a", "/data/b")                           # a rename keeps who opened it
+    assert memory.runtime_only(web.id, "0:40", 7)
+    assert not memory.runtime_only(web.id, "0:40", 8) and not memory.runtime_only(web.id, "0:40", 9)
+    assert not memory.runtime_only(web.id, "0:40", 10)                   # unknown: not claimed either way
+    entries = [({"cgroup_id": 1, "inode": inode, "device": 40, "pad": 0},
+                {"bytes_read": 10, "bytes_written": 0, "reads": 1, "writes": 0, "opens": 1}) for inode in (7, 8, 9)]
+    records = {r["file"]["path"]: r for r in file_bytes_records(entries, lambda cgroup_id: web, memory)}
+    assert records["/proc/1/mountinfo"]["runtime_setup"] is True
+    assert "runtime_setup" not in records["/etc/passwd"] and "runtime_setup" not in records["/data/b"]

@@ -113,3 +113,23 @@ def test_a_line_fits_the_width_is_escaped_and_red_only_when_asked() -> None:
     assert not _line(hostile, width=100, colour=False).startswith("\x1b")
     verbose = _line(hostile, verbose=True, width=100, colour=False)
     assert len(verbose) > 100 and "  |  result=EACCES file.path=" in verbose  # -v: every field, not cut
+
+
+def test_files_only_the_runtime_opened_are_counted_apart() -> None:
+    web = {"id": "w" * 64, "name": "web"}
+
+    def files(show_runtime: bool) -> list[str]:
+        out = io.BytesIO()
+        sink = TableSink(out, show_runtime=show_runtime)
+        sink.write({"type": "file_bytes", "container": web, "file": {"path": "/proc/9/mountinfo"},
+                    "bytes_read": 5000, "bytes_written": 0, "opens": 2, "runtime_setup": True})
+        sink.write({"type": "file_bytes", "container": web, "file": {"path": "/etc/passwd"},
+                    "bytes_read": 60, "bytes_written": 0, "opens": 1})
+        sink.close({"trackers": {}})
+        return out.getvalue().decode().splitlines()
+
+    hidden = files(False)
+    assert not [line for line in hidden if "mountinfo" in line] and [line for line in hidden if "/etc/passwd" in line]
+    assert "   and 1 file only the runtime's set-up opened (--show-runtime)" in hidden
+    shown = files(True)
+    assert [line for line in shown if "mountinfo" in line] and not [line for line in shown if "only the runtime" in line]

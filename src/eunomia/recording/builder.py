@@ -203,8 +203,8 @@ class ContainerReport:
         files = {path: {**entry, "operations": dict(entry["operations"])} for path, entry in self._files.items()}
         unnamed: list[dict[str, Any]] = []
         for record in self._aggregates:
-            if record["type"] != "file_bytes":
-                continue
+            if record["type"] != "file_bytes" or record.get("runtime_setup"):
+                continue  # a file only the runtime's set-up opened is not the workload's
             path = (record.get("file") or {}).get("path")
             if path is None:  # open before the recording began
                 entry = _new_file(None)

@@ -32,6 +32,8 @@ def render(records: list[Record], show_runtime: bool = False) -> list[str]:
         for kind, group in kinds.items():
             if kind == "capabilities":
                 lines += _capabilities(group, show_runtime)
+            elif kind == "file_bytes":
+                lines += _files(group, show_runtime)
             else:
                 lines += _RENDERERS.get(kind, _generic)(group)
     return lines
@@ -69,11 +71,16 @@ def _more(total: int) -> list[str]:
     return [f"   … and {total - TOP} more (-f json has them all)"] if total > TOP else []
 
 
-def _files(records: list[Record]) -> list[str]:
+def _files(records: list[Record], show_runtime: bool = False) -> list[str]:
+    runtime = 0 if show_runtime else sum(1 for r in records if r.get("runtime_setup"))
+    records = [r for r in records if show_runtime or not r.get("runtime_setup")]
     records = sorted(records, key=lambda r: -((r.get("bytes_read") or 0) + (r.get("bytes_written") or 0)))
     rows = [[_cut((r.get("file") or {}).get("path") or "(opened before the trace)"), _bytes(r.get("bytes_read")),
              _bytes(r.get("bytes_written")), str(r.get("opens") or 0)] for r in records[:TOP]]
-    return ["  files, by bytes", *_table(["PATH", "READ", "WRITTEN", "OPENS"], rows, {1, 2, 3}), *_more(len(records))]
+    apart = [f"   and {runtime} file{'s' if runtime != 1 else ''} only the runtime's set-up opened "
+             "(--show-runtime)"] if runtime else []
+    return ["  files, by bytes", *_table(["PATH", "READ", "WRITTEN", "OPENS"], rows, {1, 2, 3}),
+            *_more(len(records)), *apart]
 
 
 def _udp(records: list[Record]) -> list[str]:
@@ -152,4 +159,4 @@ def _generic(records: list[Record]) -> list[str]:
     return lines
 
 
-_RENDERERS = {"file_bytes": _files, "udp_peers": _udp, "syscalls": _syscalls, "syscall_failures": _failures}
+_RENDERERS = {"udp_peers": _udp, "syscalls": _syscalls, "syscall_failures": _failures}

@@ -73,7 +73,7 @@ ATTEMPT = (
 )
 # aggregates printed when tracing ends (besides the columns above they reuse)
 AGGREGATE = (
-    "bytes_read", "bytes_written", "reads", "writes", "opens",                  # file_bytes
+    "bytes_read", "bytes_written", "reads", "writes", "opens", "runtime_setup",  # file_bytes
     "bytes_sent", "bytes_received", "packets_sent", "packets_received",         # udp_peers
     "syscall", "count",                                                         # syscalls
     "granted", "denied",                                                        # capabilities

@@ -34,12 +34,15 @@ def file_bytes_records(entries: list[tuple[tuple[int, int, int, int], tuple[int,
                 total[i] += per_cpu[name]
     records = []
     for (container_id, dev_name, inode), (read, written, reads, writes, opens) in totals.items():
-        records.append({
+        record = {
             "type": "file_bytes",
             "container": container_fields(containers[container_id]),
             "file": {"path": memory.path_of(container_id, dev_name, inode), "inode": inode, "device": dev_name},
             "bytes_read": read, "bytes_written": written, "reads": reads, "writes": writes, "opens": opens,
-        })
+        }
+        if memory.runtime_only(container_id, dev_name, inode):  # runc's reads of /proc while it set up
+            record["runtime_setup"] = True
+        records.append(record)
     records.sort(key=lambda r: (r["container"]["id"], -(r["bytes_read"] + r["bytes_written"])))
     return records
 

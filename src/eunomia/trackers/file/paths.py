@@ -68,29 +68,37 @@ class PathMemory:
     """(container id, device, inode) → path, learnt from events; bounded (oldest forgotten).
 
     A successful rename of a remembered path moves it to its new name (the
-    file itself; files under a renamed directory keep their old names).
+    file itself; files under a renamed directory keep their old names).  It
+    also remembers which files the container's own processes opened: a file
+    only the runtime's set-up opened (runc reading /proc/<pid>/mountinfo) is
+    `runtime_only`.
     """
 
     def __init__(self, limit: int = 65536) -> None:
         self.limit = limit
         self._paths: dict[tuple[str, str, int], str] = {}
         self._keys: dict[tuple[str, str], tuple[str, str, int]] = {}  # (container, path) → key
+        self._by_workload: set[tuple[str, str, int]] = set()  # opened by a process not of the runtime
 
-    def learn(self, container_id: str, device: str, inode: int, path: str) -> None:
+    def learn(self, container_id: str, device: str, inode: int, path: str, runtime: bool = False) -> None:
         key = (container_id, device, inode)
+        by_workload = not runtime or key in self._by_workload
         self._forget(key)  # re-inserted last: the newest name wins
         self._paths[key] = path
         self._keys[(container_id, path)] = key
+        if by_workload:
+            self._by_workload.add(key)
         if len(self._paths) > self.limit:
             self._forget(next(iter(self._paths)))
 
     def moved(self, container_id: str, old: str, new: str) -> None:
         key = self._keys.get((container_id, old))
         if key is not None:
-            self.learn(*key, new)
+            self.learn(*key, new, runtime=key not in self._by_workload)
 
     def _forget(self, key: tuple[str, str, int]) -> None:
         path = self._paths.pop(key, None)
+        self._by_workload.discard(key)
         if path is not None and self._keys.get((key[0], path)) == key:
             del self._keys[(key[0], path)]
 
@@ -101,6 +109,11 @@ class PathMemory:
 
     def path_of(self, container_id: str, device: str, inode: int) -> str | None:
         return self._paths.get((container_id, device, inode))
+
+    def runtime_only(self, container_id: str, device: str, inode: int) -> bool:
+        """Known, and opened only by the container runtime's set-up."""
+        key = (container_id, device, inode)
+        return key in self._paths and key not in self._by_workload
 
     def __len__(self) -> int:
         return len(self._paths)
@@ -179,6 +192,7 @@ def finish_event(event: dict[str, Any], memory: PathMemory) -> None:
     if file is None:
         return
     if file.get("inode") and file.get("path"):
-        memory.learn(event["container"]["id"], file["device"], file["inode"], file["path"])
+        memory.learn(event["container"]["id"], file["device"], file["inode"], file["path"],
+                     runtime=bool((event.get("process") or {}).get("runtime_setup")))
     elif event.get("type") == "rename" and event.get("result") == 0 and file["path"] and file["target_path"]:
         memory.moved(event["container"]["id"], file["path"], file["target_path"])
