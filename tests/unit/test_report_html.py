@@ -187,3 +187,27 @@ def test_lone_surrogates_are_shown_escaped(tmp_path):
     page = _page(directory)
     page.encode("utf-8")                          # strict: no lone surrogate left in the page
     assert "/data/\\udcff\\u202ename" in page
+
+
+def test_capability_decisions_are_the_workloads_and_probes_and_runc_are_apart():
+    from types import SimpleNamespace
+
+    from eunomia.report.html_container import _capabilities
+    from eunomia.report.model import Capability
+
+    admin = Capability.of("CAP_SYS_ADMIN", {"granted": 46, "denied": 538, "processes": ["dd", "sh", "runc:[2:INIT]"],
+                                            "checks": [
+        {"process": "sh", "syscall": "brk", "credentials": "own", "probe": True, "granted": 0, "denied": 538},
+        {"process": "runc:[2:INIT]", "syscall": "mount", "credentials": "own", "probe": False, "granted": 40,
+         "denied": 0},
+        {"process": "dd", "syscall": "openat", "credentials": "borrowed", "probe": False, "granted": 6, "denied": 0}]})
+    assert (admin.granted, admin.denied, admin.processes, admin.probes, admin.runtime) == (6, 0, ("dd",), 538, 40)
+    setpcap = Capability.of("CAP_SETPCAP", {"granted": 55, "denied": 0, "processes": ["runc:[2:INIT]"], "checks": [
+        {"process": "runc:[2:INIT]", "syscall": "prctl", "credentials": "own", "probe": False, "granted": 55,
+         "denied": 0}]})
+    assert not setpcap.used  # only runc's set-up asked for it
+    html = _capabilities(SimpleNamespace(capabilities=(admin, setpcap)))
+    assert "Capabilities used: 1" in html and "CAP_SETPCAP" not in html
+    assert "<td>CAP_SYS_ADMIN</td><td class=num>6</td>" in html
+    assert ("Not counted above: 538 probe checks (a kernel function asking, never failing a call) and 95 checks "
+            "by the runtime setting the container up; report.json has them.") in html

@@ -209,7 +209,7 @@ def _capabilities(r: Report) -> Optional[Table]:
     if not r.capabilities:
         return None
     table = _table("capabilities", "capability", "granted", "denied", "processes", right=("granted", "denied"))
-    for cap in sorted(r.capabilities, key=lambda c: c.name):
+    for cap in sorted((c for c in r.capabilities if c.used), key=lambda c: c.name):  # probes, runc's: apart
         table.add_row(_t(cap.name), Text(str(cap.granted)), Text(str(cap.denied), style="red" if cap.denied else ""),
                       _t(joined(cap.processes)))
     return table

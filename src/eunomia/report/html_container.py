@@ -188,10 +188,18 @@ def _signals(r: Report) -> str:
 def _capabilities(r: Report) -> str:
     if not r.capabilities:
         return ""
+    used = sorted((c for c in r.capabilities if c.used), key=lambda c: c.name)
     rows = [[h(c.name), str(c.granted), f'<span class="{"denied" if c.denied else ""}">{c.denied}</span>',
-             hcell(joined(c.processes, 50))] for c in sorted(r.capabilities, key=lambda c: c.name)]
-    return block(f"Capabilities used: {len(r.capabilities)}",
-                  table(["capability", "granted", "denied", "processes"], rows, numeric=(1, 2)))
+             hcell(joined(c.processes, 50))] for c in used]
+    probes, runtime = sum(c.probes for c in r.capabilities), sum(c.runtime for c in r.capabilities)
+    apart = [f"{probes} probe check{'s' if probes != 1 else ''} (a kernel function asking, never failing a call)"
+             if probes else "",
+             f"{runtime} check{'s' if runtime != 1 else ''} by the runtime setting the container up" if runtime else ""]
+    note = " and ".join(a for a in apart if a)
+    content = table(["capability", "granted", "denied", "processes"], rows, numeric=(1, 2)) if rows else ""
+    if note:
+        content += f'<p class="stats">Not counted above: {h(note)}; report.json has them.</p>'
+    return block(f"Capabilities used: {len(used)}", content)
 
 
 def _stats(r: Report) -> str:

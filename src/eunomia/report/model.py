@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
+from ..context.model import is_runtime_process
+
 HOST_ID = "host"
 
 
@@ -206,10 +208,36 @@ class UnixConnect:
 
 @dataclass(frozen=True)
 class Capability:
+    """A capability's checks in a container: the decisions of its own
+    processes; probes (a kernel function asking, never failing a call) and
+    the runtime's set-up counted apart (older reports: totals only)."""
+
     name: str
     granted: int
     denied: int
     processes: tuple[str, ...]
+    probes: int = 0
+    runtime: int = 0
+
+    @staticmethod
+    def of(name: str, d: dict[str, Any]) -> "Capability":
+        checks = d.get("checks")
+        if not checks:
+            return Capability(name=name, granted=d["granted"], denied=d["denied"], processes=tuple(d["processes"]))
+        decided = [c for c in checks if not c.get("probe") and not is_runtime_process(c.get("process"))]
+
+        def count(which: list[dict[str, Any]]) -> int:
+            return sum(c.get("granted", 0) + c.get("denied", 0) for c in which)
+        return Capability(name=name, granted=sum(c.get("granted", 0) for c in decided),
+                          denied=sum(c.get("denied", 0) for c in decided),
+                          processes=tuple(sorted({str(c.get("process")) for c in decided})),
+                          probes=count([c for c in checks if c.get("probe")]),
+                          runtime=count([c for c in checks if not c.get("probe") and is_runtime_process(c.get("process"))]))
+
+    @property
+    def used(self) -> bool:
+        """Did the container's own processes get a decision on it?"""
+        return bool(self.granted or self.denied)
 
 
 @dataclass(frozen=True)
@@ -247,9 +275,7 @@ class Report:
             signals=tuple(SignalRecord.of(s) for s in d["signals"]),
             ptrace=tuple(PtraceRecord.of(p) for p in d["ptrace"]),
             unix_connects=tuple(UnixConnect.of(u) for u in d["unix_connects"]),
-            capabilities=tuple(Capability(name=k, granted=v["granted"], denied=v["denied"],
-                                          processes=tuple(v["processes"]))
-                               for k, v in d["capabilities"].items()),
+            capabilities=tuple(Capability.of(k, v) for k, v in d["capabilities"].items()),
             syscalls=dict(d["syscalls"]),
             events=d["stats"]["events"], unwritten=d["stats"]["unwritten"], dropped=d["stats"]["dropped"],
             document=d)
