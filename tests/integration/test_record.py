@@ -116,6 +116,12 @@ def test_record_a_command_and_two_talking_containers(tmp_path: Path, names: dict
     assert files["/work/moved"]["operations"].keys() >= {"rename_target", "chmod", "chown", "delete"}
     # runc read /proc/<pid>/mountinfo while it set the container up: not the workload's files
     assert not [path for path in files if path and path.endswith("/mountinfo")], sorted(map(str, files))
+    page_file = tmp_path / "report.html"
+    rendered = subprocess.run([EUNOMIA, "report", str(out), "--html", str(page_file)], capture_output=True,
+                              text=True, timeout=120)
+    assert rendered.returncode == 0, rendered.stderr
+    page = page_file.read_text()
+    assert "Files by bytes" in page and "/work/data" in page and "mountinfo" not in page  # the workload's files
     terms = [s for s in report["signals"] if s["signal"] == "SIGTERM"]
     (killed,) = [p for p in report["processes"] if p["exit_signal"] == "SIGTERM"]  # `sleep 30 &`
     assert killed["args"] == ["sleep", "30"] and killed["exec"] is True

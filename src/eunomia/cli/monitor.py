@@ -94,7 +94,7 @@ class Monitor:
             self.stdout.write(alert)
         elif self.view is not None:
             self.view.print(Text(f"{alert['time']} {alert['priority']} {escape_text(alert['rule'])}: "
-                                 f"{escape_text(alert['output'])}"))
+                                 f"{escape_text(alert['output'])}", style="bold red"))  # Rich honours NO_COLOR
 
     def flush(self) -> None:
         """After every poll: what the sinks and standard output gathered goes out (alerts too)."""
