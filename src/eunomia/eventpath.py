@@ -1,10 +1,11 @@
-"""Reading events (nested dicts, as docs/events.md describes them): a value at a path, the time in ns."""
+"""Reading events (nested dicts, as docs/events.md describes them): a value at a path, every leaf
+with its dotted path, the time in ns."""
 
 from __future__ import annotations
 
 import calendar
 import time
-from typing import Any
+from typing import Any, Iterator
 
 
 def value_at(event: dict[str, Any], path: tuple[str, ...]) -> Any:
@@ -15,6 +16,16 @@ def value_at(event: dict[str, Any], path: tuple[str, ...]) -> Any:
             return None
         node = node.get(key)
     return node
+
+
+def flatten(node: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """(dotted path, value) of every leaf; an empty object has none."""
+    for key, value in node.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict):
+            yield from flatten(value, path + ".")
+        else:
+            yield path, value
 
 
 _SECONDS: dict[str, int] = {}

@@ -86,6 +86,25 @@ def is_runtime_process(name: str | None) -> bool:
     return name in RUNTIME_PROCESS_NAMES or name.startswith(RUNTIME_PROCESS_PREFIXES)
 
 
+def split_checks(checks: list[dict[str, Any]], show_runtime: bool = False
+                 ) -> tuple[list[dict[str, Any]], int, int]:
+    """A capability's checks (docs/events.md, `capabilities`) → (the
+    decisions of the container's own processes, how many checks only probed,
+    how many were the runtime's set-up).  show_runtime: the runtime's
+    decisions are kept with the others."""
+    decided: list[dict[str, Any]] = []
+    probes = runtime = 0
+    for check in checks:
+        n = (check.get("granted") or 0) + (check.get("denied") or 0)
+        if check.get("probe"):
+            probes += n
+        elif not show_runtime and is_runtime_process(check.get("process")):
+            runtime += n
+        else:
+            decided.append(check)
+    return decided, probes, runtime
+
+
 def is_runtime_setup(event: dict[str, Any]) -> bool:
     """Work the container runtime did inside the container's cgroup (events
     say so as process.runtime_setup; older recordings by the name only)."""

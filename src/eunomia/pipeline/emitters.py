@@ -90,14 +90,6 @@ class _Source:
         value = f"{decoder}(buf[{start}:{start} + v[{length}]].tobytes())"
         return f"(None if v[{off}] == {REF_ABSENT} else {f'{formatter}({value})' if formatter else value})"
 
-    def ref_lines(self, name: str, target: str) -> list[str]:
-        """Statements setting `target` to a tail-referenced value, or None when absent."""
-        off, length = self.index[f"{name}.off"], self.index[f"{name}.len"]
-        decoder = f"ref_{off}"
-        self.namespace[decoder] = REF_DECODERS[self.refs[name]]
-        return [f"o = v[{off}]",
-                f"{target} = None if o == {REF_ABSENT} else "
-                f"{decoder}(buf[{self.layout.tail_offset} + o:{self.layout.tail_offset} + o + v[{length}]].tobytes())"]
 
 
 def compile_emitter(ctx: EmitterContext, tracker: "TrackerDef", kind: str, layout: RecordLayout,
@@ -239,8 +231,7 @@ def _placements(src: _Source, placed: list[Placement], namespace: dict[str, Any]
                 lines.append(f"    event[{parents[0]!r}] = {{{items}}}")
             continue
         if name in src.refs:
-            lines += ["    " + line for line in src.ref_lines(name, "x")]
-            lines.append("    if x is not None:")
+            lines += [f"    x = {src.ref_expr(name)}", "    if x is not None:"]
             indent = "        "
         elif name in src.fields:
             lines.append(f"    x = {src.expr(name)}")

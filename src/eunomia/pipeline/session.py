@@ -226,12 +226,8 @@ class TraceSession:
         self.router.route(emit)
         return count
 
-    def route(self, emit: Callable[[TrackerDef, Event], None]) -> None:
-        """Hand on what the handlers built since the last poll (routing.py)."""
-        self.router.route(emit)
-
     def _handler(self, running: Running) -> Callable[[memoryview], None]:
-        """record → event, batched for route() (the record's memory is valid only during the call)."""
+        """record → event, routed by self.router (the record's memory is valid only during the call)."""
         decoder, tracker, received = running.obj.decoder, running.tracker, running.received
         is_cgroup = tracker.name == "cgroup"
         # record type → its compiled emitter (emitters.py); the rest decode generically

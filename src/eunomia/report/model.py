@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from ..context.model import is_runtime_process
+from ..context.model import split_checks
 
 HOST_ID = "host"
 
@@ -224,15 +224,11 @@ class Capability:
         checks = d.get("checks")
         if not checks:
             return Capability(name=name, granted=d["granted"], denied=d["denied"], processes=tuple(d["processes"]))
-        decided = [c for c in checks if not c.get("probe") and not is_runtime_process(c.get("process"))]
-
-        def count(which: list[dict[str, Any]]) -> int:
-            return sum(c.get("granted", 0) + c.get("denied", 0) for c in which)
+        decided, probes, runtime = split_checks(checks)
         return Capability(name=name, granted=sum(c.get("granted", 0) for c in decided),
                           denied=sum(c.get("denied", 0) for c in decided),
                           processes=tuple(sorted({str(c.get("process")) for c in decided})),
-                          probes=count([c for c in checks if c.get("probe")]),
-                          runtime=count([c for c in checks if not c.get("probe") and is_runtime_process(c.get("process"))]))
+                          probes=probes, runtime=runtime)
 
     @property
     def used(self) -> bool:

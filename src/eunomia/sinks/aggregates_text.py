@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..context.model import is_runtime_process
+from ..context.model import split_checks
 from .escape import escape_text
 
 Record = dict[str, Any]
@@ -99,15 +99,8 @@ def _capabilities(records: list[Record], show_runtime: bool = False) -> list[str
     rows, probes, runtime = [], 0, 0
     for record in records:
         for cap, entry in (record.get("capabilities") or {}).items():
-            decided = []
-            for check in entry.get("checks") or []:
-                n = (check.get("granted") or 0) + (check.get("denied") or 0)
-                if check.get("probe"):
-                    probes += n
-                elif not show_runtime and is_runtime_process(check.get("process")):
-                    runtime += n
-                else:
-                    decided.append(check)
+            decided, probing, by_runtime = split_checks(entry.get("checks") or [], show_runtime)
+            probes, runtime = probes + probing, runtime + by_runtime
             if not decided:
                 continue
             granted = sum(c.get("granted") or 0 for c in decided)

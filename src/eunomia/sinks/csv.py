@@ -27,6 +27,7 @@ from typing import IO, Any, Callable, Iterator
 
 import orjson
 
+from ..eventpath import flatten
 from . import Event
 from .escape import csv_cell
 from .table import summary_line
@@ -85,16 +86,6 @@ _KNOWN = frozenset(COLUMNS)
 
 # fields of events `trace` never prints (fork records keep the process table)
 NOT_SHOWN = frozenset({"process.child.pid"})
-
-
-def flatten(node: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
-    """(dotted path, value) of every leaf; an empty object has none."""
-    for key, value in node.items():
-        path = f"{prefix}{key}"
-        if isinstance(value, dict):
-            yield from flatten(value, path + ".")
-        else:
-            yield path, value
 
 
 def render(value: Any) -> Any:

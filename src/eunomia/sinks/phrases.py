@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from ..eventpath import flatten
 from .escape import escape_text, format_argv
 
 Event = dict[str, Any]
@@ -150,28 +151,18 @@ def _attempt(event: Event) -> str:
 
 def _fields(event: Event) -> str:
     """A kind without a phrase: its own fields, as key=value."""
-    return rest(event, skip=())
+    return rest(event)
 
 
 _COMMON = {"time", "type", "container", "process", "user", "group"}
 
 
-def rest(event: Event, skip: tuple[str, ...] = ()) -> str:
+def rest(event: Event) -> str:
     """Every field but those every event has, as key=value (what `-v` adds)."""
-    pairs = [(k, v) for k, v in _flatten(event, _COMMON | set(skip)) if v not in (None, [], {})]
+    pairs = [(k, v) for top, value in event.items() if top not in _COMMON
+             for k, v in (flatten(value, top + ".") if isinstance(value, dict) else [(top, value)])
+             if v not in (None, [], {})]
     return " ".join(f"{k}={_t(_show(v))}" for k, v in pairs)
-
-
-def _flatten(node: dict[str, Any], skip: set[str], prefix: str = "") -> list[tuple[str, Any]]:
-    pairs: list[tuple[str, Any]] = []
-    for key, value in node.items():
-        if not prefix and key in skip:
-            continue
-        if isinstance(value, dict):
-            pairs.extend(_flatten(value, skip, f"{prefix}{key}."))
-        else:
-            pairs.append((prefix + key, value))
-    return pairs
 
 
 def _show(value: Any) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from typing import IO, Any
 
+from ..context.model import is_runtime_setup
 from .aggregates_text import render
 from .escape import escape_text
 from .phrases import phrase, rest
@@ -50,7 +51,7 @@ def cut(line: str, width: int | None) -> str:
 
 def hidden_by_default(event: Event) -> str | None:
     """Why a person's table leaves this event out by default, or None."""
-    if (event.get("process") or {}).get("runtime_setup"):
+    if is_runtime_setup(event):
         return "runtime set-up"
     if (event.get("capability") or {}).get("probe"):
         return "capability probe"
