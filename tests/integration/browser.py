@@ -85,16 +85,30 @@ class PageResult:
     def evaluate(self, expression: str) -> Any:
         return self._page.evaluate(expression)
 
+    def wait_for(self, selector: str, timeout_s: float = 20.0) -> None:
+        """Until an element matching `selector` is in the page (a live page fills itself)."""
+        self._page.wait_for_selector(selector, state="attached", timeout=timeout_s * 1000)
+
+    def fill(self, selector: str, value: str) -> None:
+        self._page.fill(selector, value)
+
+    def click(self, selector: str) -> None:
+        self._page.click(selector)
+
+    def screenshot(self, path: Path) -> None:
+        self._page.screenshot(path=str(path), full_page=True)
+
 
 @contextlib.contextmanager
-def open_page(path: Path, timeout: float = 60.0) -> Iterator[PageResult]:
-    """Load `path` in a fresh headless Chromium; everything is over within `timeout` seconds."""
+def open_page(target: Path | str, timeout: float = 60.0) -> Iterator[PageResult]:
+    """Load `target` (a file, or an http:// URL on loopback) in a fresh headless
+    Chromium; everything is over within `timeout` seconds."""
     why = chromium_missing()
     if why:
         raise BrowserError(why)
     from playwright.sync_api import sync_playwright
 
-    url = path.resolve().as_uri()
+    url = target if isinstance(target, str) else target.resolve().as_uri()
     workdir = Path(tempfile.mkdtemp(prefix="eunomia-chromium-"))
     proc: Optional[subprocess.Popen] = None
     watchdog: Optional[threading.Timer] = None

@@ -34,14 +34,23 @@ limits:
                             exited_series_seconds=60)
 
 
+@pytest.mark.parametrize("text, api", [("api: true\n", "on"), ("api: false\n", "off"),
+                                       ("api: 0.0.0.0:8527\napi_token_file: /etc/eunomia/token\n", "0.0.0.0:8527")])
+def test_the_api_key(tmp_path, text, api) -> None:
+    config = _load(tmp_path, text)
+    assert config.api == api
+    assert config.api_token_file == ("/etc/eunomia/token" if "token" in text else None)
+
+
 @pytest.mark.parametrize("text", ["", "# nothing set\n", "{}\n"])
 def test_an_empty_file_is_the_defaults(tmp_path, text) -> None:
     assert _load(tmp_path, text) == Config()
 
 
 @pytest.mark.parametrize("text, message", [
-    ("trakers: [exec]\n", "unknown key 'trakers'; known keys: baseline, containers, default_rules, events, format, host, limits, metrics, resolve_names, rules, "
-                          "sinks, trackers"),
+    ("trakers: [exec]\n", "unknown key 'trakers'; known keys: api, api_token_file, baseline, containers, default_rules, events, format, host, "
+                          "limits, metrics, resolve_names, rules, sinks, trackers"),
+    ("api: 8527\n", "api: 8527 is not HOST:PORT, true or false; give e.g. 127.0.0.1:8527"),
     ("limits: {grace: 1}\n", "in limits: unknown key 'grace'; known keys: exited_series_seconds"),
     ("containers: web\n", 'containers: "web" is not a list; give a list'),
     ("host: yes please\n", 'host: "yes please" is not true or false; give true or false'),

@@ -8,7 +8,7 @@ import contextlib
 import sys
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 import typer
 from prometheus_client.core import Metric
@@ -35,6 +35,9 @@ from .ready import announce_ready
 from .settings import RESTART_TO_CHANGE, Settings, load_drift, load_rules, read_config
 from .trace import describe_scope
 
+if TYPE_CHECKING:
+    from ..api.service import ApiService
+
 PRUNE_SECONDS = (1.0, 10.0)  # exited containers are looked for every grace/10, within these bounds
 DRIFT_SYSCALL_SECONDS = 5.0  # how often the syscall counts are compared with the baselines' profiles
 
@@ -55,8 +58,10 @@ class Monitor:
     """The monitor's outputs: the live view or standard output, the sinks, the metrics."""
 
     def __init__(self, settings: Settings, cli: dict[str, Any], config_path: Path | None,
-                 engine: RulesEngine | None = None, drift: DriftDetector | None = None) -> None:
+                 engine: RulesEngine | None = None, drift: DriftDetector | None = None,
+                 api: "ApiService | None" = None) -> None:
         self.settings, self.cli, self.config_path = settings, cli, config_path
+        self.api = api
         self.engine = engine
         self.drift = drift
         self._given_names = False  # the file tracker sends the names of opens as passed (fd.nameraw)
@@ -78,6 +83,8 @@ class Monitor:
         if kinds is None or event["type"] in kinds:
             for out in self.streams:
                 out.write(event)
+            if self.api is not None:
+                self.api.observe(tracker.name, event)
             if self.engine is not None:
                 for alert in self.engine.evaluate(event):
                     self.alert(alert)
@@ -88,6 +95,8 @@ class Monitor:
     def alert(self, alert: dict[str, Any]) -> None:
         """To standard output (JSON, or a line above the live view) and every sink."""
         self.activity.observe_alert(alert["container"])
+        if self.api is not None:
+            self.api.alert(alert)
         for out in self.sinks:
             out.write(alert)
         if self.stdout is not None:
@@ -102,6 +111,8 @@ class Monitor:
             out.flush()
         if self.stdout is not None and self.stdout not in self.streams:
             self.stdout.flush()
+        if self.api is not None:
+            self.api.flush()
 
     def run(self, chosen: list[tracker_registry.TrackerDef], address: tuple[str, int] | None,
             timeout: float | None, ready_file: Path | None) -> None:
@@ -131,9 +142,11 @@ class Monitor:
                 if signals.reload:
                     signals.reload = False
                     self.reload()
-            with _serving(address, EunomiaCollector(state)) as served:
+            with _serving(address, EunomiaCollector(state)) as served, \
+                    self._serving_api(runner, chosen) as api_at:
                 where = describe_scope(scope)
                 served_at = f"; metrics on http://{served}/metrics" if served else ""
+                served_at += f"; API and live page on http://{api_at}/" if api_at else ""
                 typer.echo(f"eunomia: watching {where} with {', '.join(t.name for t in chosen)} "
                            f"(probes attached in {runner.attached_s:.2f}s){served_at}; Ctrl-C to stop", err=True)
                 announce_ready(ready_file)
@@ -157,6 +170,35 @@ class Monitor:
             self.stdout.close(summary)
         else:
             typer.echo(summary_line(summary), err=True)
+
+    @contextlib.contextmanager
+    def _serving_api(self, runner: Runner, chosen: list[tracker_registry.TrackerDef]) -> Iterator[str | None]:
+        """The HTTP API while the monitor runs (api/); yields HOST:PORT served, or None."""
+        if self.api is None:
+            yield None
+            return
+        from ..api.model import AgentParts, Tracker
+        context, session = runner.context, runner.session
+        assert context is not None and session is not None
+        docker = context.docker
+        running = {t.name for t in chosen}
+
+        def trackers() -> list[Tracker]:
+            return [Tracker(t.name, t.name in running, t.summary) for t in tracker_registry.selectable().values()]
+        parts = AgentParts(lock=runner.lock, registry=context.registry, processes=context.processes,
+                           activity=self.activity, aggregates=session.aggregates, edges=session.edges,
+                           peers=self.api.peers, wants=session.wants,
+                           exited=lambda cid: docker is not None and docker.exit_of(cid) is not None,
+                           trackers=trackers, alerts=self.api.alerts)
+        try:
+            serving = self.api.serving(parts)
+            where = serving.__enter__()
+        except OSError as exc:
+            raise RuntimeFailure(str(exc.strerror or exc)) from None
+        try:
+            yield where
+        finally:
+            serving.__exit__(None, None, None)
 
     def _extra_metrics(self) -> Iterator[Metric]:
         yield from sink_metrics(self.sinks)
@@ -212,6 +254,8 @@ class Monitor:
                     docker.forget(cid)
             if self.drift is not None:
                 self.drift.forget(gone)
+            if self.api is not None:
+                self.api.forget(gone)
 
     def reload(self) -> None:
         """SIGHUP: re-read the config file; a bad one keeps the running settings."""

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 
 from ..bpf import features
+from ..api import DEFAULT_API_ADDRESS
+from ..api.access import TOKEN_ENV
 from ..metrics import DEFAULT_ADDRESS
 from . import app
-from .errors import RuntimeFailure, check_seconds, handle_errors, require_root
+from .errors import RuntimeFailure, UsageError, check_seconds, handle_errors, require_root
 from .ready import check_ready_file
+
+if TYPE_CHECKING:
+    from ..api.service import ApiService
+    from .settings import Settings
 
 EXAMPLES = f"""
 Examples:
@@ -30,6 +37,10 @@ Examples:
   eunomia run --config /etc/eunomia/config.yaml              # the same from a file; SIGHUP re-reads it
 
   eunomia run -f json --events -T 60 | jq .type              # every event as JSON, for a minute
+
+  eunomia run --api on                         # the live page and the API on http://127.0.0.1:8527/
+
+  eunomia run --api 0.0.0.0:8527 --api-token-file /etc/eunomia/api-token   # reachable from elsewhere
 """
 
 
@@ -74,6 +85,14 @@ def run(
     events: Optional[bool] = typer.Option(None, "--events/--no-events", show_default=False,
                                           help="With -f json: write every event as a JSON line "
                                                "(default: only the summary line at the end)."),
+    api: Optional[str] = typer.Option(None, "--api", metavar="HOST:PORT|on|off",
+                                      help=f"Serve the HTTP API (REST, GraphQL, a stream) and a live page at "
+                                           f"http://HOST:PORT/ (on: {DEFAULT_API_ADDRESS}) [default: off]; "
+                                           "docs/api.md.", show_default=False),
+    api_token_file: Optional[Path] = typer.Option(
+        None, "--api-token-file", metavar="FILE",
+        help=f"Every API request must carry this file's token (Authorization: Bearer); also from "
+             f"${TOKEN_ENV}. Needed to serve on an address other than loopback."),
     ready_file: Optional[Path] = typer.Option(
         None, "--ready-file", metavar="FILE",
         help="Create FILE (holding eunomia's pid) once every probe is attached and metrics are served."),
@@ -92,9 +111,10 @@ def run(
     check_seconds(timeout)
     cli = {"trackers": tracker, "containers": container, "host": host, "metrics": metrics, "sinks": sink,
            "rules": [str(r) for r in rules], "no_default_rules": no_default_rules, "baselines": [str(b) for b in baseline], "resolve": resolve, "format": fmt,
-           "events": events}
+           "events": events, "api": api, "api_token_file": str(api_token_file) if api_token_file else None}
     settings = Settings.merge(cli, read_config(config))
     chosen, address = settings.check()
+    service = _api_service(settings)
     engine = load_rules(settings.rules, settings.default_rules)
     drift = load_drift(settings.baselines)
     check_ready_file(ready_file)
@@ -102,10 +122,23 @@ def run(
     btf = features.probe("btf")
     if not btf.available:
         raise RuntimeFailure(f"no kernel BTF: {btf.detail}")
-    monitor = Monitor(settings, cli, config, engine, drift)
+    monitor = Monitor(settings, cli, config, engine, drift, api=service)
     try:
         monitor.run(chosen, address, timeout, ready_file)
     finally:
         monitor.close_sinks(None)
 
+
+def _api_service(settings: "Settings") -> "ApiService | None":
+    """The API as the settings ask (None: off); bad input is a UsageError naming the fix."""
+    address = settings.api_address()
+    if address is None:
+        return None
+    from ..api.access import AccessError, read_token
+    from ..api.service import ApiService
+    try:
+        token = read_token(Path(settings.api_token_file) if settings.api_token_file else None, os.environ)
+        return ApiService(address, token)
+    except AccessError as exc:
+        raise UsageError(str(exc)) from None
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import trackers as tracker_registry
+from ..api import DEFAULT_API_ADDRESS
 from ..baseline.drift import BaselineError, DriftDetector, load_baselines
 from ..config import Config, ConfigError, load_config
 from ..metrics.activity import DEFAULT_GRACE_SECONDS
@@ -19,7 +20,7 @@ from ..rules.ruleset import RuleSetError, load_rule_set
 from .errors import UsageError
 
 # what a SIGHUP cannot change while the probes stay attached
-RESTART_TO_CHANGE = ("trackers", "containers", "host", "metrics", "format", "resolve")
+RESTART_TO_CHANGE = ("trackers", "containers", "host", "metrics", "format", "resolve", "api", "api_token_file")
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,8 @@ class Settings:
     format: str
     events: bool
     exited_series_seconds: float
+    api: str = "off"                 # HOST:PORT of the HTTP API, on (its default address) or off
+    api_token_file: str | None = None
 
     @classmethod
     def merge(cls, cli: dict[str, Any], config: Config) -> "Settings":
@@ -53,7 +56,9 @@ class Settings:
                    resolve=cli["resolve"] or config.resolve_names or "hosts",
                    format=fmt,
                    events=config.events if cli["events"] is None else cli["events"],
-                   exited_series_seconds=DEFAULT_GRACE_SECONDS if grace is None else grace)
+                   exited_series_seconds=DEFAULT_GRACE_SECONDS if grace is None else grace,
+                   api=cli.get("api") or config.api or "off",
+                   api_token_file=cli.get("api_token_file") or config.api_token_file)
 
     def check(self) -> tuple[list[tracker_registry.TrackerDef], tuple[str, int] | None]:
         """The trackers and the metrics address, or a UsageError naming the fix."""
@@ -71,6 +76,17 @@ class Settings:
             return chosen, None if self.metrics == "off" else parse_address(self.metrics)
         except MetricsAddressError as exc:
             raise UsageError(str(exc)) from None
+
+    def api_address(self) -> tuple[str, int] | None:
+        """Where the API serves (None: off), or a UsageError naming the fix."""
+        if self.api == "off":
+            if self.api_token_file is not None:
+                raise UsageError("--api-token-file is the API's: give --api HOST:PORT (or --api on) too")
+            return None
+        try:
+            return parse_address(DEFAULT_API_ADDRESS if self.api == "on" else self.api, "--api", DEFAULT_API_ADDRESS)
+        except MetricsAddressError as exc:
+            raise UsageError(f"{exc}; or --api on for {DEFAULT_API_ADDRESS}") from None
 
 
 

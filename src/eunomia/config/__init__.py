@@ -42,6 +42,8 @@ class Config:
     format: str | None = None
     events: bool = False
     exited_series_seconds: float | None = None
+    api: str | None = None                # HOST:PORT, "on" or "off"; None: the command line's default
+    api_token_file: str | None = None
     source: Path | None = field(default=None, compare=False)
 
 
@@ -75,13 +77,16 @@ def config_from(document: Any, path: Path) -> Config:
         raise ConfigError(f"{path}: {_explain(errors[0])}")
     limits = document.get("limits") or {}
     metrics = document.get("metrics")
+    api = document.get("api")
     return Config(
         trackers=tuple(document.get("trackers", ())), containers=tuple(document.get("containers", ())),
         host=document.get("host", False), metrics="off" if metrics is False else metrics, sinks=tuple(document.get("sinks", ())),
         rules=tuple(document.get("rules", ())), default_rules=document.get("default_rules", True),
         baselines=tuple(document.get("baseline", ())), resolve_names=document.get("resolve_names"),
         format=document.get("format"), events=document.get("events", False),
-        exited_series_seconds=limits.get("exited_series_seconds"), source=path)
+        exited_series_seconds=limits.get("exited_series_seconds"),
+        api={True: "on", False: "off"}.get(api, api) if api is not None else None,  # type: ignore[arg-type]
+        api_token_file=document.get("api_token_file"), source=path)
 
 
 def _explain(error: jsonschema.ValidationError) -> str:
@@ -93,6 +98,8 @@ def _explain(error: jsonschema.ValidationError) -> str:
         return f"{where}unknown key {extra[0]!r}; known keys: {', '.join(known)}"
     if error.validator == "oneOf" and key == "metrics":
         return f"metrics: {_shown(error.instance)} is not HOST:PORT or off; give e.g. 127.0.0.1:9464"
+    if error.validator == "oneOf" and key == "api":
+        return f"api: {_shown(error.instance)} is not HOST:PORT, true or false; give e.g. 127.0.0.1:8527"
     if error.validator == "type":
         hint = " (quote it: YAML reads yes, no, on, off as true or false)" if isinstance(error.instance, bool) \
             and error.validator_value == "string" else ""

@@ -16,24 +16,25 @@ from . import DEFAULT_ADDRESS
 
 
 class MetricsAddressError(ValueError):
-    """A --metrics address that is not HOST:PORT; the message names the fix."""
+    """A --metrics (or --api) address that is not HOST:PORT; the message names the fix."""
 
 
-def parse_address(text: str) -> tuple[str, int]:
-    """HOST:PORT (an IPv6 host in brackets: [::1]:9464) → (host, port)."""
+def parse_address(text: str, option: str = "--metrics", example: str = DEFAULT_ADDRESS) -> tuple[str, int]:
+    """HOST:PORT (an IPv6 host in brackets: [::1]:9464) → (host, port); the
+    error names `option` and gives `example` (the API's addresses too)."""
     host, sep, port_text = text.rpartition(":")
     if not sep or not host:
-        raise MetricsAddressError(f"--metrics {text!r}: give HOST:PORT, e.g. {DEFAULT_ADDRESS}")
+        raise MetricsAddressError(f"{option} {text!r}: give HOST:PORT, e.g. {example}")
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
     try:
         ipaddress.ip_address(host)
     except ValueError:
         if host != "localhost":
-            raise MetricsAddressError(f"--metrics {text!r}: the host must be an IP address (or localhost), "
-                                      f"e.g. {DEFAULT_ADDRESS}") from None
+            raise MetricsAddressError(f"{option} {text!r}: the host must be an IP address (or localhost), "
+                                      f"e.g. {example}") from None
     if not (port_text.isascii() and port_text.isdigit()) or not 0 < int(port_text) < 65536:
-        raise MetricsAddressError(f"--metrics {text!r}: the port must be 1–65535, e.g. {DEFAULT_ADDRESS}")
+        raise MetricsAddressError(f"{option} {text!r}: the port must be 1–65535, e.g. {example}")
     return host, int(port_text)
 
 

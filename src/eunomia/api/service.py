@@ -1,0 +1,65 @@
+"""The API inside `eunomia run`: what the pump hands it, and the server's life.
+
+    service = ApiService(("127.0.0.1", 8527), token=None)
+    service.observe(tracker, event)     # the pump, per event shown: peers, the stream
+    service.alert(alert)                # every alert: the recent list, the stream
+    service.flush()                     # after each poll
+    with service.serving(parts) as where:   # "127.0.0.1:8527"
+        ...
+
+Per event, with nobody on the stream, this costs a list-emptiness test (and
+for a connection, one dict increment).
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+from typing import Any, Iterable, Iterator
+
+from .access import check_exposure, is_loopback
+from .feed import Feed
+from .model import ALERTS_KEPT, AgentParts, AgentView
+from .peers import PeerBook
+
+
+class ApiService:
+    def __init__(self, address: tuple[str, int], token: str | None) -> None:
+        check_exposure(address, token)
+        self.address, self.token = address, token
+        self.feed = Feed()
+        self.peers = PeerBook()
+        self.alerts: collections.deque[dict[str, Any]] = collections.deque(maxlen=ALERTS_KEPT)
+        self.view: AgentView | None = None
+
+    def observe(self, tracker_name: str, event: dict[str, Any]) -> None:
+        if tracker_name == "net":
+            self.peers.observe(event)
+        if self.feed.listened:
+            self.feed.publish(event)
+
+    def alert(self, alert: dict[str, Any]) -> None:
+        self.alerts.append(alert)
+        if self.feed.listened:
+            self.feed.publish(alert)
+
+    def flush(self) -> None:
+        self.feed.flush()
+
+    def forget(self, container_ids: Iterable[str]) -> None:
+        self.peers.forget(container_ids)
+
+    @contextlib.contextmanager
+    def serving(self, parts: AgentParts) -> Iterator[str]:
+        """The server runs while inside; yields HOST:PORT (OSError naming the fix if it cannot).
+        `parts` carry this service's peers and alerts (AgentParts.peers, .alerts)."""
+        from .app import build_app
+        from .server import ApiServer
+        self.view = AgentView(parts)
+        app = build_app(self.view, self.feed, token=self.token, allowed_hosts=())
+        with ApiServer(app, self.address, on_stop=self.feed.close) as server:
+            host = self.address[0]
+            shown = f"[{host}]" if ":" in host else host
+            if self.token is None and is_loopback(host):  # no token: only the names of this address
+                app.allowed_hosts = frozenset(f"{h}:{server.port}" for h in (shown, "localhost", "127.0.0.1", "[::1]"))
+            yield f"{shown}:{server.port}"
