@@ -205,3 +205,120 @@ def test_bad_api_options_are_one_line_and_exit_2(args, message):
     env = {k: v for k, v in os.environ.items() if k != "EUNOMIA_API_TOKEN"}
     done = subprocess.run([EUNOMIA, "run", *args, "-T", "1"], capture_output=True, text=True, timeout=60, env=env)
     assert done.returncode == 2 and done.stderr.strip() == f"eunomia: error: {message}", done.stderr
+
+
+def _put_tracker(base: str, name: str, running: bool) -> list[dict[str, Any]]:
+    request = urllib.request.Request(f"{base}/api/v1/trackers/{name}", method="PUT",
+                                     data=json.dumps({"running": running}).encode(),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=90) as response:  # loopback only
+        return json.loads(response.read())
+
+
+def _programs() -> int:
+    """BPF programs loaded on this machine (the file tracker's handlers are tail-called: no link of their own)."""
+    done = subprocess.run(["bpftool", "-j", "prog", "show"], capture_output=True, text=True, timeout=60, check=True)
+    return len(json.loads(done.stdout or "[]"))
+
+
+def _programs_become(count: int, seconds: float = 10.0) -> int:
+    """The kernel frees a closed object's programs after a grace period (about a second here)."""
+    deadline = time.monotonic() + seconds
+    while (now := _programs()) != count and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return now
+
+
+def test_starting_and_stopping_a_tracker_changes_what_is_traced(tracer, containers):
+    name, port = unique("retrack"), free_port()
+    base = f"http://127.0.0.1:{port}"
+    programs_before = _programs()
+    agent = tracer("-c", name, "--api", f"127.0.0.1:{port}", "--metrics", "off", "-t", "exec", "--events",
+                   command="run")
+    assert containers.run(name, "sleep", "600", detach=True).returncode == 0
+    with_exec = _programs()
+
+    def step(mark: str) -> None:  # a file opened and a program run, each named for the step
+        done = docker("exec", name, "sh", "-c", f"echo {mark} > /tmp/{mark}; /bin/true {mark}")
+        assert done.returncode == 0
+
+    step("before")
+    running = [t["name"] for t in _put_tracker(base, "file", True) if t["running"]]
+    assert running == ["exec", "file"]
+    assert _programs() > with_exec               # the file tracker's programs are loaded
+    step("during")
+    counts = _ok(f"{base}/api/v1/containers/{name}")
+    files = {f["path"]: f for f in counts["files"]}
+    assert files["/tmp/during"]["bytes_written"] == 7 and "/tmp/before" not in files
+    running = [t["name"] for t in _put_tracker(base, "file", False) if t["running"]]
+    assert running == ["exec"]
+    assert _programs_become(with_exec) == with_exec   # and unloaded again
+    step("after")
+    after = _ok(f"{base}/api/v1/containers/{name}")
+    events, summary = agent.stop()
+    assert _programs_become(programs_before) == programs_before
+
+    mine = [e for e in events if e.get("container", {}).get("name") == name]
+    # (runc's `docker exec` set-up opens files under /proc too: not the steps')
+    opened = [e["file"]["path"] for e in mine if e["type"] == "open" and e["file"]["path"].startswith("/tmp/")]
+    assert opened == ["/tmp/during"]             # only while the file tracker ran
+    programs = [e["process"]["args"] for e in mine if e["type"] == "exec" and e["process"]["name"] == "true"]
+    # the exec tracker ran throughout, in three sessions: each program exactly once
+    assert programs == [["/bin/true", "before"], ["/bin/true", "during"], ["/bin/true", "after"]]
+    assert after["counts"]["process_starts"] >= 7   # sleep, and sh + true in each of the three steps
+    assert summary["trackers"]["exec"]["received"]["exec"] >= 7 and summary["lost"] == 0
+    assert "eunomia: now tracing with exec, file" in agent.stderr
+
+
+FILES = "echo hello > /tmp/a; cp /tmp/a /tmp/b; mv /tmp/b /tmp/c; cat /tmp/c; rm /tmp/a; ls /tmp"
+
+
+def _post(url: str, body: Any) -> tuple[int, Any]:
+    return _get(url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+
+
+def test_a_recording_started_over_the_api_yields_a_profile_that_advise_verify_accepts(tracer, tmp_path):
+    name, port = unique("apirec"), free_port()
+    base = f"http://127.0.0.1:{port}"
+    data = tmp_path / "data"
+    agent = tracer("-c", name, "--api", f"127.0.0.1:{port}", "--metrics", "off", "--data-dir", str(data),
+                   command="run")   # the default trackers: no syscall tracker
+    assert _post(f"{base}/api/v1/recordings", {"container": "../etc", "seconds": 5})[0] == 422
+    assert _post(f"{base}/api/v1/recordings", {"container": name, "seconds": 0})[0] == 422
+    status, info = _post(f"{base}/api/v1/recordings", {"container": name, "seconds": 6})
+    assert status == 201, info
+    assert (info["container"], info["state"], info["trackers_started"]) == (name, "recording", ["syscall"])
+    assert Path(info["directory"]).parent == data / "recordings"
+    assert {t["name"]: t["running"] for t in _ok(f"{base}/api/v1/trackers")}["syscall"] is True
+    rid = info["id"]
+    assert _get(f"{base}/api/v1/recordings/{rid}/seccomp")[0] == 409   # not finished yet
+
+    run = ["docker", "run", "--rm", "--name", name, "eunomia-test/busybox", "sh", "-c", FILES]
+    done = subprocess.run(run, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout.split() == ["hello", "c"], done.stderr
+    deadline = time.monotonic() + 30
+    while (info := _ok(f"{base}/api/v1/recordings/{rid}"))["state"] == "recording":
+        assert time.monotonic() < deadline, info
+        time.sleep(0.3)
+    assert info["state"] == "done" and info["events"] > 0, info
+    assert [r["id"] for r in _ok(f"{base}/api/v1/recordings")] == [rid]
+    # the trackers it started are stopped again
+    assert {t["name"]: t["running"] for t in _ok(f"{base}/api/v1/trackers")}["syscall"] is False
+
+    report = _ok(f"{base}/api/v1/recordings/{rid}/report.json")
+    assert report["container"]["name"] == name and report["complete"] is True
+    profile = _ok(f"{base}/api/v1/recordings/{rid}/seccomp")
+    (allow, *_) = profile["syscalls"]
+    assert allow["action"] == "SCMP_ACT_ALLOW" and profile["defaultAction"] == "SCMP_ACT_ERRNO"
+    assert {"openat", "write", "execve", "getdents64"} <= set(allow["names"])
+    assert not {"mkdir", "mkdirat", "mount"} & set(allow["names"])
+    caps = _ok(f"{base}/api/v1/recordings/{rid}/capabilities")
+    assert caps["docker"] == ["--cap-drop", "ALL"] and caps["add"] == []
+    assert _get(f"{base}/api/v1/recordings/20260101T000000Z-nosuch")[0] == 404
+    assert _get(f"{base}/api/v1/recordings/..%2F..%2Fetc/report.json")[0] in (404, 422)
+
+    proven = subprocess.run([EUNOMIA, "advise", "verify", info["directory"], "-c", name, "--", *run],
+                            capture_output=True, text=True, timeout=300)
+    assert proven.returncode == 0, proven.stderr
+    assert "verified: exit code" in proven.stderr
+    agent.stop()

@@ -48,6 +48,12 @@ class Agent:
         self.aggregate_reads = 0
         self.edges: dict[tuple[str, str, str, int], int] = {}
         self.exited: set[str] = set()
+        self.running = ["exec"]
+        self.retracks: list[list[str]] = []
+
+    def retrack(self, names: list[str]) -> None:
+        self.retracks.append(names)
+        self.running = names
 
     def container(self, cid: str) -> dict[str, Any]:
         return dict(container_fields(self.registry.get(cid)))
@@ -58,11 +64,11 @@ class Agent:
 
     def parts(self, service: ApiService) -> AgentParts:
         return AgentParts(lock=self.lock, registry=self.registry, processes=self.processes,
-                          activity=self.activity, aggregates=self.aggregates, edges=self.edges,
+                          activity=self.activity, aggregates=self.aggregates, edges=lambda: self.edges,
                           peers=service.peers, wants=lambda cid: cid in (WEB, DB),
                           exited=lambda cid: cid in self.exited,
-                          trackers=lambda: [Tracker("exec", True, "processes"), Tracker("syscall", False, "calls")],
-                          alerts=service.alerts)
+                          trackers=lambda: [Tracker(n, n in self.running, n) for n in ("exec", "file", "syscall")],
+                          retrack=self.retrack, alerts=service.alerts)
 
 
 def _workload(agent: Agent, service: ApiService) -> None:
@@ -204,7 +210,8 @@ def test_graphql_answers_from_the_same_model(api, agent) -> None:
     reads = agent.aggregate_reads
     names = _graphql(base, "{ containers { name } trackers { name running } }")["data"]
     assert names == {"containers": [{"name": "db"}, {"name": "web"}],
-                     "trackers": [{"name": "exec", "running": True}, {"name": "syscall", "running": False}]}
+                     "trackers": [{"name": "exec", "running": True}, {"name": "file", "running": False},
+                                  {"name": "syscall", "running": False}]}
     assert agent.aggregate_reads == reads  # names only: no kernel map read
     files = _graphql(base, '{ container(ref: "web") { files { path bytesWritten } } }')["data"]
     assert files == {"container": {"files": [{"path": "/tmp/a", "bytesWritten": 10}]}}
@@ -224,7 +231,32 @@ def test_network_alerts_and_trackers(api, agent) -> None:
     assert [(a["output"], a["container"]) for a in alerts] == [("shell 1", "web"), ("shell 2", "db")]
     assert [a["output"] for a in _json(f"{base}/api/v1/alerts?container=web")] == ["shell 0", "shell 1"]
     assert _get(f"{base}/api/v1/alerts?limit=5000")[0] == 422
-    assert [t["name"] for t in _json(f"{base}/api/v1/trackers")] == ["exec", "syscall"]
+    assert [t["name"] for t in _json(f"{base}/api/v1/trackers")] == ["exec", "file", "syscall"]
+
+
+def _put(url: str, body: Any, content_type: str = "application/json") -> tuple[int, Any]:
+    status, _, raw = _get(url, data=json.dumps(body).encode(), headers={"Content-Type": content_type}, method="PUT")
+    return status, json.loads(raw)
+
+
+def test_trackers_start_and_stop(api, agent) -> None:
+    base, _ = api
+    status, trackers = _put(f"{base}/api/v1/trackers/syscall", {"running": True})
+    assert status == 200 and [t["name"] for t in trackers if t["running"]] == ["exec", "syscall"]
+    assert agent.retracks == [["exec", "syscall"]]    # in the registry's order
+    assert _put(f"{base}/api/v1/trackers/syscall", {"running": True})[0] == 200
+    assert agent.retracks == [["exec", "syscall"]]    # already running: nothing reloaded
+    assert _put(f"{base}/api/v1/trackers/exec", {"running": False})[0] == 200
+    status, body = _put(f"{base}/api/v1/trackers/syscall", {"running": False})
+    assert status == 409 and "only tracker running" in body["detail"]
+    status, body = _put(f"{base}/api/v1/trackers/nosuch", {"running": True})
+    assert status == 404 and "GET /api/v1/trackers" in body["detail"]
+    assert _put(f"{base}/api/v1/trackers/exec", {"running": "yes please"})[0] == 422
+    assert _put(f"{base}/api/v1/trackers/exec", {"running": True}, "text/plain")[0] == 415
+    answer = _graphql(base, 'mutation { startTracker(name: "file") { name running } }')
+    assert answer["data"]["startTracker"] == [{"name": "exec", "running": False}, {"name": "file", "running": True},
+                                              {"name": "syscall", "running": True}]
+    assert agent.retracks[-1] == ["file", "syscall"]
 
 
 def _open_stream(base: str, query: str, headers: dict[str, str] | None = None) -> http.client.HTTPResponse:

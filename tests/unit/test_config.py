@@ -48,8 +48,8 @@ def test_an_empty_file_is_the_defaults(tmp_path, text) -> None:
 
 
 @pytest.mark.parametrize("text, message", [
-    ("trakers: [exec]\n", "unknown key 'trakers'; known keys: api, api_token_file, baseline, containers, default_rules, events, format, host, "
-                          "limits, metrics, resolve_names, rules, sinks, trackers"),
+    ("trakers: [exec]\n", "unknown key 'trakers'; known keys: api, api_token_file, baseline, containers, data_dir, default_rules, events, format, "
+                          "host, limits, metrics, resolve_names, rules, sinks, trackers"),
     ("api: 8527\n", "api: 8527 is not HOST:PORT, true or false; give e.g. 127.0.0.1:8527"),
     ("limits: {grace: 1}\n", "in limits: unknown key 'grace'; known keys: exited_series_seconds"),
     ("containers: web\n", 'containers: "web" is not a list; give a list'),

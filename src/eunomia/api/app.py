@@ -8,8 +8,8 @@ The guard (a plain ASGI middleware, so the stream is not buffered):
   * with a token, every request under /api and /graphql without
     `Authorization: Bearer <token>` gets 401; the page and the docs hold no
     data and load without it;
-  * a request body over MAX_BODY_BYTES gets 413; a POST must be JSON (a
-    form on another site cannot send one without CORS, which is off);
+  * a request body over MAX_BODY_BYTES gets 413; a POST or PUT must be
+    JSON (a form on another site cannot send one without CORS, which is off);
   * every response carries a strict Content-Security-Policy and nosniff.
 """
 
@@ -31,6 +31,7 @@ from .model import AgentView
 
 MAX_BODY_BYTES = 64 * 1024
 GUARDED = ("/api/", "/graphql")
+WRITES = ("POST", "PUT", "PATCH", "DELETE")
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; "
        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 PAGE_FILES = {"/": ("index.html", "text/html; charset=utf-8"),
@@ -83,7 +84,7 @@ class Guard:
         length = headers.get(b"content-length")
         if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
             return await _refuse(send, 413, f"a request body is at most {MAX_BODY_BYTES // 1024} KiB")
-        if scope.get("method") == "POST" and not headers.get(b"content-type", b"").startswith(b"application/json"):
+        if scope.get("method") in WRITES and not headers.get(b"content-type", b"").startswith(b"application/json"):
             return await _refuse(send, 415, "send the request body as JSON (Content-Type: application/json)")
         received = 0
 

@@ -3,6 +3,7 @@
     { containers { name id image counts { processStarts } syscalls { name count } peers { name port } } }
     { container(ref: "web") { files { path bytesWritten } } }
     { alerts(limit: 10) { rule container output } network { edges { source destination port } } }
+    mutation { startTracker(name: "syscall") { name running } }
 
 The types are the model's dataclasses.  A container's aggregates are read
 only when the query asks for them: `{ containers { name } }` reads no
@@ -20,9 +21,10 @@ from strawberry.types import Info
 from . import model
 from .model import AgentView, ModelError
 from .peers import Peer
+from .recordings import RecordingInfo
 
 for _type in (model.Counts, model.SyscallCount, model.FileActivity, Peer, model.CapabilityUse, model.ProcessInfo,
-              model.Alert, model.Edge, model.NetworkMap, model.Tracker):
+              model.Alert, model.Edge, model.NetworkMap, model.Tracker, RecordingInfo):
     strawberry.type(_type)
 ContainerType = strawberry.type(model.ContainerDetail, name="Container",
                                 description="A watched container; its lists are read when asked for.")
@@ -60,7 +62,40 @@ def schema(view: AgentView) -> strawberry.Schema:
         def trackers(self) -> list[model.Tracker]:
             return view.trackers()
 
-    return strawberry.Schema(query=Query)
+        @strawberry.field(description="The recordings this agent made.")
+        def recordings(self) -> list[RecordingInfo]:
+            return _recordings().list()
+
+    def _recordings() -> Any:
+        if view.parts.recordings is None:
+            raise ValueError("this agent makes no recordings")
+        return view.parts.recordings
+
+    @strawberry.type
+    class Mutation:
+        @strawberry.mutation(description="Record one container for some seconds.")
+        def start_recording(self, container: str, seconds: float) -> RecordingInfo:
+            _recordings()
+            try:
+                return view.parts.start_recording(container, seconds)
+            except (ModelError, RuntimeError) as exc:
+                raise ValueError(str(exc)) from None
+
+        @strawberry.mutation(description="Start a tracker (load its BPF objects); every tracker after.")
+        def start_tracker(self, name: str) -> list[model.Tracker]:
+            return _set(name, True)
+
+        @strawberry.mutation(description="Stop a tracker (unload its BPF objects); every tracker after.")
+        def stop_tracker(self, name: str) -> list[model.Tracker]:
+            return _set(name, False)
+
+    def _set(name: str, running: bool) -> list[model.Tracker]:
+        try:
+            return view.set_tracker(name, running)
+        except ModelError as exc:
+            raise ValueError(str(exc)) from None
+
+    return strawberry.Schema(query=Query, mutation=Mutation)
 
 
 def router(view: AgentView) -> Any:

@@ -41,6 +41,10 @@ class Ambiguous(ModelError):
     pass
 
 
+class Conflict(ModelError):
+    """The request contradicts the agent's state (e.g. stopping its last tracker)."""
+
+
 @dataclass
 class Counts:
     """What the container's streamed events showed (the live view's columns)."""
@@ -151,13 +155,18 @@ class AgentParts:
     processes: ProcessTable
     activity: Activity
     aggregates: Callable[[], list[dict[str, Any]]]   # the trackers' kernel maps, read now
-    edges: dict[tuple[str, str, str, int], int]
+    edges: Callable[[], dict[tuple[str, str, str, int], int]]  # (source, destination, transport, port) → count
     peers: PeerBook
     wants: Callable[[str], bool]                      # is this container watched?
     exited: Callable[[str], bool]                     # has it exited?
     trackers: Callable[[], list[Tracker]]
+    # run exactly these trackers from now on (the names in the registry's order); waits till done
+    retrack: Callable[[list[str]], None]
     alerts: collections.deque[dict[str, Any]] = field(
         default_factory=lambda: collections.deque(maxlen=ALERTS_KEPT))
+    recordings: Any = None                            # recordings.Recordings, when the agent can record
+    # start a recording on the pump's thread (recordings.Recordings.start there); waits till started
+    start_recording: Callable[[str, float], Any] | None = None
 
 
 class AgentView:
@@ -183,7 +192,7 @@ class AgentView:
     def network(self) -> NetworkMap:
         with self.parts.lock:
             names = sorted(c.display_name for c in self._watched())
-            edges = [Edge(s, d, t, port, n) for (s, d, t, port), n in sorted(self.parts.edges.items())]
+            edges = [Edge(s, d, t, port, n) for (s, d, t, port), n in sorted(self.parts.edges().items())]
         return NetworkMap(names, edges)
 
     # -- alerts and trackers ---------------------------------------------------
@@ -197,6 +206,19 @@ class AgentView:
         return shown[-limit:] if limit > 0 else []
 
     def trackers(self) -> list[Tracker]:
+        return self.parts.trackers()
+
+    def set_tracker(self, name: str, running: bool) -> list[Tracker]:
+        """Start or stop one tracker (its BPF objects loaded or unloaded); every tracker after."""
+        trackers = self.parts.trackers()
+        if name not in {t.name for t in trackers}:
+            raise NotFound(f"no tracker {name!r}; GET /api/v1/trackers lists them")
+        now = [t.name for t in trackers if t.running]
+        wanted = [t.name for t in trackers if (t.name == name and running) or (t.name != name and t.running)]
+        if not wanted:
+            raise Conflict(f"{name} is the only tracker running: start another one before stopping it")
+        if wanted != now:
+            self.parts.retrack(wanted)  # (not under the lock: the pump takes it to do this)
         return self.parts.trackers()
 
     # -- helpers ---------------------------------------------------------------

@@ -21,6 +21,7 @@ from .access import check_exposure, is_loopback
 from .feed import Feed
 from .model import ALERTS_KEPT, AgentParts, AgentView
 from .peers import PeerBook
+from .recordings import Recordings
 
 
 class ApiService:
@@ -31,8 +32,14 @@ class ApiService:
         self.peers = PeerBook()
         self.alerts: collections.deque[dict[str, Any]] = collections.deque(maxlen=ALERTS_KEPT)
         self.view: AgentView | None = None
+        self.recordings: Recordings | None = None  # set by whoever serves (it needs the running agent)
 
-    def observe(self, tracker_name: str, event: dict[str, Any]) -> None:
+    def observe(self, tracker_name: str, event: dict[str, Any], shown: bool = True) -> None:
+        """Every event; `shown`: one of the kinds the tracker streams (the others only count)."""
+        if self.recordings is not None:
+            self.recordings.write(event, shown)
+        if not shown:
+            return
         if tracker_name == "net":
             self.peers.observe(event)
         if self.feed.listened:

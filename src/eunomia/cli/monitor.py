@@ -5,6 +5,7 @@ forgetting of long-gone containers, SIGHUP reloads."""
 from __future__ import annotations
 
 import contextlib
+import platform
 import sys
 import time
 from pathlib import Path
@@ -36,10 +37,13 @@ from .settings import RESTART_TO_CHANGE, Settings, load_drift, load_rules, read_
 from .trace import describe_scope
 
 if TYPE_CHECKING:
+    from ..api.recordings import Recordings
     from ..api.service import ApiService
 
 PRUNE_SECONDS = (1.0, 10.0)  # exited containers are looked for every grace/10, within these bounds
-DRIFT_SYSCALL_SECONDS = 5.0  # how often the syscall counts are compared with the baselines' profiles
+DRIFT_SYSCALL_SECONDS = 5.0
+RETRACK_SECONDS = 60.0
+RECORDING_TICK_SECONDS = 0.5  # how often the API's recordings are checked for their end  # how long the API waits for the pump to load another set of trackers  # how often the syscall counts are compared with the baselines' profiles
 
 
 def open_sinks(specs: tuple[str, ...]) -> list[KindSink]:
@@ -80,11 +84,12 @@ class Monitor:
     def emit(self, tracker: tracker_registry.TrackerDef, event: dict[str, Any]) -> None:
         self.activity.observe(event)
         kinds = self.printed.get(tracker.name)
-        if kinds is None or event["type"] in kinds:
+        shown = kinds is None or event["type"] in kinds
+        if self.api is not None:
+            self.api.observe(tracker.name, event, shown)
+        if shown:
             for out in self.streams:
                 out.write(event)
-            if self.api is not None:
-                self.api.observe(tracker.name, event)
             if self.engine is not None:
                 for alert in self.engine.evaluate(event):
                     self.alert(alert)
@@ -134,8 +139,10 @@ class Monitor:
             watch_syscalls = any(t.name == "syscall" for t in chosen)
             if watch_syscalls:
                 runner.every(DRIFT_SYSCALL_SECONDS, lambda: self._drift_syscalls(runner) if self.drift else None)
-            state = PipelineState(session.summary, session.aggregates, session.ring_fill, self.activity, runner.lock,
-                                  extra=self._extra_metrics, maps=session.maps)
+            # through the runner: a retrack (the API) replaces the session
+            state = PipelineState(runner.summary, runner.current_aggregates, lambda: runner.live.ring_fill(),
+                                  self.activity, runner.lock, extra=self._extra_metrics,
+                                  maps=lambda: runner.live.maps())
 
             def after_poll() -> None:
                 self.flush()
@@ -161,6 +168,9 @@ class Monitor:
                     summary = runner.finish(self.emit)
                 if watch_syscalls and self.drift is not None:  # the calls since the last look
                     self._drift_syscalls(runner)
+                if self.api is not None and self.api.recordings is not None:
+                    with runner.lock:  # the final drain is in: they end complete
+                        self.api.recordings.finish_all()
         self.names.close()
         counts = self._alert_counts()
         if counts is not None:
@@ -178,18 +188,33 @@ class Monitor:
             yield None
             return
         from ..api.model import AgentParts, Tracker
-        context, session = runner.context, runner.session
-        assert context is not None and session is not None
+        context = runner.context
+        assert context is not None
         docker = context.docker
-        running = {t.name for t in chosen}
 
         def trackers() -> list[Tracker]:
+            running = {t.name for t in runner.trackers}
             return [Tracker(t.name, t.name in running, t.summary) for t in tracker_registry.selectable().values()]
+
+        def retrack(names: list[str]) -> None:
+            chosen = tracker_registry.select(names)
+            runner.call_soon(lambda: self._retrack(runner, chosen)).result(timeout=RETRACK_SECONDS)
+        recordings = self._recordings(runner)
+        self.api.recordings = recordings
+
+        def start_recording(container: str, seconds: float) -> Any:
+            return runner.call_soon(lambda: recordings.start(container, seconds)).result(timeout=RETRACK_SECONDS)
+        def tick() -> None:
+            with runner.lock:  # as a call_soon: a recording's end may retrack
+                recordings.tick()
+        runner.every(RECORDING_TICK_SECONDS, tick)
         parts = AgentParts(lock=runner.lock, registry=context.registry, processes=context.processes,
-                           activity=self.activity, aggregates=session.aggregates, edges=session.edges,
-                           peers=self.api.peers, wants=session.wants,
+                           activity=self.activity, aggregates=runner.current_aggregates,
+                           edges=lambda: runner.live.edges, peers=self.api.peers,
+                           wants=lambda cid: runner.live.wants(cid),
                            exited=lambda cid: docker is not None and docker.exit_of(cid) is not None,
-                           trackers=trackers, alerts=self.api.alerts)
+                           trackers=trackers, retrack=retrack, alerts=self.api.alerts,
+                           recordings=recordings, start_recording=start_recording)
         try:
             serving = self.api.serving(parts)
             where = serving.__enter__()
@@ -199,6 +224,32 @@ class Monitor:
             yield where
         finally:
             serving.__exit__(None, None, None)
+
+    def _recordings(self, runner: Runner) -> "Recordings":
+        """The API's recordings, into DATA_DIR/recordings (api/recordings.py)."""
+        from .. import __version__
+        from ..api.recordings import RecorderNeeds, Recordings, utc_now
+        from ..recording.writer import RunInfo
+        from .record import describe_container
+        context = runner.context
+        assert context is not None
+        host = {"hostname": platform.node(), "kernel": platform.release(), "machine": platform.machine()}
+
+        def run_info(trackers: list[str], container: str) -> RunInfo:
+            return RunInfo(version=__version__, host=host, trackers=trackers,
+                           scope={"containers": [container], "host": False}, start=utc_now())
+        needs = RecorderNeeds(registry=context.registry, aggregates=runner.current_aggregates, summary=runner.summary,
+                              running=lambda: [t.name for t in runner.trackers],
+                              retrack=lambda names: self._retrack(runner, tracker_registry.select(names)),
+                              clock=time.monotonic)
+        return Recordings(Path(self.settings.data_dir) / "recordings", run_info,
+                          lambda cid: describe_container(context, cid), needs)
+
+    def _retrack(self, runner: Runner, chosen: list[tracker_registry.TrackerDef]) -> None:
+        """On the pump's thread: go on with these trackers (the API's start and stop)."""
+        runner.retrack(chosen)
+        self.printed = {t.name: set(t.printed_kinds) if t.printed_kinds else None for t in chosen}
+        typer.echo(f"eunomia: now tracing with {', '.join(t.name for t in chosen)}", err=True)
 
     def _extra_metrics(self) -> Iterator[Metric]:
         yield from sink_metrics(self.sinks)
@@ -247,7 +298,7 @@ class Monitor:
                 elif now - self._gone_since.setdefault(container.id, now) >= self.activity.grace:
                     gone.add(container.id)
             cgroups = {cg for cid in gone for cg in context.registry.forget(cid)}
-            session.forget(gone, cgroups)
+            runner.forget(gone, cgroups)
             for cid in gone:
                 self._gone_since.pop(cid, None)
                 if docker is not None:

@@ -126,7 +126,7 @@ def record(
     raise typer.Exit(code)
 
 
-def _describe(context: Context, container_id: str) -> dict[str, Any]:
+def describe_container(context: Context, container_id: str) -> dict[str, Any]:
     """What the runtime knows beyond the events: labels, start, exit."""
     out: dict[str, Any] = {}
     found = next((c for c in context.registry.containers() if c.id == container_id), None)
@@ -146,7 +146,7 @@ def _record(chosen: list[tracker_registry.TrackerDef], scope: Scope, run: RunInf
         context, session = runner.context, runner.session
         assert context is not None and session is not None
         writer = RecordingWriter(directory, run, now=utc_now,
-                                 describe=lambda cid: _describe(context, cid), wants=session.wants)
+                                 describe=lambda cid: describe_container(context, cid), wants=session.wants)
 
         def emit(tracker: tracker_registry.TrackerDef, event: dict[str, Any]) -> None:
             kinds = streamed.get(tracker.name)

@@ -93,6 +93,9 @@ def run(
         None, "--api-token-file", metavar="FILE",
         help=f"Every API request must carry this file's token (Authorization: Bearer); also from "
              f"${TOKEN_ENV}. Needed to serve on an address other than loopback."),
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", metavar="DIR",
+                                            help="Where the agent keeps the recordings the API makes "
+                                                 "[default: /var/lib/eunomia].", show_default=False),
     ready_file: Optional[Path] = typer.Option(
         None, "--ready-file", metavar="FILE",
         help="Create FILE (holding eunomia's pid) once every probe is attached and metrics are served."),
@@ -111,7 +114,8 @@ def run(
     check_seconds(timeout)
     cli = {"trackers": tracker, "containers": container, "host": host, "metrics": metrics, "sinks": sink,
            "rules": [str(r) for r in rules], "no_default_rules": no_default_rules, "baselines": [str(b) for b in baseline], "resolve": resolve, "format": fmt,
-           "events": events, "api": api, "api_token_file": str(api_token_file) if api_token_file else None}
+           "events": events, "api": api, "api_token_file": str(api_token_file) if api_token_file else None,
+           "data_dir": str(data_dir) if data_dir else None}
     settings = Settings.merge(cli, read_config(config))
     chosen, address = settings.check()
     service = _api_service(settings)

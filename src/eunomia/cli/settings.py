@@ -20,7 +20,8 @@ from ..rules.ruleset import RuleSetError, load_rule_set
 from .errors import UsageError
 
 # what a SIGHUP cannot change while the probes stay attached
-RESTART_TO_CHANGE = ("trackers", "containers", "host", "metrics", "format", "resolve", "api", "api_token_file")
+DEFAULT_DATA_DIR = "/var/lib/eunomia"
+RESTART_TO_CHANGE = ("trackers", "containers", "host", "metrics", "format", "resolve", "api", "api_token_file", "data_dir")
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,7 @@ class Settings:
     exited_series_seconds: float
     api: str = "off"                 # HOST:PORT of the HTTP API, on (its default address) or off
     api_token_file: str | None = None
+    data_dir: str = DEFAULT_DATA_DIR  # what the agent keeps: the API's recordings
 
     @classmethod
     def merge(cls, cli: dict[str, Any], config: Config) -> "Settings":
@@ -58,7 +60,8 @@ class Settings:
                    events=config.events if cli["events"] is None else cli["events"],
                    exited_series_seconds=DEFAULT_GRACE_SECONDS if grace is None else grace,
                    api=cli.get("api") or config.api or "off",
-                   api_token_file=cli.get("api_token_file") or config.api_token_file)
+                   api_token_file=cli.get("api_token_file") or config.api_token_file,
+                   data_dir=cli.get("data_dir") or config.data_dir or DEFAULT_DATA_DIR)
 
     def check(self) -> tuple[list[tracker_registry.TrackerDef], tuple[str, int] | None]:
         """The trackers and the metrics address, or a UsageError naming the fix."""

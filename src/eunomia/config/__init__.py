@@ -44,6 +44,7 @@ class Config:
     exited_series_seconds: float | None = None
     api: str | None = None                # HOST:PORT, "on" or "off"; None: the command line's default
     api_token_file: str | None = None
+    data_dir: str | None = None
     source: Path | None = field(default=None, compare=False)
 
 
@@ -86,7 +87,7 @@ def config_from(document: Any, path: Path) -> Config:
         format=document.get("format"), events=document.get("events", False),
         exited_series_seconds=limits.get("exited_series_seconds"),
         api={True: "on", False: "off"}.get(api, api) if api is not None else None,  # type: ignore[arg-type]
-        api_token_file=document.get("api_token_file"), source=path)
+        api_token_file=document.get("api_token_file"), data_dir=document.get("data_dir"), source=path)
 
 
 def _explain(error: jsonschema.ValidationError) -> str:

@@ -204,6 +204,18 @@ class DockerResolver:
         """Call listener (from the event thread) with the id of a container that died."""
         self._stopped.append(listener)
 
+    def unsubscribe(self, *listeners: Callable[..., None]) -> None:
+        """Stop calling these listeners (a session that closes while the agent runs on):
+        the oldest subscription of each, as another session may have made the same one since."""
+        def without(kept: list[Any]) -> list[Any]:
+            kept = list(kept)  # a new list: the event thread may be going through the old one
+            for listener in listeners:
+                if listener in kept:
+                    kept.remove(listener)  # the first equal one
+            return kept
+        self._listeners, self._started, self._stopped = (
+            without(self._listeners), without(self._started), without(self._stopped))
+
     def follow_events(self) -> None:
         if self._client is None or self._thread is not None:
             return

@@ -64,14 +64,14 @@ class Context:
 
 class TraceSession:
     def __init__(self, trackers: list[TrackerDef], scope: Scope, context: Context,
-                 knobs: dict[str, dict[str, Any]] | None = None) -> None:
+                 knobs: dict[str, dict[str, Any]] | None = None, clock: BootClock | None = None) -> None:
         self.trackers = trackers
         self.scope = scope
         self.ctx = context
         # tracker name → {knob: value}, set over the tracker's own knobs
         # (e.g. {"syscall": {"targ_failures": True}})
         self.knobs = {name: dict(values) for name, values in (knobs or {}).items()}
-        self.clock = BootClock()
+        self.clock = clock if clock is not None else BootClock()  # (a retrack's new session keeps the clock)
         self.enricher = Enricher(context.registry, context.processes, self.clock, context.proc_root,
                                  context.mounts.unified, keyed_by_mntns=context.mounts.unified is None)
         self.selected_ids: set[str] = set()
@@ -354,15 +354,22 @@ class TraceSession:
             summary["filtered_in_user_space"] = self.filtered_in_user_space
         return summary
 
+    def detach(self) -> None:
+        """Every probe off; the rings, maps and counts stay readable until close().
+        Every link at once: each detach waits for the kernel."""
+        dispatcher_links = self._dispatcher.links if self._dispatcher is not None else []
+        destroy_links([*dispatcher_links, *(link for r in self._running for link in r.obj.links)])
+
     def close(self) -> None:
         if self._running and self.final_stats is None:
             self.final_stats = self.stats()
         if self._poller is not None:
             self._poller.close()
             self._poller = None
-        # every link at once: each detach waits for the kernel
-        dispatcher_links = self._dispatcher.links if self._dispatcher is not None else []
-        destroy_links([*dispatcher_links, *(link for r in self._running for link in r.obj.links)])
+        docker = self.ctx.docker
+        if docker is not None:  # the agent may go on with another session
+            docker.unsubscribe(self._container_named, self._container_started, self.ctx.registry.forget_addresses)
+        self.detach()
         for r in reversed(self._running):
             r.ring.close()
             r.obj.close()
