@@ -51,6 +51,20 @@ class RecordingRequest(BaseModel):
 Filter = Annotated[str | None, Query(pattern=CONTAINER_REF, description="Only this container (name, id or id prefix).")]
 
 
+def answer(fn: Callable[[], Any]) -> Any:
+    """fn's answer; the model's errors as HTTP statuses with their one-line reason."""
+    try:
+        return fn()
+    except NotFound as exc:
+        raise HTTPException(404, str(exc)) from None
+    except (Ambiguous, Conflict) as exc:
+        raise HTTPException(409, str(exc)) from None
+    except ModelError as exc:
+        raise HTTPException(422, str(exc)) from None
+    except RuntimeError as exc:  # the agent is stopping
+        raise HTTPException(503, str(exc)) from None
+
+
 def router(view: AgentView, feed: Feed) -> APIRouter:
     api = APIRouter(prefix="/api/v1")
 
@@ -63,12 +77,7 @@ def router(view: AgentView, feed: Feed) -> APIRouter:
              responses={404: {"description": "No watched container has this name or id."},
                         409: {"description": "An id prefix that names several containers."}})
     def container(ref: Ref) -> ContainerDetail:
-        try:
-            return view.container(ref)
-        except NotFound as exc:
-            raise HTTPException(404, str(exc)) from None
-        except Ambiguous as exc:
-            raise HTTPException(409, str(exc)) from None
+        return answer(lambda: view.container(ref))
 
     @api.get("/network", response_model=NetworkMap, summary="Who talks to whom: container → container connections")
     def network() -> NetworkMap:
@@ -88,31 +97,12 @@ def router(view: AgentView, feed: Feed) -> APIRouter:
                         409: {"description": "It is the only tracker running."},
                         503: {"description": "The agent is stopping."}})
     def set_tracker(name: TrackerName, body: TrackerState) -> list[Tracker]:
-        try:
-            return view.set_tracker(name, body.running)
-        except NotFound as exc:
-            raise HTTPException(404, str(exc)) from None
-        except Conflict as exc:
-            raise HTTPException(409, str(exc)) from None
-        except RuntimeError as exc:
-            raise HTTPException(503, str(exc)) from None
+        return answer(lambda: view.set_tracker(name, body.running))
 
     def recordings() -> Recordings:
         if view.parts.recordings is None:
             raise HTTPException(404, "this agent makes no recordings")
         return view.parts.recordings
-
-    def answer(fn: Callable[[], Any]) -> Any:
-        try:
-            return fn()
-        except NotFound as exc:
-            raise HTTPException(404, str(exc)) from None
-        except Conflict as exc:
-            raise HTTPException(409, str(exc)) from None
-        except ModelError as exc:
-            raise HTTPException(422, str(exc)) from None
-        except RuntimeError as exc:  # the agent is stopping
-            raise HTTPException(503, str(exc)) from None
 
     @api.post("/recordings", response_model=RecordingInfo, status_code=201,
               summary="Record one container for some seconds (into the agent's data dir)",

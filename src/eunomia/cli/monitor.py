@@ -5,7 +5,6 @@ forgetting of long-gone containers, SIGHUP reloads."""
 from __future__ import annotations
 
 import contextlib
-import platform
 import sys
 import time
 from pathlib import Path
@@ -37,7 +36,6 @@ from .settings import RESTART_TO_CHANGE, Settings, load_drift, load_rules, read_
 from .trace import describe_scope
 
 if TYPE_CHECKING:
-    from ..api.recordings import Recordings
     from ..api.service import ApiService
 
 PRUNE_SECONDS = (1.0, 10.0)  # exited containers are looked for every grace/10, within these bounds
@@ -150,7 +148,7 @@ class Monitor:
                     signals.reload = False
                     self.reload()
             with _serving(address, EunomiaCollector(state)) as served, \
-                    self._serving_api(runner, chosen) as api_at:
+                    self._serving_api(runner) as api_at:
                 where = describe_scope(scope)
                 served_at = f"; metrics on http://{served}/metrics" if served else ""
                 served_at += f"; API and live page on http://{api_at}/" if api_at else ""
@@ -182,68 +180,14 @@ class Monitor:
             typer.echo(summary_line(summary), err=True)
 
     @contextlib.contextmanager
-    def _serving_api(self, runner: Runner, chosen: list[tracker_registry.TrackerDef]) -> Iterator[str | None]:
-        """The HTTP API while the monitor runs (api/); yields HOST:PORT served, or None."""
+    def _serving_api(self, runner: Runner) -> Iterator[str | None]:
+        """The HTTP API while the monitor runs (cli/agent_api.py); yields HOST:PORT served, or None."""
         if self.api is None:
             yield None
             return
-        from ..api.model import AgentParts, Tracker
-        context = runner.context
-        assert context is not None
-        docker = context.docker
-
-        def trackers() -> list[Tracker]:
-            running = {t.name for t in runner.trackers}
-            return [Tracker(t.name, t.name in running, t.summary) for t in tracker_registry.selectable().values()]
-
-        def retrack(names: list[str]) -> None:
-            chosen = tracker_registry.select(names)
-            runner.call_soon(lambda: self._retrack(runner, chosen)).result(timeout=RETRACK_SECONDS)
-        recordings = self._recordings(runner)
-        self.api.recordings = recordings
-
-        def start_recording(container: str, seconds: float) -> Any:
-            return runner.call_soon(lambda: recordings.start(container, seconds)).result(timeout=RETRACK_SECONDS)
-        def tick() -> None:
-            with runner.lock:  # as a call_soon: a recording's end may retrack
-                recordings.tick()
-        runner.every(RECORDING_TICK_SECONDS, tick)
-        parts = AgentParts(lock=runner.lock, registry=context.registry, processes=context.processes,
-                           activity=self.activity, aggregates=runner.current_aggregates,
-                           edges=lambda: runner.live.edges, peers=self.api.peers,
-                           wants=lambda cid: runner.live.wants(cid),
-                           exited=lambda cid: docker is not None and docker.exit_of(cid) is not None,
-                           trackers=trackers, retrack=retrack, alerts=self.api.alerts,
-                           recordings=recordings, start_recording=start_recording)
-        try:
-            serving = self.api.serving(parts)
-            where = serving.__enter__()
-        except OSError as exc:
-            raise RuntimeFailure(str(exc.strerror or exc)) from None
-        try:
+        from .agent_api import serving_api
+        with serving_api(self.api, runner, self.activity, self.settings.data_dir, self._retrack) as where:
             yield where
-        finally:
-            serving.__exit__(None, None, None)
-
-    def _recordings(self, runner: Runner) -> "Recordings":
-        """The API's recordings, into DATA_DIR/recordings (api/recordings.py)."""
-        from .. import __version__
-        from ..api.recordings import RecorderNeeds, Recordings, utc_now
-        from ..recording.writer import RunInfo
-        from .record import describe_container
-        context = runner.context
-        assert context is not None
-        host = {"hostname": platform.node(), "kernel": platform.release(), "machine": platform.machine()}
-
-        def run_info(trackers: list[str], container: str) -> RunInfo:
-            return RunInfo(version=__version__, host=host, trackers=trackers,
-                           scope={"containers": [container], "host": False}, start=utc_now())
-        needs = RecorderNeeds(registry=context.registry, aggregates=runner.current_aggregates, summary=runner.summary,
-                              running=lambda: [t.name for t in runner.trackers],
-                              retrack=lambda names: self._retrack(runner, tracker_registry.select(names)),
-                              clock=time.monotonic)
-        return Recordings(Path(self.settings.data_dir) / "recordings", run_info,
-                          lambda cid: describe_container(context, cid), needs)
 
     def _retrack(self, runner: Runner, chosen: list[tracker_registry.TrackerDef]) -> None:
         """On the pump's thread: go on with these trackers (the API's start and stop)."""
