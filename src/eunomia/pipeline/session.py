@@ -88,6 +88,7 @@ class TraceSession:
         self.filtered_in_user_space = 0  # only on hosts without cgroup v2
         self.final_stats: dict[str, Any] | None = None
         self._handlers: list[Callable[[memoryview], None]] | None = None  # one per ring, made at the first poll
+        self._subscribed = False  # to the Docker resolver's events (undone at close)
         # the handlers' events in time order, named, held, delivered (routing.py)
         self.router = Router(self.ctx.registry, self._traced)
         # container↔container connections seen: (source, destination, transport, port) → count
@@ -167,6 +168,7 @@ class TraceSession:
             docker.on_create(self._container_named)
             docker.on_start(self._container_started)
             docker.on_stop(registry.forget_addresses)
+            self._subscribed = True
             docker.follow_events()
 
     def _resolve_selectors(self) -> None:
@@ -367,8 +369,9 @@ class TraceSession:
             self._poller.close()
             self._poller = None
         docker = self.ctx.docker
-        if docker is not None:  # the agent may go on with another session
+        if docker is not None and self._subscribed:  # the agent may go on with another session
             docker.unsubscribe(self._container_named, self._container_started, self.ctx.registry.forget_addresses)
+            self._subscribed = False
         self.detach()
         for r in reversed(self._running):
             r.ring.close()

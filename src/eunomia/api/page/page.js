@@ -80,7 +80,7 @@ function drawContainers(containers) {
   }));
 }
 
-function addAlert(alert, first) {
+function addAlert(alert) {  // newest first
   const list = document.getElementById("alerts");
   const container = alert.container && typeof alert.container === "object"
     ? (alert.container.name || (alert.container.id || "").slice(0, 12)) : alert.container;
@@ -88,7 +88,7 @@ function addAlert(alert, first) {
   item.append(el("span", { class: "rule" }, alert.rule), document.createTextNode(" "),
               el("span", { class: "where" }, `${alert.priority} · ${container || "?"} · ${alert.time || ""}`),
               el("div", { class: "output" }, alert.output));
-  if (first) list.append(item); else list.prepend(item);
+  list.prepend(item);
   while (list.children.length > ALERTS_SHOWN) list.lastChild.remove();
 }
 
@@ -122,7 +122,7 @@ async function streamAlerts() {
           const block = buffer.slice(0, end); buffer = buffer.slice(end + 2);
           const kind = (block.match(/^event: (.*)$/m) || [])[1];
           const data = (block.match(/^data: (.*)$/m) || [])[1];
-          if (kind === "alert" && data) addAlert(JSON.parse(data), false);
+          if (kind === "alert" && data) addAlert(JSON.parse(data));
         }
       }
     } catch (error) {
@@ -141,7 +141,7 @@ async function start() {
     document.getElementById("token-form").hidden = true;
     document.getElementById("live").hidden = false;
     document.getElementById("alerts").replaceChildren();
-    for (const alert of alerts) addAlert(alert, false);
+    for (const alert of alerts) addAlert(alert);  // oldest first: the newest ends on top
   } catch (error) {
     if (error instanceof Unauthorized) { askToken(Boolean(token)); return; }
   }
