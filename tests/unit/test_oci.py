@@ -163,6 +163,41 @@ def test_podman(tmp_path: Path) -> None:
     assert c.labels == PODMAN_SPEC["annotations"]
 
 
+def _storage_index(root: Path, entries: Any) -> Path:
+    return _write(root / "overlay-containers" / "containers.json", entries)
+
+
+def test_podman_names_and_images_from_the_storage_index(tmp_path: Path) -> None:
+    # Podman 4.3's spec names neither; containers/storage's index does (as measured here)
+    roots = _roots(tmp_path)
+    graph = roots.storage_roots[1]
+    _write(_storage_config(graph), PODMAN_SPEC)
+    index = _storage_index(graph, [
+        {"id": "f" * 64, "names": ["other"], "metadata": "{}"},
+        {"id": ID, "names": ["web"], "image": "add2" * 16,
+         "metadata": json.dumps({"image-name": "docker.io/eunomia-test/busybox:latest", "name": "web"})}])
+    resolver = OciStateResolver(roots)
+    c = resolver.cached(CgroupRef("podman", ID))  # at once, on the caller's thread
+    assert c is not None
+    assert (c.runtime, c.name, c.image) == ("podman", "web", "docker.io/eunomia-test/busybox:latest")
+    assert resolver.cached(CgroupRef("docker", ID)) is None  # Docker's are the Docker resolver's
+    # renamed: the index is read again when it changes
+    _storage_index(graph, [{"id": ID, "names": ["web2"], "metadata": "not json"}])
+    os.utime(index, ns=(1, 1))
+    c = resolver.resolve(CgroupRef("podman", ID))
+    assert c is not None and (c.name, c.image) == ("web2", None)
+
+
+@pytest.mark.parametrize("index", ["[", "{}", '[{"id": 5}, "x", null]',
+                                   json.dumps([{"id": ID, "names": [7], "metadata": ["x"]}])])
+def test_a_broken_storage_index_names_nothing(tmp_path: Path, index: str) -> None:
+    roots = _roots(tmp_path)
+    _write(_storage_config(roots.storage_roots[1]), PODMAN_SPEC)
+    _storage_index(roots.storage_roots[1], index)
+    c = OciStateResolver(roots).resolve(CgroupRef("podman", ID))
+    assert c is not None and (c.runtime, c.name, c.image) == ("podman", None, None)
+
+
 def test_no_state(tmp_path: Path) -> None:
     resolver = OciStateResolver(_roots(tmp_path))
     assert resolver.resolve(CgroupRef("containerd", ID)) is None

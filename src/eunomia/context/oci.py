@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from eunomia.context.model import CgroupRef, Container
+from eunomia.context.storage import StorageIndex
 
 MAX_CONFIG_BYTES = 4 << 20   # an OCI spec is a few KiB; refuse anything huge
 MAX_LABELS = 256             # annotations kept as labels
@@ -196,6 +197,7 @@ class OciStateResolver:
 
     def __init__(self, roots: OciRoots | None = None) -> None:
         self.roots = roots if roots is not None else OciRoots()
+        self._indexes = {root: StorageIndex(root, read_json_capped) for root in self.roots.storage_roots}
 
     def resolve(self, ref: CgroupRef) -> Container | None:
         """The container's metadata, or None when no state file exists for it.
@@ -214,6 +216,14 @@ class OciStateResolver:
             if found is not None:
                 return found
         return None
+
+    def cached(self, ref: CgroupRef) -> Container | None:
+        """Podman's and cri-o's containers at once (the registry asks this on
+        the caller's thread): their state is two small local files, and a
+        `-c NAME` must find a running one as tracing starts."""
+        if ref.runtime not in ("podman", "cri-o") or not _CONTAINER_ID.fullmatch(ref.container_id):
+            return None
+        return self._from_storage(ref)
 
     def _containerd_namespaces(self, task_dir: Path) -> list[str]:
         """The configured namespaces, then any other present under ``task_dir``."""
@@ -247,5 +257,13 @@ class OciStateResolver:
             if not path.is_file():
                 continue
             spec = read_json_capped(path)
-            return container_from_spec(ref.container_id, _storage_runtime(spec, hint), spec)
+            container = container_from_spec(ref.container_id, _storage_runtime(spec, hint), spec)
+            if container.name is None or container.image is None:  # Podman's spec names neither
+                for index in self._indexes.values():
+                    stored = index.lookup(ref.container_id)
+                    if stored is not None:
+                        container.name = container.name or stored.name
+                        container.image = container.image or stored.image
+                        break
+            return container
         return None

@@ -276,7 +276,9 @@ class TraceSession:
             self.ctx.registry.cgroup_removed(rec["id"])
         elif kind == "cgroup_mkdir":
             container = self.ctx.registry.add_cgroup(rec["id"], rec["path"] or "")
-            if container is not None and container.id in self.selected_ids and rec["verdict"] != VERDICT_KEEP:
+            if container is not None and container.name in self.pending_names:
+                self._container_named(container)  # a runtime without an event stream here (Podman)
+            elif container is not None and container.id in self.selected_ids and rec["verdict"] != VERDICT_KEEP:
                 # selected after the kernel decided (e.g. by a late name match)
                 self._set_verdict(rec["id"], container.id)
 
