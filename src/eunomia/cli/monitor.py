@@ -39,9 +39,7 @@ if TYPE_CHECKING:
     from ..api.service import ApiService
 
 PRUNE_SECONDS = (1.0, 10.0)  # exited containers are looked for every grace/10, within these bounds
-DRIFT_SYSCALL_SECONDS = 5.0
-RETRACK_SECONDS = 60.0
-RECORDING_TICK_SECONDS = 0.5  # how often the API's recordings are checked for their end  # how long the API waits for the pump to load another set of trackers  # how often the syscall counts are compared with the baselines' profiles
+DRIFT_SYSCALL_SECONDS = 5.0  # how often the syscall counts are compared with the baselines' profiles
 
 
 def open_sinks(specs: tuple[str, ...]) -> list[KindSink]:

@@ -26,7 +26,7 @@ import threading
 import time
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Any, Callable, Collection
+from typing import Any, Callable, Collection, Iterator
 
 from ..trackers import TrackerDef
 from .carry import add_counts, forget_containers, merge_aggregates
@@ -200,11 +200,7 @@ class Runner:
         return future
 
     def _run_calls(self) -> None:
-        while True:
-            try:
-                fn, future = self._calls.get_nowait()
-            except queue.Empty:
-                return
+        for fn, future in self._take_calls():
             if future.set_running_or_notify_cancel():
                 try:
                     future.set_result(fn())
@@ -212,13 +208,17 @@ class Runner:
                     future.set_exception(exc)
 
     def _cancel_calls(self) -> None:
-        while True:
-            try:
-                _, future = self._calls.get_nowait()
-            except queue.Empty:
-                return
+        for _, future in self._take_calls():
             if future.set_running_or_notify_cancel():
                 future.set_exception(RuntimeError("eunomia is stopping"))
+
+    def _take_calls(self) -> "Iterator[tuple[Callable[[], Any], Future[Any]]]":
+        """The calls queued so far, each once."""
+        while True:
+            try:
+                yield self._calls.get_nowait()
+            except queue.Empty:
+                return
 
     # -- another set of trackers -------------------------------------------------
     def retrack(self, trackers: list[TrackerDef]) -> None:
