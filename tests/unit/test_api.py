@@ -10,7 +10,7 @@ import threading
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import pytest
 
@@ -50,10 +50,15 @@ class Agent:
         self.exited: set[str] = set()
         self.running = ["exec"]
         self.retracks: list[list[str]] = []
+        self.failure: Exception | None = None  # what the next retrack raises
 
-    def retrack(self, names: list[str]) -> None:
-        self.retracks.append(names)
-        self.running = names
+    def retrack(self, choose: Callable[[list[str]], list[str] | None]) -> None:
+        if self.failure is not None:
+            raise self.failure
+        names = choose(list(self.running))
+        if names is not None:
+            self.retracks.append(names)
+            self.running = names
 
     def container(self, cid: str) -> dict[str, Any]:
         return dict(container_fields(self.registry.get(cid)))

@@ -49,3 +49,21 @@ def test_syscall_and_udp_records() -> None:
     merged = merge_aggregates(carried, live)
     assert merged[0]["syscalls"] == {"read": 4, "write": 3, "close": 1} and merged[0]["total"] == 8
     assert [r["destination"]["port"] for r in merged[1:]] == [53, 5353]  # another port: another peer
+
+
+def test_capability_lists_merge_not_replace() -> None:
+    def check(process: str, syscall: str | None, granted: int, denied: int = 0) -> dict:
+        return {"process": process, "syscall": syscall, "credentials": "own", "probe": False,
+                "granted": granted, "denied": denied}
+    carried = [{"type": "capabilities", "container": WEB, "capabilities": {
+        "CAP_CHOWN": {"granted": 2, "denied": 0, "processes": ["chown"], "checks": [check("chown", "fchownat", 2)]}}}]
+    live = [{"type": "capabilities", "container": WEB, "capabilities": {
+        "CAP_CHOWN": {"granted": 1, "denied": 1, "processes": ["nginx", "chown"],
+                      "checks": [check("chown", "fchownat", 1), check("nginx", "chown", 0, 1)]},
+        "CAP_KILL": {"granted": 1, "denied": 0, "processes": ["sh"], "checks": [check("sh", "kill", 1)]}}}]
+    [merged] = merge_aggregates(carried, live)
+    chown = merged["capabilities"]["CAP_CHOWN"]
+    assert (chown["granted"], chown["denied"]) == (3, 1)
+    assert chown["processes"] == ["chown", "nginx"]                # the union: chown from before stays
+    assert chown["checks"] == [check("chown", "fchownat", 3), check("nginx", "chown", 0, 1)]
+    assert merged["capabilities"]["CAP_KILL"]["checks"] == [check("sh", "kill", 1)]

@@ -132,3 +132,70 @@ def test_a_failing_start_closes_the_context() -> None:
 def test_pumping_without_starting_says_how() -> None:
     with pytest.raises(RuntimeError, match="context manager"):
         Runner([], Scope(), StandInContext).pump(lambda t, e: None)
+
+
+def test_calls_from_other_threads_run_between_polls_and_never_hang_after_the_end() -> None:
+    from concurrent.futures import CancelledError
+
+    from eunomia.pipeline.runner import Stopping
+    clock, context = Clock(), StandInContext()
+    session = StandInSession(clock)
+    with _runner(clock, session, context) as runner:
+        ran: list[str] = []
+        answered = runner.call_soon(lambda: ran.append("first") or 42)
+        cancelled = runner.call_soon(lambda: ran.append("cancelled"))
+        assert cancelled.cancel()                      # not started yet: it never runs
+        runner.pump(lambda t, e: None, until=lambda: len(session.polls) >= 1)
+        assert answered.result(timeout=0) == 42 and ran == ["first"]
+        with pytest.raises(CancelledError):
+            cancelled.result(timeout=0)
+        waiting = runner.call_soon(lambda: ran.append("late"))
+        runner.finish(lambda t, e: None)
+        with pytest.raises(Stopping):                  # queued before the end: answered, not run
+            waiting.result(timeout=0)
+        with pytest.raises(Stopping):                  # asked after the end: answered at once
+            runner.call_soon(lambda: ran.append("later")).result(timeout=0)
+    assert ran == ["first"]
+
+
+class SwitchClock(Clock):
+    """A session's clock: it also writes event times."""
+
+    def rfc3339(self, ns: int) -> str:
+        return "2026-12-02T00:00:00.000000000Z"
+
+
+class RetrackedSession(StandInSession):
+    """A session for retrack: the first one fails to drain."""
+
+    def __init__(self, clock: SwitchClock, name: str, made: list["RetrackedSession"]) -> None:
+        super().__init__(clock)
+        self.name, self.made, self.trackers, self.edges = name, made, [], {}
+
+    def __call__(self, trackers, scope, context, knobs=None, clock=None) -> "RetrackedSession":
+        session = self if not self.made else RetrackedSession(self.clock, f"session {len(self.made) + 1}", self.made)
+        session.trackers = trackers
+        self.made.append(session)
+        return session
+
+    def detach(self) -> None:
+        pass
+
+    def drain(self, emit) -> int:
+        if self.name == "session 1":
+            raise OSError("the ring is gone")
+        return 0
+
+    def aggregates(self, only=None) -> list:
+        return []
+
+
+def test_a_retrack_whose_old_session_fails_to_drain_goes_on_with_the_new_one() -> None:
+    clock, context, made = Clock(), StandInContext(), []
+    first = RetrackedSession(SwitchClock(), "session 1", made)
+    with Runner([], Scope(), lambda: context, clock=clock, session_factory=first) as runner:
+        runner.pump(lambda t, e: None, until=lambda: True)
+        with pytest.raises(OSError, match="the ring is gone"):
+            runner.retrack([])
+        assert first.closed and runner.live is made[1] and not made[1].closed
+    assert made[1].closed and context.closed

@@ -2,6 +2,7 @@
 
     token = read_token(path, os.environ)      # --api-token-file, else EUNOMIA_API_TOKEN, else None
     check_exposure(("0.0.0.0", 8527), token)  # AccessError: not loopback and no token
+    served_names("127.0.0.1", 8527)           # the Host headers it answers to: {"127.0.0.1:8527", ...}
     Bearer(token).allows(headers.get("authorization"))   # constant-time
 """
 
@@ -49,6 +50,13 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def served_names(host: str, port: int) -> frozenset[str]:
+    """The Host headers a loopback server answers to: its address and loopback's
+    names with the port (and without it on port 80, HTTP's default)."""
+    names = {f"[{host}]" if ":" in host else host, "localhost", "127.0.0.1", "[::1]"}
+    return frozenset({f"{n.lower()}:{port}" for n in names} | ({n.lower() for n in names} if port == 80 else set()))
 
 
 def check_exposure(address: tuple[str, int], token: str | None) -> None:

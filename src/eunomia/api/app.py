@@ -86,29 +86,46 @@ class Guard:
             return await _refuse(send, 413, f"a request body is at most {MAX_BODY_BYTES // 1024} KiB")
         if scope.get("method") in WRITES and not headers.get(b"content-type", b"").startswith(b"application/json"):
             return await _refuse(send, 415, "send the request body as JSON (Content-Type: application/json)")
-        received = 0
-
-        async def limited() -> dict[str, Any]:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > MAX_BODY_BYTES:
-                    raise BodyTooLarge()
-            return message
+        if length is not None or b"transfer-encoding" in headers:
+            body = await _read_body(receive)  # (whole, before the app: a body too long is refused unanswered)
+            if body is None:
+                return await _refuse(send, 413, f"a request body is at most {MAX_BODY_BYTES // 1024} KiB")
+            receive = _replay(body, receive)
 
         async def secured(message: dict[str, Any]) -> None:
             if message["type"] == "http.response.start":
                 message["headers"] = [*message.get("headers", []), *_SECURITY_HEADERS]
             await send(message)
-        try:
-            await self.app(scope, limited, secured)
-        except BodyTooLarge:
-            await _refuse(send, 413, f"a request body is at most {MAX_BODY_BYTES // 1024} KiB")
+        await self.app(scope, receive, secured)
 
 
-class BodyTooLarge(Exception):
-    pass
+async def _read_body(receive: Receive) -> bytes | None:
+    """The request's body (chunked or not), or None past MAX_BODY_BYTES."""
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":  # the client went away: the app sees an empty body
+            return b"".join(chunks)
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A receive that gives the body read, then what the client sends next (its disconnect)."""
+    given = False
+
+    async def replayed() -> dict[str, Any]:
+        nonlocal given
+        if given:
+            return await receive()
+        given = True
+        return {"type": "http.request", "body": body, "more_body": False}
+    return replayed
 
 
 _SECURITY_HEADERS = [(b"content-security-policy", CSP.encode()), (b"x-content-type-options", b"nosniff"),

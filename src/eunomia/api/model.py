@@ -45,6 +45,14 @@ class Conflict(ModelError):
     """The request contradicts the agent's state (e.g. stopping its last tracker)."""
 
 
+class Unavailable(ModelError):
+    """The agent cannot do it now (it is stopping, or busy past the wait); try again."""
+
+
+class AgentFailure(ModelError):
+    """The agent tried and failed (e.g. the kernel refused a tracker); the message says why."""
+
+
 @dataclass
 class Counts:
     """What the container's streamed events showed (the live view's columns)."""
@@ -160,8 +168,9 @@ class AgentParts:
     wants: Callable[[str], bool]                      # is this container watched?
     exited: Callable[[str], bool]                     # has it exited?
     trackers: Callable[[], list[Tracker]]
-    # run exactly these trackers from now on (the names in the registry's order); waits till done
-    retrack: Callable[[list[str]], None]
+    # on the pump's thread: give the running trackers' names to the function, run the names it
+    # returns from now on (in the registry's order; None: as they are); waits till done
+    retrack: Callable[[Callable[[list[str]], list[str] | None]], None]
     alerts: collections.deque[dict[str, Any]] = field(
         default_factory=lambda: collections.deque(maxlen=ALERTS_KEPT))
     recordings: Any = None                            # recordings.Recordings, when the agent can record
@@ -210,15 +219,16 @@ class AgentView:
 
     def set_tracker(self, name: str, running: bool) -> list[Tracker]:
         """Start or stop one tracker (its BPF objects loaded or unloaded); every tracker after."""
-        trackers = self.parts.trackers()
-        if name not in {t.name for t in trackers}:
+        order = [t.name for t in self.parts.trackers()]
+        if name not in order:
             raise NotFound(f"no tracker {name!r}; GET /api/v1/trackers lists them")
-        now = [t.name for t in trackers if t.running]
-        wanted = [t.name for t in trackers if (t.name == name and running) or (t.name != name and t.running)]
-        if not wanted:
-            raise Conflict(f"{name} is the only tracker running: start another one before stopping it")
-        if wanted != now:
-            self.parts.retrack(wanted)  # (not under the lock: the pump takes it to do this)
+
+        def choose(now: list[str]) -> list[str] | None:  # on the pump's thread: no other change between
+            wanted = [n for n in order if (n == name and running) or (n != name and n in now)]
+            if not wanted:
+                raise Conflict(f"{name} is the only tracker running: start another one before stopping it")
+            return None if set(wanted) == set(now) else wanted
+        self.parts.retrack(choose)  # (not under the lock: the pump takes it to do this)
         return self.parts.trackers()
 
     # -- helpers ---------------------------------------------------------------

@@ -30,9 +30,10 @@ from ..advise.caps import advise_caps, docker_flags, evidence
 from ..advise.inputs import load_container
 from ..advise.seccomp import advise_seccomp, oci_profile
 from ..context.registry import ContainerRegistry
+from ..outputs import OutputError
 from ..recording.files import RecordingWriteError
 from ..recording.writer import RecordingWriter, RunInfo
-from .model import Conflict, ModelError, NotFound
+from .model import AgentFailure, Conflict, ModelError, NotFound
 
 RECORDING_ID = re.compile(r"^[0-9]{8}T[0-9]{6}Z-[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 NEEDED_TRACKERS = ("cap", "syscall")   # what the advice reads (capability checks, syscall counts)
@@ -41,7 +42,7 @@ MAX_KEPT = 1000                        # recordings listed (the oldest forgotten
 CHECKPOINT_SECONDS = 5.0
 
 
-class RecordingFailed(ModelError):
+class RecordingFailed(AgentFailure):
     pass
 
 
@@ -103,16 +104,20 @@ class Recordings:
             raise ModelError(f"{container[:40]!r} is not a container name or id")
         if rid in self._infos:
             raise Conflict(f"a recording of {container} started this second already: wait a second")
+        directory = self.root / rid
+        try:  # (before the trackers change: a folder it cannot make leaves the agent as it was)
+            RecordingWriter.create_directory(directory)
+        except (FileExistsError, RecordingWriteError, OutputError, OSError) as exc:
+            raise RecordingFailed(f"cannot record into {directory}: {exc}") from None
         running = self.needs.running()
         missing = [t for t in NEEDED_TRACKERS if t not in running]
         if missing:
-            self.needs.retrack([*running, *missing])
+            try:
+                self.needs.retrack([*running, *missing])
+            except BaseException:
+                _remove_empty(directory)
+                raise
             self._added_trackers.update(missing)
-        directory = self.root / rid
-        try:
-            RecordingWriter.create_directory(directory)
-        except (FileExistsError, RecordingWriteError, OSError) as exc:
-            raise RecordingFailed(f"cannot record into {directory}: {exc}") from None
         ids = {c.id for c in self.needs.registry.find(container)}
         started = utc_now()
         info = RecordingInfo(rid, container, seconds, "recording", started, directory=str(directory),
@@ -162,16 +167,18 @@ class Recordings:
     def _finish(self, active: _Active) -> None:
         active.writer.finish(self.needs.aggregates(), self.needs.summary(), None)
         self._active = [a for a in self._active if a is not active]
-        if not self._active and self._added_trackers:  # before it says done: the agent is as it was
-            running = self.needs.running()
-            kept = [t for t in running if t not in self._added_trackers]
-            self._added_trackers.clear()
-            if kept and kept != running:
-                self.needs.retrack(kept)
-        with self._lock:
-            active.info.ended = utc_now()
-            active.info.state = "failed" if active.writer.error else "done"
-            active.info.error = active.writer.error
+        try:
+            if not self._active and self._added_trackers:  # before it says done: the agent is as it was
+                running = self.needs.running()
+                kept = [t for t in running if t not in self._added_trackers]
+                self._added_trackers.clear()
+                if kept and kept != running:
+                    self.needs.retrack(kept)  # (a failure is the caller's: the recording is done)
+        finally:
+            with self._lock:
+                active.info.ended = utc_now()
+                active.info.state = "failed" if active.writer.error else "done"
+                active.info.error = active.writer.error
 
     def _matches(self, ids: set[str], ref: str, container_id: str, name: str | None) -> bool:
         if container_id in ids:
@@ -232,3 +239,12 @@ class Recordings:
             return load_container([Path(info.directory)], info.container)[0]
         except AdviceError as exc:
             raise Conflict(str(exc)) from None
+
+
+
+def _remove_empty(directory: Path) -> None:
+    """A recording's folder made empty for a start that then failed."""
+    try:
+        directory.rmdir()
+    except OSError:
+        pass  # (not empty: leave it)

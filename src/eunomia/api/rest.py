@@ -23,8 +23,8 @@ from pydantic import BaseModel
 from pydantic import Field as PydanticField
 
 from .feed import Feed
-from .model import (Alert, AgentView, Ambiguous, Conflict, ContainerDetail, ContainerSummary, ModelError,
-                    NetworkMap, NotFound, Tracker)
+from .model import (Alert, AgentFailure, AgentView, Ambiguous, Conflict, ContainerDetail, ContainerSummary,
+                    ModelError, NetworkMap, NotFound, Tracker, Unavailable)
 from .recordings import MAX_SECONDS, RECORDING_ID, RecordingInfo, Recordings
 
 # a container name (Docker: [a-zA-Z0-9][a-zA-Z0-9_.-]*), a full id or an id prefix
@@ -59,10 +59,12 @@ def answer(fn: Callable[[], Any]) -> Any:
         raise HTTPException(404, str(exc)) from None
     except (Ambiguous, Conflict) as exc:
         raise HTTPException(409, str(exc)) from None
+    except Unavailable as exc:
+        raise HTTPException(503, str(exc), headers={"Retry-After": "5"}) from None
+    except AgentFailure as exc:
+        raise HTTPException(500, str(exc)) from None
     except ModelError as exc:
         raise HTTPException(422, str(exc)) from None
-    except RuntimeError as exc:  # the agent is stopping
-        raise HTTPException(503, str(exc)) from None
 
 
 def router(view: AgentView, feed: Feed) -> APIRouter:

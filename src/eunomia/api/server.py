@@ -1,11 +1,13 @@
 """The API's HTTP server: uvicorn on its own thread and event loop.
 
-    with ApiServer(app, ("127.0.0.1", 8527)) as server:   # OSError naming the fix when it cannot bind
+    with ApiServer(app_for, ("127.0.0.1", 8527)) as server:   # OSError naming the fix when it cannot bind
         server.port, server.loop
-        ...                                               # the pump goes on on the main thread
+        ...                                                   # the pump goes on on the main thread
 
 The socket is bound here, before the thread starts, so a port in use is an
-error of `eunomia run`, not a log line of a thread that died.
+error of `eunomia run`, not a log line of a thread that died.  The app is
+made once the port is bound (`app_for(port)`; port 0 takes a free one), so
+it knows the address it answers to from its first request.
 """
 
 from __future__ import annotations
@@ -21,8 +23,9 @@ STARTUP_SECONDS = 10.0
 
 
 class ApiServer:
-    def __init__(self, app: Any, address: tuple[str, int], on_stop: Callable[[], None] | None = None) -> None:
-        self.app, self.address, self.on_stop = app, address, on_stop
+    def __init__(self, app_for: Callable[[int], Any], address: tuple[str, int],
+                 on_stop: Callable[[], None] | None = None) -> None:
+        self.app_for, self.address, self.on_stop = app_for, address, on_stop
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._socket: socket.socket | None = None
@@ -32,7 +35,7 @@ class ApiServer:
         host, port = self.address
         self._socket = _bind(host, port)
         self._port = int(self._socket.getsockname()[1])
-        config = uvicorn.Config(self.app, log_config=None, log_level="warning", access_log=False,
+        config = uvicorn.Config(self.app_for(self._port), log_config=None, log_level="warning", access_log=False,
                                 lifespan="off", ws="none", timeout_graceful_shutdown=1, server_header=False)
         self._server = uvicorn.Server(config)
         ready = threading.Event()

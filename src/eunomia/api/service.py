@@ -17,7 +17,7 @@ import collections
 import contextlib
 from typing import Any, Iterable, Iterator
 
-from .access import check_exposure, is_loopback
+from .access import check_exposure, is_loopback, served_names
 from .feed import Feed
 from .model import ALERTS_KEPT, AgentParts, AgentView
 from .peers import PeerBook
@@ -63,10 +63,11 @@ class ApiService:
         from .app import build_app
         from .server import ApiServer
         self.view = AgentView(parts)
-        app = build_app(self.view, self.feed, token=self.token, allowed_hosts=())
-        with ApiServer(app, self.address, on_stop=self.feed.close) as server:
-            host = self.address[0]
+        view, host = self.view, self.address[0]
+
+        def app_for(port: int) -> Any:  # no token: only the names of this address (a DNS-rebinding guard)
+            allowed = served_names(host, port) if self.token is None and is_loopback(host) else ()
+            return build_app(view, self.feed, token=self.token, allowed_hosts=allowed)
+        with ApiServer(app_for, self.address, on_stop=self.feed.close) as server:
             shown = f"[{host}]" if ":" in host else host
-            if self.token is None and is_loopback(host):  # no token: only the names of this address
-                app.allowed_hosts = frozenset(f"{h}:{server.port}" for h in (shown, "localhost", "127.0.0.1", "[::1]"))
             yield f"{shown}:{server.port}"

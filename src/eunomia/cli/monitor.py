@@ -132,9 +132,8 @@ class Monitor:
             if self.engine is not None:
                 self.engine.context = self.field_context
                 self.names.watch(self.engine.watched_names)
-            watch_syscalls = any(t.name == "syscall" for t in chosen)
-            if watch_syscalls:
-                runner.every(DRIFT_SYSCALL_SECONDS, lambda: self._drift_syscalls(runner) if self.drift else None)
+            # (whenever the syscall tracker runs: the API may start it later, a SIGHUP may add baselines)
+            runner.every(DRIFT_SYSCALL_SECONDS, lambda: self._drift_syscalls(runner) if self.drift else None)
             # through the runner: a retrack (the API) replaces the session
             state = PipelineState(runner.summary, runner.current_aggregates, lambda: runner.live.ring_fill(),
                                   self.activity, runner.lock, extra=self._extra_metrics,
@@ -162,7 +161,7 @@ class Monitor:
                 else:
                     runner.pump(self.emit, after_poll=after_poll)
                     summary = runner.finish(self.emit)
-                if watch_syscalls and self.drift is not None:  # the calls since the last look
+                if self.drift is not None:  # the calls since the last look
                     self._drift_syscalls(runner)
                 if self.api is not None and self.api.recordings is not None:
                     with runner.lock:  # the final drain is in: they end complete
@@ -216,6 +215,8 @@ class Monitor:
     def _drift_syscalls(self, runner: Runner) -> None:
         """Syscalls outside a recorded profile, from the syscall tracker's kernel counts."""
         assert self.drift is not None and runner.session is not None
+        if not any(t.name == "syscall" for t in runner.trackers):
+            return
         now = runner.session.clock.rfc3339(time.monotonic_ns())
         for alert in self.drift.evaluate_syscalls(runner.aggregates(only=("syscall",)), now):
             self.alert(alert)

@@ -245,7 +245,8 @@ class ContainerRegistry:
             found = cached(ref) if cached is not None else None
             if found is not None:
                 _merge(container, found)
-                return True
+                if container.name is not None:  # (unnamed still: the resolvers are asked, not per event)
+                    return True
         return False
 
     def _resolve(self, container: Container, ref: CgroupRef, refresh: bool) -> None:

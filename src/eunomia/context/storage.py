@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -37,6 +38,7 @@ class StorageIndex:
         self.path, self.read_json = root / INDEX, read_json
         self._stamp: tuple[int, int] | None = None
         self._by_id: dict[str, StoredContainer] = {}
+        self._lock = threading.Lock()  # the event path's thread and the lookup thread both ask
 
     def lookup(self, container_id: str) -> StoredContainer | None:
         try:
@@ -44,10 +46,11 @@ class StorageIndex:
         except OSError:
             return None
         stamp = (st.st_mtime_ns, st.st_size)
-        if stamp != self._stamp:
-            self._by_id = _parse(self.read_json(self.path, MAX_INDEX_BYTES))
-            self._stamp = stamp
-        return self._by_id.get(container_id)
+        with self._lock:
+            if stamp != self._stamp:
+                self._by_id = _parse(self.read_json(self.path, MAX_INDEX_BYTES))
+                self._stamp = stamp
+            return self._by_id.get(container_id)
 
 
 def _parse(document: Any) -> dict[str, StoredContainer]:

@@ -2,7 +2,7 @@
 agent changes its trackers (Runner.retrack): the summary's counts and the
 kernel maps' aggregates, so that counters only grow.
 
-    summary = add_counts(before, now)                # numbers add up, mappings merge
+    summary = add_counts(before, now)                # numbers add up, mappings and lists merge
     records = merge_aggregates(carried, live)        # one record per (type, container, identity)
 """
 
@@ -16,7 +16,8 @@ Record = dict[str, Any]
 
 
 def add_counts(a: Any, b: Any) -> Any:
-    """Numbers add up; mappings merge key by key; anything else is b's (a's when b has none)."""
+    """Numbers add up; mappings merge key by key; lists merge (_merge_lists); anything
+    else is b's (a's when b has none)."""
     if isinstance(a, bool) or isinstance(b, bool):
         return bool(a) and bool(b)  # a flag holds only if it held in both (runtime_setup)
     if isinstance(a, (int, float)) and isinstance(b, (int, float)):
@@ -26,7 +27,31 @@ def add_counts(a: Any, b: Any) -> Any:
         for key, value in b.items():
             out[key] = add_counts(out[key], value) if key in out else value
         return out
+    if isinstance(a, list) and isinstance(b, list):
+        return _merge_lists(a, b)
     return a if b is None else b
+
+
+def _merge_lists(a: list[Any], b: list[Any]) -> list[Any]:
+    """Lists of mappings: one item per identity (_item_key), counts added (a capability's
+    checks by process, syscall and credentials); other lists: their union, in order
+    (a capability's process names)."""
+    if all(isinstance(item, dict) for item in (*a, *b)):
+        merged: dict[bytes, Any] = {}
+        for item in (*a, *b):
+            key = _item_key(item)
+            merged[key] = add_counts(merged[key], item) if key in merged else item
+        return list(merged.values())
+    try:
+        return list(dict.fromkeys((*a, *b)))
+    except TypeError:  # (unhashable items: lists of lists)
+        return [*a, *(item for item in b if item not in a)]
+
+
+def _item_key(item: Record) -> bytes:
+    """A list item's identity: its values that are not counts."""
+    return orjson.dumps({k: v for k, v in item.items() if isinstance(v, bool) or not isinstance(v, (int, float))},
+                        option=orjson.OPT_SORT_KEYS, default=str)
 
 
 # the mappings of a record that say what it is about; its other mappings are counts (syscalls, capabilities)

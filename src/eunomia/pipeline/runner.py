@@ -71,6 +71,10 @@ class Signals:
         return flags
 
 
+class Stopping(RuntimeError):
+    """A call for the pump that came too late: the runner is finishing."""
+
+
 class Runner:
     def __init__(self, trackers: list[TrackerDef], scope: Scope, context_factory: Callable[[], Context], *,
                  signals: Signals | None = None, timeout: float | None = None,
@@ -89,6 +93,8 @@ class Runner:
         self.started: float | None = None      # clock() when pumping began: -T counts from here
         self._periodic: list[list[Any]] = []   # [interval, next due, fn]
         self._calls: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any]]] = queue.SimpleQueue()
+        self._calls_lock = threading.Lock()   # call_soon against finish: no call is left unanswered
+        self._finishing = False
         self._emit: Emit | None = None         # the pump's, while pumping
         # what earlier sessions of this run counted (retrack): summary, kernel aggregates
         self._carried_summary: dict[str, Any] = {}
@@ -161,6 +167,8 @@ class Runner:
         """Drain what is left in the rings; the run's summary."""
         session = self._live()
         with self.lock:
+            with self._calls_lock:
+                self._finishing = True
             self._cancel_calls()
             session.drain(self._switching(emit))
             return self.summary()
@@ -194,9 +202,17 @@ class Runner:
 
     # -- calls from other threads ------------------------------------------------
     def call_soon(self, fn: Callable[[], Any]) -> "Future[Any]":
-        """Run fn on the pump's thread, between two polls, under the lock."""
+        """Run fn on the pump's thread, between two polls, under the lock.
+
+        A call not yet started when the caller cancels the future never runs;
+        one that comes once the runner finishes fails with Stopping."""
         future: Future[Any] = Future()
-        self._calls.put((fn, future))
+        with self._calls_lock:
+            if self._finishing:
+                future.set_running_or_notify_cancel()
+                future.set_exception(Stopping("eunomia is stopping"))
+            else:
+                self._calls.put((fn, future))
         return future
 
     def _run_calls(self) -> None:
@@ -210,7 +226,7 @@ class Runner:
     def _cancel_calls(self) -> None:
         for _, future in self._take_calls():
             if future.set_running_or_notify_cancel():
-                future.set_exception(RuntimeError("eunomia is stopping"))
+                future.set_exception(Stopping("eunomia is stopping"))
 
     def _take_calls(self) -> "Iterator[tuple[Callable[[], Any], Future[Any]]]":
         """The calls queued so far, each once."""
@@ -228,7 +244,9 @@ class Runner:
         so nothing is missed; the switch time splits the trackers both ran:
         the old session delivers their events before it, the new one those
         after.  The old session's counts are carried (summary, aggregates).
-        A set that fails to load leaves the old one running."""
+        A set that fails to load leaves the old one running; once the new
+        set runs, a failure to drain the old one is raised after the switch
+        (the old session is closed either way, the new one goes on)."""
         old, emit = self._live(), self._emit
         assert self.context is not None and emit is not None, "retrack while pumping"
         new = self.session_factory(trackers, self.scope, self.context, knobs=self.knobs, clock=old.clock)
@@ -248,9 +266,11 @@ class Runner:
                     self._carried_aggregates.get(tracker.name, []), old.aggregates((tracker.name,)))
             new.edges.update(old.edges)  # (the new session has not polled yet)
         finally:
-            old.close()
-        self.session, self.trackers = new, list(trackers)
-        self._switch = (switch, both, self.clock() + SWITCH_OVERLAP_SECONDS)
+            try:
+                old.close()
+            finally:
+                self.session, self.trackers = new, list(trackers)
+                self._switch = (switch, both, self.clock() + SWITCH_OVERLAP_SECONDS)
 
     def _switching(self, emit: Emit) -> Emit:
         """emit, or for a while after a retrack, emit without what the old session delivered."""
@@ -265,8 +285,6 @@ class Runner:
             if tracker.name not in both or event["time"] >= switch:
                 emit(tracker, event)
         return after_switch
-
-
 
     @property
     def live(self) -> TraceSession:
