@@ -6,7 +6,7 @@ set -eu
 # prometheus: promtool checks the metrics; a real Prometheus scrapes `eunomia run` in the tests
 # rsyslog, influxdb, nats-server: the real servers the syslog, influxdb and nats sinks are tested against
 # python3-venv: `make venv` (Debian's python3 has no ensurepip without it)
-PKGS=${PKGS:-"python3 python3-venv clang llvm libbpf-dev libbpf1 bpftool make docker.io busybox-static strace libseccomp2 gcc libc6-dev chromium prometheus rsyslog influxdb nats-server podman"}
+PKGS=${PKGS:-"python3 python3-venv clang llvm libbpf-dev libbpf1 bpftool make docker.io busybox-static strace libseccomp2 gcc libc6-dev chromium prometheus rsyslog influxdb nats-server podman containerd"}
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

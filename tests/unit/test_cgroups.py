@@ -216,3 +216,20 @@ def test_read_proc_cgroup(tmp_path: Path) -> None:
     assert read_proc_cgroup(4242, proc_root=tmp_path) == CgroupRef("containerd", ID, POD)
     assert read_proc_cgroup(1, proc_root=tmp_path) is None
     assert read_proc_cgroup(777, proc_root=tmp_path) is None  # exited
+
+
+@pytest.mark.parametrize("path, expected", [
+    ("/default/my-app.1", CgroupRef("containerd", "my-app.1")),
+    ("/default/My_App-2/sub", CgroupRef("containerd", "My_App-2")),        # its own sub-cgroup: still it
+    ("/default/" + "a" * 64, CgroupRef("containerd", "a" * 64)),
+    ("/default/" + "x" * 65, None),                                         # longer than the kernel's key
+    ("/default/..", None), ("/default/-x", None), ("/default/a..b", None),  # not containerd identifiers
+    ("/other/my-app", None),                                                # not a namespace found
+    ("/system.slice/default/my-app", None),                                 # not /<namespace>/<id>
+])
+def test_ctr_containers_under_known_namespaces(path: str, expected: CgroupRef | None) -> None:
+    assert parse_cgroup_path(path, containerd_namespaces={"default"}) == expected
+
+
+def test_without_namespaces_ctr_paths_are_the_hosts() -> None:
+    assert parse_cgroup_path("/default/my-app.1") is None

@@ -69,14 +69,14 @@ def _write(path: Path, content: Any) -> Path:
 
 def _roots(tmp_path: Path) -> OciRoots:
     return OciRoots(
-        containerd_state=tmp_path / "run" / "containerd",
+        containerd_states=(tmp_path / "run" / "containerd",),
         storage_roots=(tmp_path / "run" / "containers" / "storage",
                        tmp_path / "var" / "lib" / "containers" / "storage"),
     )
 
 
 def _containerd_config(roots: OciRoots, namespace: str, cid: str = ID) -> Path:
-    return (roots.containerd_state / "io.containerd.runtime.v2.task" / namespace / cid
+    return (roots.containerd_states[0] / "io.containerd.runtime.v2.task" / namespace / cid
             / "config.json")
 
 
@@ -125,7 +125,7 @@ def test_containerd_other_namespace_and_unknown_runtime(tmp_path: Path) -> None:
 
 def test_containerd_legacy_v1_shim(tmp_path: Path) -> None:
     roots = _roots(tmp_path)
-    _write(roots.containerd_state / "io.containerd.runtime.v1.linux" / "moby" / ID / "config.json",
+    _write(roots.containerd_states[0] / "io.containerd.runtime.v1.linux" / "moby" / ID / "config.json",
            {})
     c = OciStateResolver(roots).resolve(CgroupRef("docker", ID))
     assert c is not None and c.runtime == "docker"
@@ -206,7 +206,7 @@ def test_no_state(tmp_path: Path) -> None:
 
 def test_default_roots() -> None:
     roots = OciStateResolver().roots
-    assert roots.containerd_state == Path("/run/containerd")
+    assert roots.containerd_states == (Path("/run/containerd"), Path("/run/docker/containerd/daemon"))
     assert roots.containerd_namespaces[:2] == ("k8s.io", "moby")
     assert roots.storage_roots == (Path("/run/containers/storage"),
                                    Path("/var/lib/containers/storage"))
@@ -281,3 +281,51 @@ def test_symlink_and_fifo_are_not_read(tmp_path: Path) -> None:
     os.mkfifo(fifo)
     assert read_json_capped(fifo) is None  # and does not block
     assert read_json_capped(tmp_path / "missing.json") is None
+
+
+class FakeContainerd:
+    """containerd's answers as `ctr containers info` gives them (context/containerd.py's parsing is real)."""
+
+    def __init__(self, answers: dict[str, bytes]) -> None:
+        self.answers, self.asked = answers, []
+
+    def run(self, argv: list[str], timeout: float) -> bytes | None:
+        self.asked.append(argv)
+        return self.answers.get(argv[-1])
+
+
+def test_a_ctr_container_is_named_by_its_id_and_its_image_asked_of_containerd(tmp_path: Path) -> None:
+    from eunomia.context.containerd import ContainerdInfo
+    import socket
+    roots = _roots(tmp_path)
+    _write(_containerd_config(roots, "default", "my-app.1"), {"process": {"args": ["sleep", "60"]}})
+    _write(_containerd_config(roots, "dev", "web"), {})
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind(str(roots.containerd_states[0] / "containerd.sock"))
+    fake = FakeContainerd({"my-app.1": json.dumps({"ID": "my-app.1", "Image": "docker.io/library/nginx:1",
+                                                   "Labels": {"team": "web", "k": 7}}).encode(),
+                           "web": b"{not json"})
+    try:
+        resolver = OciStateResolver(roots, ContainerdInfo(ctr="/usr/bin/ctr", run=fake.run))
+        app = resolver.resolve(CgroupRef("containerd", "my-app.1"))
+        assert app is not None and (app.name, app.image, app.runtime) == ("my-app.1", "docker.io/library/nginx:1",
+                                                                          "containerd")
+        assert app.labels == {"team": "web"}
+        assert fake.asked[0][1:] == ["--address", str(roots.containerd_states[0] / "containerd.sock"),
+                                     "--namespace", "default", "containers", "info", "my-app.1"]
+        web = resolver.resolve(CgroupRef("containerd", "web"))       # containerd's answer unreadable
+        assert web is not None and (web.name, web.image) == ("web", None)
+        assert resolver.resolve(CgroupRef("containerd", "nosuch")) is None
+        assert resolver.resolve(CgroupRef("cri-o", "my-app.1")) is None  # storage ids are hex only
+        assert sorted(resolver.containerd_namespaces()) == ["default", "dev"]
+    finally:
+        sock.close()
+
+
+def test_no_ctr_or_no_socket_means_no_image(tmp_path: Path) -> None:
+    from eunomia.context.containerd import ContainerdInfo
+    fake = FakeContainerd({})
+    assert ContainerdInfo(ctr=None, run=fake.run).of(tmp_path, "default", "a") is None
+    assert ContainerdInfo(ctr="/usr/bin/ctr", run=fake.run).of(tmp_path, "default", "a") is None
+    assert ContainerdInfo(ctr="/usr/bin/ctr", run=fake.run).of(tmp_path, "../x", "a") is None
+    assert fake.asked == []

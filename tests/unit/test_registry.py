@@ -272,3 +272,12 @@ def test_the_container_block_is_shared_until_the_container_changes() -> None:
     assert block["name"] is None  # the events already out keep what they said
     container.labels = {"a": "b"}  # not shown: the block stays
     assert container_fields(container) is named
+
+
+def test_ctr_containers_by_their_case_kept_ids() -> None:
+    registry = ContainerRegistry([])
+    registry.containerd_namespaces = frozenset({"default"})
+    app = registry.add_cgroup(900, "/default/My-App.1")
+    assert app is not None and (app.id, app.runtime) == ("My-App.1", "containerd")
+    assert registry.find("My-App.1") == [app]
+    assert registry.add_cgroup(901, "/elsewhere/My-App.2") is None

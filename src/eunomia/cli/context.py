@@ -20,5 +20,7 @@ def build_context() -> Context:
         warn(f"Docker is not reachable ({exc}); tracing goes on, but container names and images "
              "will be missing: start dockerd (or set DOCKER_HOST)")
     # metadata is looked up on a worker thread: the event path never waits for Docker
-    registry = ContainerRegistry([docker, OciStateResolver()], background=BackgroundLookups("container-lookups"))
-    return Context(registry=registry, processes=ProcessTable(), mounts=find_cgroup_mounts(), docker=docker)
+    oci = OciStateResolver()
+    registry = ContainerRegistry([docker, oci], background=BackgroundLookups("container-lookups"))
+    return Context(registry=registry, processes=ProcessTable(), mounts=find_cgroup_mounts(), docker=docker,
+                   containerd_namespaces=oci.containerd_namespaces)

@@ -100,5 +100,5 @@ def doctor(debug: bool = typer.Option(False, "--debug", help="Verbose logs and t
 
 
 def _runtime_dirs(roots: OciRoots) -> list[tuple[str, Path]]:
-    return [("containerd state", roots.containerd_state)] + [
+    return [("containerd state", state) for state in roots.containerd_states] + [
         ("cri-o / podman storage", root) for root in roots.storage_roots]

@@ -14,7 +14,13 @@ containerd CRI, cgroupfs   ``/kubepods/<qos>/pod<uid>/<id>`` or ``/kubepods/pod<
 nerdctl, systemd           ``/system.slice/nerdctl-<id>.scope``
 cri-o, systemd / cgroupfs  ``.../crio-<id>.scope`` / ``.../pod<uid>/crio-<id>``
 podman, systemd / cgroupfs ``/machine.slice/libpod-<id>.scope`` / ``/libpod_parent/libpod-<id>``
+ctr (containerd), cgroupfs ``/<namespace>/<id>``, any id containerd allows (``my-app.1``)
 =========================  ================================================================
+
+``ctr run``'s ids need not be hex: ``/<namespace>/<id>`` is a container only
+when ``<namespace>`` is one of the containerd namespaces given (those the
+state directories hold, see OciStateResolver.containerd_namespaces); the
+kernel side is given the same names.
 
 Systemd unit names cannot contain ``-`` inside a component, so a pod UID
 ``0f1e…-…`` appears as ``0f1e…_…`` in ``kubepods-…-pod<uid>.slice``; it is
@@ -42,6 +48,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Collection
 
 from eunomia.context.model import CgroupRef
 
@@ -58,6 +65,10 @@ _NAMED_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(rf"libpod-({_ID})(?:\.scope)?"), "podman"),
 )
 _BARE_ID = re.compile(_ID)
+# containerd's identifiers (its `identifiers` package: alphanumerics joined by single
+# '.', '_' or '-'), at most 64 characters here (the kernel side's key)
+CONTAINERD_ID = re.compile(r"[A-Za-z0-9]+(?:[._-][A-Za-z0-9]+)*")
+CONTAINERD_ID_MAX = 64
 # Same scan as the kernel side: the first run of exactly 64 hex digits.
 _ANY_ID = re.compile(rf"(?<![0-9a-f])({_ID})(?![0-9a-f])")
 # Monitors (conmon) run next to containers in cgroups named after them.
@@ -85,7 +96,12 @@ def _pod_uid(component: str, ancestors: list[str]) -> str | None:
     return None
 
 
-def _container_in(component: str, parts: list[str], index: int) -> tuple[str, str] | None:
+def is_containerd_id(text: str) -> bool:
+    return len(text) <= CONTAINERD_ID_MAX and CONTAINERD_ID.fullmatch(text) is not None
+
+
+def _container_in(component: str, parts: list[str], index: int,
+                  containerd_namespaces: Collection[str] = ()) -> tuple[str, str] | None:
     """(runtime, id) if ``parts[index]`` names a container, else None."""
     if component.startswith(_MONITOR_PREFIXES):
         return None
@@ -93,6 +109,8 @@ def _container_in(component: str, parts: list[str], index: int) -> tuple[str, st
         m = pattern.fullmatch(component)
         if m:
             return runtime, m.group(1)
+    if index == 1 and parts[0] in containerd_namespaces and is_containerd_id(component):
+        return "containerd", component
     if _BARE_ID.fullmatch(component):
         parent = parts[index - 1] if index > 0 else ""
         if parent == "docker":
@@ -106,7 +124,7 @@ def _container_in(component: str, parts: list[str], index: int) -> tuple[str, st
     return None
 
 
-def parse_cgroup_path(path: str) -> CgroupRef | None:
+def parse_cgroup_path(path: str, containerd_namespaces: Collection[str] = ()) -> CgroupRef | None:
     """The container a cgroup path belongs to, or None for host cgroups.
 
     ``path`` is relative to its hierarchy's root, as found in
@@ -114,12 +132,13 @@ def parse_cgroup_path(path: str) -> CgroupRef | None:
     (``"/docker/<id>"``).  The innermost container-naming component wins; the
     pod UID is set when that component sits directly in a kubepods pod cgroup.
     A pod cgroup itself, conmon cgroups, ``/``, ``/user.slice/…`` and systemd
-    services are not containers (None).
+    services are not containers (None); ``/<namespace>/<id>`` is one when the
+    namespace is in ``containerd_namespaces``.
     """
     parts = [p for p in path.strip().split("/") if p]
     found: tuple[int, str, str] | None = None
     for index, component in enumerate(parts):
-        hit = _container_in(component, parts, index)
+        hit = _container_in(component, parts, index, containerd_namespaces)
         if hit is not None:
             found = (index, hit[0], hit[1])
     if found is None:

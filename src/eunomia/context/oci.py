@@ -6,8 +6,12 @@ spec's ``annotations``:
 
 * containerd keeps one bundle per task at
   ``<state>/io.containerd.runtime.v2.task/<namespace>/<id>/config.json``
-  (``<state>`` = ``/run/containerd``; namespace ``k8s.io`` for the CRI plugin,
+  (``<state>`` = ``/run/containerd``, or ``/run/docker/containerd/daemon`` for
+  the containerd dockerd starts itself; namespace ``k8s.io`` for the CRI plugin,
   ``moby`` for Docker ≥ 20.10's containers, ``default`` for ``ctr``/nerdctl).
+  ``ctr run``'s ids are any containerd identifier (``my-app.1``); such a
+  container is named by its id, and its image is containerd's answer
+  (context/containerd.py).
   The legacy v1 shim used ``io.containerd.runtime.v1.linux`` the same way.
 * cri-o and podman keep it at
   ``<storage>/overlay-containers/<id>/userdata/config.json`` with ``<storage>``
@@ -44,6 +48,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from eunomia.context.cgroups import is_containerd_id
+from eunomia.context.containerd import ContainerdInfo
 from eunomia.context.model import CgroupRef, Container
 from eunomia.context.storage import StorageIndex
 
@@ -79,7 +85,7 @@ SANDBOX_NAME = "POD"  # kubelet's name for a pod's infra (pause) container
 class OciRoots:
     """State directories to look in (override them in tests or for custom installs)."""
 
-    containerd_state: Path = Path("/run/containerd")
+    containerd_states: tuple[Path, ...] = (Path("/run/containerd"), Path("/run/docker/containerd/daemon"))
     # looked at first, in this order; other namespaces present are tried after
     containerd_namespaces: tuple[str, ...] = ("k8s.io", "moby", "default")
     storage_roots: tuple[Path, ...] = (
@@ -195,8 +201,9 @@ class OciStateResolver:
     (from ``io.container.manager`` or cri-o's annotations).
     """
 
-    def __init__(self, roots: OciRoots | None = None) -> None:
+    def __init__(self, roots: OciRoots | None = None, containerd: ContainerdInfo | None = None) -> None:
         self.roots = roots if roots is not None else OciRoots()
+        self.containerd = containerd if containerd is not None else ContainerdInfo()
         self._indexes = {root: StorageIndex(root, read_json_capped) for root in self.roots.storage_roots}
 
     def resolve(self, ref: CgroupRef) -> Container | None:
@@ -204,9 +211,12 @@ class OciStateResolver:
 
         A state file that cannot be parsed gives a Container with only its id
         and runtime.  Never raises for bad files; ids that are not 64 hex
-        digits are refused (they would be joined into paths).
+        digits (or, for containerd, containerd identifiers) are refused: they
+        would be joined into paths.
         """
         if not _CONTAINER_ID.fullmatch(ref.container_id):
+            if ref.runtime == "containerd" and is_containerd_id(ref.container_id):
+                return self._from_containerd(ref)
             return None
         lookups = (self._from_containerd, self._from_storage)
         if ref.runtime in ("cri-o", "podman"):
@@ -225,30 +235,69 @@ class OciStateResolver:
             return None
         return self._from_storage(ref)
 
+    def containerd_namespaces(self) -> list[str]:
+        """The namespaces of every containerd state directory present (their
+        `/<namespace>/<id>` cgroups are `ctr run`'s containers)."""
+        names: list[str] = []
+        for state in self.roots.containerd_states:
+            for task_dir_name in _CONTAINERD_TASK_DIRS:
+                for name in self._present_namespaces(state / task_dir_name):
+                    if name not in names:
+                        names.append(name)
+        return names
+
     def _containerd_namespaces(self, task_dir: Path) -> list[str]:
         """The configured namespaces, then any other present under ``task_dir``."""
         names = list(self.roots.containerd_namespaces)
+        names.extend(n for n in self._present_namespaces(task_dir) if n not in names)
+        return names
+
+    @staticmethod
+    def _present_namespaces(task_dir: Path) -> list[str]:
+        names: list[str] = []
         try:
             with os.scandir(task_dir) as entries:
                 for i, entry in enumerate(entries):
                     if i >= MAX_NAMESPACES:
                         break
-                    if entry.name not in names and entry.is_dir(follow_symlinks=False):
+                    if is_containerd_id(entry.name) and entry.is_dir(follow_symlinks=False):
                         names.append(entry.name)
         except OSError:
             pass
         return names
 
     def _from_containerd(self, ref: CgroupRef) -> Container | None:
-        for task_dir_name in _CONTAINERD_TASK_DIRS:
-            task_dir = self.roots.containerd_state / task_dir_name
-            for namespace in self._containerd_namespaces(task_dir):
-                path = task_dir / namespace / ref.container_id / "config.json"
-                if not path.is_file():
-                    continue
-                runtime = "docker" if namespace == "moby" else "containerd"
-                return container_from_spec(ref.container_id, runtime, read_json_capped(path))
+        for state in self.roots.containerd_states:
+            for task_dir_name in _CONTAINERD_TASK_DIRS:
+                task_dir = state / task_dir_name
+                for namespace in self._containerd_namespaces(task_dir):
+                    path = task_dir / namespace / ref.container_id / "config.json"
+                    if not path.is_file():
+                        continue
+                    runtime = "docker" if namespace == "moby" else "containerd"
+                    container = container_from_spec(ref.container_id, runtime, read_json_capped(path))
+                    if runtime == "containerd" and container.name is None:  # not CRI's: ctr, nerdctl
+                        self._fill_from_containerd(container, state, namespace)
+                    return container
         return None
+
+    def _fill_from_containerd(self, container: Container, state: Path, namespace: str) -> None:
+        """A container without CRI's annotations: named by its id, its image from containerd."""
+        container.name = container.id if not _CONTAINER_ID.fullmatch(container.id) else None
+        info = self.containerd.of(state, namespace, container.id)
+        if info is None:
+            return
+        image, labels = info.get("Image"), info.get("Labels")
+        if isinstance(image, str) and image:
+            container.image = image[:1024]
+        if isinstance(labels, dict):
+            container.labels = {**{k: v for k, v in list(labels.items())[:MAX_LABELS]
+                                   if isinstance(k, str) and isinstance(v, str)
+                                   and len(k) <= MAX_LABEL_BYTES and len(v) <= MAX_LABEL_BYTES},
+                                **container.labels}
+        nerdctl = container.labels.get("nerdctl/name")
+        if nerdctl and is_containerd_id(nerdctl):
+            container.name = nerdctl
 
     def _from_storage(self, ref: CgroupRef) -> Container | None:
         hint = ref.runtime if ref.runtime in ("cri-o", "podman") else "podman"

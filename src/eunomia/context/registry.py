@@ -55,6 +55,8 @@ class ContainerRegistry:
         # ip → cgroup id of the task that last used it as its own address
         # (the net tracker's kernel map): names a peer before Docker does
         self._address_owners: list[Callable[[str], int | None]] = []
+        # /<namespace>/<id> cgroups are `ctr run`'s containers (set by whoever finds the namespaces)
+        self.containerd_namespaces: frozenset[str] = frozenset()
 
     def add_cgroup(self, cgroup_id: int, path: str) -> Container | None:
         """Record a cgroup; returns its container, or None for a host cgroup."""
@@ -66,7 +68,7 @@ class ContainerRegistry:
 
     def container_at_path(self, path: str) -> Container | None:
         """The container a cgroup path names (learnt on first sight), or None."""
-        ref = parse_cgroup_path(path)
+        ref = parse_cgroup_path(path, self.containerd_namespaces)
         if ref is None:
             return None
         container = self._by_id.get(ref.container_id)
@@ -209,6 +211,8 @@ class ContainerRegistry:
         by_name = [c for c in list(self._by_id.values()) if c.name == selector]
         if by_name:
             return by_name
+        if selector in self._by_id:  # (containerd's ids keep their case)
+            return [self._by_id[selector]]
         sel = selector.lower()
         if sel in self._by_id:
             return [self._by_id[sel]]

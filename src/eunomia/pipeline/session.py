@@ -24,6 +24,7 @@ from ..bpf.layout import enum_short_names
 from ..bpf.maps import Map
 from ..bpf.object import destroy_links
 from ..bpf.ringbuf import RingPoller
+from ..context.cgroups import is_containerd_id
 from ..context.docker import DockerResolver
 from ..context.model import HOST, Container
 from ..context.mounts import CgroupMounts, walk_cgroups
@@ -35,7 +36,7 @@ from .enrich import Enricher, Event
 from .dispatch import COUNTING_TRACKER, Dispatcher, Routes
 from .loading import Running, check_features, load_tracker
 from .routing import Router, emit_only
-from .scope import VERDICT_KEEP, AmbiguousContainerError, Scope, UnknownContainerError
+from .scope import AmbiguousContainerError, Scope, UnknownContainerError
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,8 @@ class Context:
     mounts: CgroupMounts
     docker: DockerResolver | None = None
     proc_root: Path = Path("/proc")
+    # the containerd namespaces present now (OciStateResolver.containerd_namespaces)
+    containerd_namespaces: Callable[[], list[str]] = list
 
     def close(self) -> None:
         """Its owner closes it (a session may be one of several users)."""
@@ -83,6 +86,7 @@ class TraceSession:
         self._verdict_lock = threading.Lock()
         self._generation: Map | None = None
         self._selected: Map | None = None
+        self._namespaces: Map | None = None
         self.undecodable = 0
         self.kernel_filter = context.mounts.unified is not None
         self.filtered_in_user_space = 0  # only on hosts without cgroup v2
@@ -113,6 +117,7 @@ class TraceSession:
         self._verdicts = cgroup.obj.maps["container_verdicts"].typed("<Q", "<B")
         self._generation = cgroup.obj.maps["filter_generation"].typed("<I", "<Q")
         self._selected = cgroup.obj.maps["selected_containers"].typed("64s", "<B")
+        self._namespaces = cgroup.obj.maps["containerd_namespaces"].typed("64s", "<B")
         self._seed_containers()
         self.ctx.processes.seed(self.ctx.proc_root)
         shared = {name: cgroup.obj.maps[name] for name in SHARED_MAPS}
@@ -150,6 +155,7 @@ class TraceSession:
     def _seed_containers(self) -> None:
         """Containers that exist now: registry, selectors, and kernel verdicts."""
         registry, docker = self.ctx.registry, self.ctx.docker
+        self._learn_namespaces()
         if docker is not None and docker.available:
             for container in docker.running():
                 registry.add_container(container)
@@ -171,6 +177,17 @@ class TraceSession:
             self._subscribed = True
             docker.follow_events()
 
+    def _learn_namespaces(self) -> None:
+        """containerd's namespaces, for the kernel and the registry: /<namespace>/<id> is a container."""
+        known = self.ctx.registry.containerd_namespaces
+        found = [n for n in self.ctx.containerd_namespaces() if n not in known and len(n.encode()) < 64]
+        if not found:
+            return
+        if self._namespaces is not None:
+            for name in found:
+                self._namespaces[name.encode()] = 1
+        self.ctx.registry.containerd_namespaces = known | frozenset(found)
+
     def _resolve_selectors(self) -> None:
         registry = self.ctx.registry
         for selector in self.scope.containers:
@@ -178,6 +195,8 @@ class TraceSession:
             if not matches:
                 if self.scope.allow_pending:
                     self.pending_names.add(selector)
+                    if is_containerd_id(selector):  # `ctr run`'s id is its name: kept from its first exec
+                        self._select(selector)
                     continue
                 known = [c.display_name for c in registry.containers()]
                 raise UnknownContainerError(selector, known)
@@ -275,11 +294,13 @@ class TraceSession:
             # addresses it held may go to the next one
             self.ctx.registry.cgroup_removed(rec["id"])
         elif kind == "cgroup_mkdir":
+            if rec["level"] == 1 and rec["verdict"] == 0:  # perhaps a new containerd namespace
+                self._learn_namespaces()
             container = self.ctx.registry.add_cgroup(rec["id"], rec["path"] or "")
             if container is not None and container.name in self.pending_names:
                 self._container_named(container)  # a runtime without an event stream here (Podman)
-            elif container is not None and container.id in self.selected_ids and rec["verdict"] != VERDICT_KEEP:
-                # selected after the kernel decided (e.g. by a late name match)
+            elif container is not None and rec["verdict"] != self.scope.verdict(container.id, self.selected_ids):
+                # selected after the kernel decided (a late name match), or a namespace learnt late
                 self._set_verdict(rec["id"], container.id)
 
     def wants(self, container_id: str) -> bool:

@@ -5,7 +5,11 @@
  * Container runtimes create one cgroup per container and name it after the
  * 64-hex container id (docker /docker/<id> or docker-<id>.scope, containerd
  * cri-containerd-<id>.scope or kubepods/.../<id>, cri-o crio-<id>, podman
- * libpod-<id>).  When such a cgroup is created on the v2 hierarchy this
+ * libpod-<id>) - or, for containers that `ctr run` starts with the cgroupfs
+ * layout, /<namespace>/<id> with any id containerd allows (letters, digits,
+ * '.', '_', '-'), recognised by its parent's name being one of the
+ * containerd namespaces user space found.  When such a cgroup is created on
+ * the v2 hierarchy this
  * program gives it a verdict at once, so the container is filtered from its
  * first exec without waiting for user space; user space gets the event to
  * look up the container's name and image.  Nested cgroups inherit the
@@ -20,6 +24,7 @@
 /* every new container cgroup gets EUN_VERDICT_KEEP (no -c given) */
 const volatile bool filter_all_containers = false;
 
+/* a 64-hex id, or a containerd id of at most 64 characters padded with zeros */
 struct container_id {
 	char hex[CONTAINER_ID_LEN];
 };
@@ -51,6 +56,15 @@ struct event_cgroup_rmdir {
 	eun_ts ts;
 	eun_cgroup_id id;
 };
+
+/* containerd namespaces (their names, padded with zeros): a cgroup
+ * /<namespace>/<id> is a container named <id> */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 64);
+	__type(key, struct container_id);
+	__type(value, __u8);
+} containerd_namespaces SEC(".maps");
 
 EUN_EVENT(event_cgroup_mkdir);
 EUN_EVENT(event_cgroup_rmdir);
@@ -117,14 +131,34 @@ static __always_inline bool container_id_of(struct id_scan *scan, struct contain
 	return true;
 }
 
-static __always_inline __u8 verdict_for(struct cgroup *cgrp, eun_cgroup_id parent_id)
+/*
+ * /<namespace>/<id> (level 2) under a known containerd namespace: the id is
+ * the cgroup's name.  scan->name was zeroed before the name was read into it,
+ * so the bytes past the name are zeros, as in the keys user space writes.
+ */
+static __always_inline bool containerd_id_of(struct id_scan *scan, struct cgroup *cgrp,
+					     struct cgroup *parent, struct container_id *id)
+{
+	struct container_id ns = {};
+
+	if (!parent || BPF_CORE_READ(cgrp, level) != 2 || scan->name[0] == 0 ||
+	    scan->name[CONTAINER_ID_LEN] != 0)
+		return false;
+	bpf_probe_read_kernel_str(ns.hex, sizeof(ns.hex), BPF_CORE_READ(parent, kn, name));
+	if (!bpf_map_lookup_elem(&containerd_namespaces, &ns))
+		return false;
+	__builtin_memcpy(id->hex, scan->name, CONTAINER_ID_LEN);
+	return true;
+}
+
+static __always_inline __u8 verdict_for(struct cgroup *cgrp, struct cgroup *parent, eun_cgroup_id parent_id)
 {
 	struct id_scan scan = {};
 	struct container_id id;
 	__u8 *inherited;
 
 	bpf_probe_read_kernel_str(scan.name, sizeof(scan.name), BPF_CORE_READ(cgrp, kn, name));
-	if (container_id_of(&scan, &id)) {
+	if (container_id_of(&scan, &id) || containerd_id_of(&scan, cgrp, parent, &id)) {
 		if (filter_all_containers || bpf_map_lookup_elem(&selected_containers, &id))
 			return EUN_VERDICT_KEEP;
 		return EUN_VERDICT_DROP;
@@ -157,7 +191,7 @@ int BPF_PROG(handle_cgroup_mkdir, struct cgroup *cgrp, const char *path)
 	e->level = BPF_CORE_READ(cgrp, level);
 	e->flags = 0;
 
-	verdict = verdict_for(cgrp, e->parent_id);
+	verdict = verdict_for(cgrp, parent, e->parent_id);
 	e->verdict = verdict;
 	if (verdict) {
 		if (bpf_map_update_elem(&container_verdicts, &e->id, &verdict, BPF_ANY))
